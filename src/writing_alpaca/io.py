@@ -1,0 +1,142 @@
+"""Small I/O helpers shared by every stage.
+
+Every writer is atomic: it writes to a temporary sibling and renames it into
+place, so an interrupted job never leaves a half-written output behind.
+Every reader reports bad input with the file name and 1-based line number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .errors import WritingAlpacaError, located
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary file path next to ``path``; rename it into place on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory next to ``path``; move it into place on success.
+
+    An existing directory at ``path`` is replaced only once the new one is complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_text(path: str | os.PathLike, encoding: str = "utf-8") -> str:
+    path = Path(path)
+    if not path.is_file():
+        raise WritingAlpacaError(f"{path}: file not found")
+    data = path.read_bytes()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        lineno = data.count(b"\n", 0, exc.start) + 1
+        raise located(path, lineno, f"not valid {encoding} ({exc.reason} at byte {exc.start})") from None
+
+
+def read_lines(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
+    """Read a one-item-per-line text file (a final newline is optional; CRLF is accepted)."""
+    text = read_text(path, encoding)
+    if text == "":
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
+    """Write one item per line, atomically. Newlines inside an item become spaces."""
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        for line in lines:
+            fh.write(line.replace("\r", " ").replace("\n", " "))
+            fh.write("\n")
+            n += 1
+    return n
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read a JSON-lines file; every line must hold one JSON object."""
+    records = []
+    for lineno, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            raise located(path, lineno, "empty line in a JSON-lines file")
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise located(path, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise located(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
+        records.append(obj)
+    return records
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> int:
+    """Write JSON lines atomically (UTF-8, keys in insertion order, no ASCII escaping)."""
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False))
+            fh.write("\n")
+            n += 1
+    return n
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise located(path, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def parse_json_arg(value: str, what: str) -> Any:
+    """Parse a JSON command-line argument (rules pass config fragments this way)."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise WritingAlpacaError(f"{what}: invalid JSON argument: {exc.msg} (column {exc.colno})") from None
