@@ -18,6 +18,7 @@ from .errors import WritingAlpacaError
 # Imported lazily so that `writing-alpaca score ...` does not pay for torch.
 STAGE_MODULES = [
     "download",
+    "hub",
     "data",
     "format",
     "model",

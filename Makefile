@@ -1,0 +1,31 @@
+# The two commands of the README:
+#   make demo   build the environment, then run the whole workflow on the embedded demo
+#   make test   build the environment, then run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(abspath $(VENV))/bin
+STAMP  := $(VENV)/.installed
+# The workflow's rules call `writing-alpaca`, so the venv's bin/ must be on PATH.
+RUN    := PATH="$(BIN):$$PATH"
+
+.PHONY: env demo test clean-demo
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/dev.txt requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	# torch first and alone, so that no other package pulls a different build
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -c requirements/constraints.txt -r requirements/dev.txt
+	$(BIN)/pip install -c requirements/constraints.txt --no-deps -e .
+	touch $@
+
+demo: $(STAMP)
+	$(RUN) snakemake --profile profiles/local --configfile demo/config.yaml all
+
+test: $(STAMP)
+	$(RUN) pytest tests
+
+clean-demo:
+	find results resources -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf logs .snakemake

@@ -1,0 +1,841 @@
+"""Stage ``download``: fetch the upstream files of one source into ``resources/downloads/{source}/``.
+
+Command (see docs/DESIGN.md)::
+
+    writing-alpaca download --name SOURCE --spec JSON --out DIR
+        [--manual-dir DIR] [--attempts N] [--retry-delay S] [--timeout S] [--keep-archives] [--progress|--no-progress]
+
+``--spec`` is the config fragment ``sources.<SOURCE>``.  Three forms are supported:
+
+``files`` (plain download)::
+
+    {"files": [{"url": "https://...|file:///abs/path", "sha256": "<64 hex>"|null,
+                "name": "<path to save as, relative to DIR>", "extract": true|false}],
+     "licence": "..."}
+
+    Only ``url`` is required: ``name`` defaults to the last component of the URL path,
+    ``sha256`` to null and ``extract`` to false.  HTTP(S) and ``file://`` URLs go through
+    one code path (``urllib``); relative ``file:`` URLs must be made absolute first
+    (:func:`resolve_url`, which the rules call).  Every file is streamed to a temporary
+    ``.part`` file, its size is checked against ``Content-Length`` when the server sends
+    one, and only then is it renamed into place.  Network errors (connection refused or
+    reset, time-outs, truncated bodies, HTTP 408/429/5xx) are retried with exponential
+    backoff (``--attempts``, default 4; delay ``--retry-delay * 2**k``, capped at 60 s);
+    other HTTP errors (404, 403, ...) and ``file://`` errors fail at once.  A pinned
+    ``sha256`` that does not match is an error naming the URL and both hashes, and the
+    file is deleted; ``sha256: null`` logs a warning with the actual hash so that it can
+    be pinned.
+
+    ``extract: true`` unpacks ``.tar``, ``.tar.gz``/``.tgz``, ``.tar.bz2``/``.tbz2``,
+    ``.tar.xz``/``.txz`` and ``.zip`` archives into DIR.  Members with absolute paths or
+    ``..`` components, links pointing outside DIR, device files, and members that would
+    overwrite another file of the source are rejected; ``__MACOSX/`` resource-fork entries
+    of zip files are skipped.  **The archive is deleted after extraction** (its URL,
+    size, sha256 and extracted file list stay in the manifest) unless ``--keep-archives``.
+
+``hf`` (a Hugging Face dataset, saved as JSON lines ``DIR/<file>``)::
+
+    {"hf": {"path": ..., "name": <config>|null, "split": "train", "file": "train.jsonl",
+            "data_files": <str | [str] | {split: str}>  (optional)}}
+
+    ``path`` may be
+      * a directory written by ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk``
+        (read with ``datasets.load_from_disk``; ``split`` picks from a DatasetDict);
+      * a local data file (``.json``/``.jsonl``, ``.csv``, ``.tsv``, ``.parquet``, ``.txt``),
+        read with the matching packaged builder;
+      * any other local directory (e.g. a clone of a Hub dataset repository), or a
+        packaged builder name (``json``, ``csv``, ...) together with ``data_files``,
+        passed to ``datasets.load_dataset(path, name, data_files=..., split=split)``;
+      * a Hub id (``tatsu-lab/alpaca``), passed to ``datasets.load_dataset(path, name,
+        split=split)``.  With ``HF_DATASETS_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``) it is
+        read from the local ``datasets`` cache; nothing here overrides those variables.
+    ``file:`` URLs are accepted for ``path``.  Local paths never touch the network.
+
+``gated`` (licence-gated: never fetched)::
+
+    {"gated": {"request": "<where to ask for the data>", "place": "<what to put where>"},
+     "files": [{"name": ..., "sha256": ..., "extract": ...}]  (optional; urls are ignored),
+     "licence": "..."}
+
+    The user places the files at ``--manual-dir`` (default ``resources/manual/<SOURCE>``).
+    When ``files`` is given each named file must be there (and match its pinned sha256);
+    without ``files`` every regular file under the manual directory is taken.  The files
+    are copied (never moved or modified) into DIR.  If anything is missing the command
+    fails with one message saying where to request the data and where to put it.
+
+DIR is written atomically (:func:`writing_alpaca.io.atomic_dir`): it is either complete
+or absent.  ``DIR/MANIFEST.json`` lists every file with its origin, size and sha256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import logging
+import os
+import re
+import shutil
+import socket
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Mapping
+
+from . import __version__
+from .errors import WritingAlpacaError
+from .io import atomic_dir, parse_json_arg, write_json, write_jsonl
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "MANIFEST.json"
+CHUNK_SIZE = 1 << 20
+#: Progress bars are shown when stderr is a terminal, or for files at least this large.
+LARGE_FILE_BYTES = 50 * (1 << 20)
+#: HTTP statuses worth retrying; every other HTTP error is permanent.
+RETRY_HTTP_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+_ZIP_SUFFIXES = (".zip",)
+_HF_FILE_BUILDERS = {
+    ".json": "json",
+    ".jsonl": "json",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".txt": "text",
+}
+_FILE_KEYS = frozenset({"url", "sha256", "name", "extract"})
+_HF_KEYS = frozenset({"path", "name", "split", "file", "data_files"})
+_SOURCE_KEYS = frozenset({"files", "hf", "gated", "licence"})
+
+
+# ---------------------------------------------------------------------------
+# Spec
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a ``files`` source."""
+
+    url: str | None
+    name: str
+    sha256: str | None
+    extract: bool
+
+
+@dataclass(frozen=True)
+class HfSpec:
+    """A Hugging Face dataset split, saved as ``file`` (JSON lines)."""
+
+    path: str
+    name: str | None
+    split: str
+    file: str
+    data_files: str | list[str] | dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class GatedSpec:
+    """Licence-gated source: the user requests the data and places it by hand."""
+
+    request: str
+    place: str
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A validated ``sources.<name>`` config fragment."""
+
+    name: str
+    files: tuple[FileSpec, ...] = ()
+    hf: HfSpec | None = None
+    gated: GatedSpec | None = None
+    licence: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """How to fetch URLs: retries, back-off, time-out and progress display."""
+
+    attempts: int = 4
+    base_delay: float = 2.0
+    max_delay: float = 60.0
+    timeout: float = 60.0
+    progress: bool | None = None  # None: automatic (TTY or large file)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise WritingAlpacaError(f"--attempts must be at least 1, got {self.attempts}")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise WritingAlpacaError("retry delays must not be negative")
+        if self.timeout <= 0:
+            raise WritingAlpacaError(f"--timeout must be positive, got {self.timeout}")
+
+
+@dataclass
+class FileRecord:
+    """One entry of ``MANIFEST.json``."""
+
+    name: str
+    size: int
+    sha256: str
+    pinned: bool
+    url: str | None = None
+    placed: str | None = None
+    hf: dict[str, Any] | None = None
+    rows: int | None = None
+    archive: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "size": self.size, "sha256": self.sha256, "pinned": self.pinned}
+        for key in ("url", "placed", "hf", "rows", "archive"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+def _where(source: str, *parts: str | int) -> str:
+    path = f"sources.{source}"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _check_keys(obj: Any, where: str, allowed: frozenset[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise WritingAlpacaError(f"{where}: expected a mapping, got {type(obj).__name__}")
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise WritingAlpacaError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+    for key in required:
+        if obj.get(key) in (None, ""):
+            raise WritingAlpacaError(f"{where}: missing key '{key}'")
+    return obj
+
+
+def _check_str(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise WritingAlpacaError(f"{where}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _check_relative_name(name: Any, where: str) -> str:
+    """A file name inside the source directory: relative, no '..', not the manifest."""
+    name = _check_str(name, where)
+    posix = PurePosixPath(name.replace("\\", "/"))
+    if _unsafe_member_name(name) or posix.name in ("", "."):
+        raise WritingAlpacaError(f"{where}: '{name}' must be a relative path without '..'")
+    if posix.as_posix() == MANIFEST_NAME:
+        raise WritingAlpacaError(f"{where}: '{MANIFEST_NAME}' is reserved for the manifest")
+    return posix.as_posix()
+
+
+def _check_sha256(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _SHA256_RE.match(value.strip().lower()):
+        raise WritingAlpacaError(f"{where}: expected 64 hex digits or null, got {value!r}")
+    return value.strip().lower()
+
+
+def _default_name(url: str) -> str:
+    return urllib.parse.unquote(PurePosixPath(urllib.parse.urlsplit(url).path).name)
+
+
+def parse_source_spec(name: str, spec: Any) -> SourceSpec:
+    """Validate a ``sources.<name>`` fragment; every problem is one error naming the key."""
+    where = _where(name)
+    spec = _check_keys(spec, where, _SOURCE_KEYS)
+    licence = spec.get("licence")
+    if licence is not None and not isinstance(licence, str):
+        raise WritingAlpacaError(f"{where}.licence: expected a string, got {licence!r}")
+
+    gated = None
+    if spec.get("gated") is not None:
+        g = _check_keys(spec["gated"], f"{where}.gated", frozenset({"request", "place"}), ("request", "place"))
+        gated = GatedSpec(_check_str(g["request"], f"{where}.gated.request"), _check_str(g["place"], f"{where}.gated.place"))
+
+    has_files = spec.get("files") is not None
+    has_hf = spec.get("hf") is not None
+    if has_files and has_hf:
+        raise WritingAlpacaError(f"{where}: give either 'files' or 'hf', not both")
+    if gated is not None and has_hf:
+        raise WritingAlpacaError(f"{where}: a gated source lists 'files' (or none), not 'hf'")
+    if gated is None and not (has_files or has_hf):
+        raise WritingAlpacaError(f"{where}: missing key 'files' or 'hf' (or 'gated' for licence-gated data)")
+
+    files: list[FileSpec] = []
+    if has_files:
+        raw_files = spec["files"]
+        if not isinstance(raw_files, list) or not raw_files:
+            raise WritingAlpacaError(f"{where}.files: expected a non-empty list")
+        seen: set[str] = set()
+        for i, entry in enumerate(raw_files):
+            fwhere = _where(name, "files", i)
+            entry = _check_keys(entry, fwhere, _FILE_KEYS, () if gated else ("url",))
+            url = entry.get("url")
+            if url is not None:
+                url = _check_str(url, f"{fwhere}.url")
+            if gated is None:
+                _check_scheme(url, f"{fwhere}.url")
+            raw_name = entry.get("name")
+            if raw_name is None:
+                if url is None:
+                    raise WritingAlpacaError(f"{fwhere}: missing key 'name'")
+                raw_name = _default_name(url)
+            fname = _check_relative_name(raw_name, f"{fwhere}.name")
+            if fname in seen:
+                raise WritingAlpacaError(f"{fwhere}.name: '{fname}' is listed twice")
+            seen.add(fname)
+            extract = entry.get("extract", False)
+            if not isinstance(extract, bool):
+                raise WritingAlpacaError(f"{fwhere}.extract: expected true or false, got {extract!r}")
+            if extract and _archive_kind(fname) is None:
+                raise WritingAlpacaError(
+                    f"{fwhere}.extract: cannot extract '{fname}': not a known archive type "
+                    f"({', '.join(_TAR_SUFFIXES + _ZIP_SUFFIXES)})"
+                )
+            files.append(FileSpec(url, fname, _check_sha256(entry.get("sha256"), f"{fwhere}.sha256"), extract))
+
+    hf = None
+    if has_hf:
+        hwhere = f"{where}.hf"
+        h = _check_keys(spec["hf"], hwhere, _HF_KEYS, ("path",))
+        config = h.get("name")
+        if config is not None:
+            config = _check_str(config, f"{hwhere}.name")
+        split = _check_str(h.get("split") or "train", f"{hwhere}.split")
+        out_file = _check_relative_name(h.get("file") or f"{split}.jsonl", f"{hwhere}.file")
+        data_files = h.get("data_files")
+        if data_files is not None and not isinstance(data_files, (str, list, dict)):
+            raise WritingAlpacaError(f"{hwhere}.data_files: expected a string, list or mapping")
+        hf = HfSpec(_check_str(h["path"], f"{hwhere}.path"), config, split, out_file, data_files)
+
+    return SourceSpec(name=name, files=tuple(files), hf=hf, gated=gated, licence=licence)
+
+
+def _check_scheme(url: str | None, where: str) -> None:
+    if url is None:
+        raise WritingAlpacaError(f"{where}: missing")
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost") or not url[5:].startswith("//"):
+            raise WritingAlpacaError(
+                f"{where}: '{url}' is not an absolute file URL (file:///abs/path); "
+                "resolve relative ones with writing_alpaca.download.resolve_url"
+            )
+        return
+    raise WritingAlpacaError(f"{where}: unsupported URL '{url}' (use http://, https:// or file:///)")
+
+
+def resolve_url(url: str, base_dir: str | os.PathLike[str]) -> str:
+    """Turn ``file:relative/path`` into an absolute ``file:///...`` URL relative to ``base_dir``.
+
+    ``file:/abs/path`` becomes ``file:///abs/path``; ``file://...`` and every other URL is
+    returned unchanged.
+    """
+    if not url.lower().startswith("file:") or url[5:].startswith("//"):
+        return url
+    path = Path(urllib.request.url2pathname(url[5:]))
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    return Path(os.path.abspath(path)).as_uri()
+
+
+# ---------------------------------------------------------------------------
+# Hashing, progress
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:  # noqa: D401 - same interface as tqdm
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int | None, label: str, enabled: bool | None) -> Any:
+    if enabled is None:
+        enabled = sys.stderr.isatty() or (total or 0) >= LARGE_FILE_BYTES
+    if not enabled:
+        return _NoProgress()
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm ships with transformers/datasets
+        return _NoProgress()
+    return tqdm(
+        total=total,
+        desc=label,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        mininterval=0.5 if sys.stderr.isatty() else 30.0,
+        leave=False,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Fetching
+
+
+class _TransientError(Exception):
+    """A failure worth retrying (network trouble)."""
+
+
+class _PermanentError(Exception):
+    """A failure that retrying cannot fix (404, missing local file)."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    size: int
+    sha256: str
+
+
+def fetch_url(url: str, dest: str | os.PathLike[str], options: FetchOptions | None = None) -> Fetched:
+    """Download ``url`` to ``dest`` (retrying network errors); return its size and sha256.
+
+    The bytes go to a hidden ``.part`` sibling first and are renamed onto ``dest`` only
+    when complete, so ``dest`` never holds a partial file.
+    """
+    options = options or FetchOptions()
+    _check_scheme(url, "URL")
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    last: Exception | None = None
+    for attempt in range(1, options.attempts + 1):
+        try:
+            return _fetch_once(url, dest, options)
+        except _PermanentError as exc:
+            raise WritingAlpacaError(f"cannot download {url}: {exc}") from None
+        except _TransientError as exc:
+            last = exc
+            if attempt == options.attempts:
+                break
+            delay = min(options.max_delay, options.base_delay * 2 ** (attempt - 1))
+            log.warning("download of %s failed (attempt %d of %d: %s); retrying in %.1f s", url, attempt, options.attempts, exc, delay)
+            time.sleep(delay)
+    raise WritingAlpacaError(f"cannot download {url} after {options.attempts} attempt(s): {last}")
+
+
+def _content_length(response: Any) -> int | None:
+    value = response.headers.get("Content-Length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _fetch_once(url: str, dest: Path, options: FetchOptions) -> Fetched:
+    is_file = url.lower().startswith("file:")
+    part = dest.with_name(f".{dest.name}.part")
+    request = urllib.request.Request(url, headers={"User-Agent": f"writing-alpaca/{__version__}"})
+    try:
+        with urllib.request.urlopen(request, timeout=options.timeout) as response:
+            expected = _content_length(response)
+            digest = hashlib.sha256()
+            size = 0
+            bar = _progress_bar(expected, dest.name, options.progress)
+            try:
+                with open(part, "wb") as fh:
+                    while chunk := response.read(CHUNK_SIZE):
+                        fh.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+                        bar.update(len(chunk))
+            finally:
+                bar.close()
+        if expected is not None and size != expected:
+            raise _TransientError(f"incomplete download: got {size} of {expected} bytes")
+        os.replace(part, dest)
+        return Fetched(size, digest.hexdigest())
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        message = f"HTTP {exc.code} {exc.reason}"
+        if exc.code in RETRY_HTTP_STATUSES:
+            raise _TransientError(message) from None
+        raise _PermanentError(message) from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        text = reason.strerror if isinstance(reason, OSError) and reason.strerror else str(reason)
+        if is_file:
+            raise _PermanentError(text) from None
+        raise _TransientError(text) from None
+    except (http.client.HTTPException, socket.timeout, ConnectionError) as exc:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if is_file:
+            raise _PermanentError(text) from None
+        raise _TransientError(text) from None
+    except OSError as exc:
+        if is_file:
+            raise _PermanentError(str(exc)) from None
+        raise _TransientError(str(exc)) from None
+    finally:
+        part.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------
+# Archives
+
+
+def _archive_kind(name: str) -> str | None:
+    lower = name.lower()
+    if lower.endswith(_TAR_SUFFIXES):
+        return "tar"
+    if lower.endswith(_ZIP_SUFFIXES):
+        return "zip"
+    return None
+
+
+def _unsafe_member_name(name: str) -> bool:
+    """True for absolute names, Windows drive names and names with a '..' component."""
+    normalised = name.replace("\\", "/")
+    if normalised.startswith("/") or re.match(r"^[A-Za-z]:", normalised):
+        return True
+    return ".." in PurePosixPath(normalised).parts
+
+
+def _member_path(name: str) -> str:
+    return PurePosixPath(name.replace("\\", "/")).as_posix()
+
+
+def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str], taken: set[str] | None = None) -> list[str]:
+    """Unpack ``archive`` into ``dest`` safely; return the extracted regular files (relative paths).
+
+    Rejects members with absolute paths or ``..`` components, links that leave ``dest``,
+    device files, and files whose relative path is already in ``taken`` (another file of
+    the source); ``taken`` is updated with the extracted files.
+    """
+    archive, dest = Path(archive), Path(dest)
+    taken = set() if taken is None else taken
+    kind = _archive_kind(archive.name)
+    if kind is None:
+        raise WritingAlpacaError(f"{archive.name}: not a known archive type")
+    try:
+        if kind == "tar":
+            files = _extract_tar(archive, dest, taken)
+        else:
+            files = _extract_zip(archive, dest, taken)
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+        raise WritingAlpacaError(f"{archive.name}: bad archive: {exc}") from None
+    taken.update(files)
+    return files
+
+
+def _claim(archive: Path, name: str, taken: set[str], claimed: set[str]) -> None:
+    path = _member_path(name)
+    if path in taken or path == MANIFEST_NAME or path in claimed:
+        raise WritingAlpacaError(f"{archive.name}: member '{name}' would overwrite another file of the source")
+    claimed.add(path)
+
+
+def _extract_tar(archive: Path, dest: Path, taken: set[str]) -> list[str]:
+    files: list[str] = []
+    claimed: set[str] = set()
+    with tarfile.open(archive, mode="r:*") as tar:
+        members = tar.getmembers()
+        for member in members:
+            if _unsafe_member_name(member.name):
+                raise WritingAlpacaError(f"{archive.name}: unsafe member path '{member.name}' (absolute or '..'): refusing to extract")
+            if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+                raise WritingAlpacaError(f"{archive.name}: member '{member.name}' is a device or special file: refusing to extract")
+            if member.issym() or member.islnk():
+                target = member.linkname if member.islnk() else str(PurePosixPath(member.name).parent / member.linkname)
+                if _unsafe_member_name(member.linkname) or _escapes(target):
+                    raise WritingAlpacaError(f"{archive.name}: link '{member.name}' points outside the archive: refusing to extract")
+            if not member.isdir():
+                _claim(archive, member.name, taken, claimed)
+                files.append(_member_path(member.name))
+        # The 'data' filter re-checks everything above and drops unsafe permission bits.
+        tar.extractall(dest, members=members, filter="data")
+    return files
+
+
+def _escapes(relative: str) -> bool:
+    """Whether a relative posix path climbs above its root once normalised."""
+    depth = 0
+    for part in PurePosixPath(relative).parts:
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
+def _extract_zip(archive: Path, dest: Path, taken: set[str]) -> list[str]:
+    files: list[str] = []
+    claimed: set[str] = set()
+    with zipfile.ZipFile(archive) as zf:
+        infos = [info for info in zf.infolist() if not _member_path(info.filename).startswith("__MACOSX/")]
+        for info in infos:
+            if _unsafe_member_name(info.filename):
+                raise WritingAlpacaError(f"{archive.name}: unsafe member path '{info.filename}' (absolute or '..'): refusing to extract")
+            if not info.is_dir():
+                _claim(archive, info.filename, taken, claimed)
+                files.append(_member_path(info.filename))
+        for info in infos:
+            zf.extract(info, dest)
+    return files
+
+
+# ---------------------------------------------------------------------------
+# Sources
+
+
+def _verify(path: Path, actual: str, expected: str | None, origin: str, delete: bool) -> None:
+    """Check a pinned hash (deleting a bad download) or warn with the hash of an unpinned file."""
+    if expected is None:
+        log.warning("%s is not pinned (sha256: null); its sha256 is %s (put it in config.yaml to pin it)", origin, actual)
+        return
+    if actual != expected:
+        if delete:
+            path.unlink(missing_ok=True)
+        raise WritingAlpacaError(f"sha256 mismatch for {origin}: expected {expected}, got {actual}; the file was not used")
+
+
+def _unpack(record: FileRecord, spec: FileSpec, root: Path, taken: set[str], keep_archives: bool) -> None:
+    if not spec.extract:
+        return
+    archive = root / spec.name
+    log.info("extracting %s", spec.name)
+    files = extract_archive(archive, root, taken)
+    if not keep_archives:
+        archive.unlink()
+        taken.discard(spec.name)
+    record.archive = {"members": len(files), "kept": keep_archives, "files": files}
+
+
+def _fetch_files(source: SourceSpec, root: Path, options: FetchOptions, keep_archives: bool) -> list[FileRecord]:
+    records: list[FileRecord] = []
+    taken = {f.name for f in source.files}
+    for spec in source.files:
+        assert spec.url is not None  # checked by parse_source_spec
+        log.info("source %s: fetching %s -> %s", source.name, spec.url, spec.name)
+        dest = root / spec.name
+        fetched = fetch_url(spec.url, dest, options)
+        _verify(dest, fetched.sha256, spec.sha256, f"{spec.url} (source {source.name}, file {spec.name})", delete=True)
+        record = FileRecord(spec.name, fetched.size, fetched.sha256, spec.sha256 is not None, url=spec.url)
+        _unpack(record, spec, root, taken, keep_archives)
+        records.append(record)
+    return records
+
+
+def default_manual_dir(name: str) -> Path:
+    """Where the user places a licence-gated source: ``resources/manual/<name>``."""
+    return Path("resources") / "manual" / name
+
+
+def _copy_hashing(src: Path, dest: Path) -> Fetched:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    with open(src, "rb") as fin, open(dest, "wb") as fout:
+        while chunk := fin.read(CHUNK_SIZE):
+            fout.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    shutil.copystat(src, dest)
+    return Fetched(size, digest.hexdigest())
+
+
+def _placed_specs(source: SourceSpec, manual: Path) -> tuple[list[FileSpec], list[str]]:
+    """The files expected in the manual directory, and those missing."""
+    if source.files:
+        missing = [f.name for f in source.files if not (manual / f.name).is_file()]
+        return list(source.files), missing
+    found = sorted(p.relative_to(manual).as_posix() for p in manual.rglob("*") if p.is_file()) if manual.is_dir() else []
+    specs = [FileSpec(None, name, None, False) for name in found if name != MANIFEST_NAME]
+    return specs, ([] if specs else ["(any file)"])
+
+
+def _collect_placed(source: SourceSpec, root: Path, manual: Path, keep_archives: bool) -> list[FileRecord]:
+    assert source.gated is not None
+    specs, missing = _placed_specs(source, manual)
+    if missing:
+        raise WritingAlpacaError(
+            f"source '{source.name}' is licence-gated and is never downloaded automatically: "
+            f"request it at {source.gated.request.rstrip('.')}; what to place: {source.gated.place.rstrip('.')}; "
+            f"put the files in {manual.resolve()}/ (missing: {', '.join(missing)}) and run again"
+        )
+    records: list[FileRecord] = []
+    taken = {f.name for f in specs}
+    for spec in specs:
+        src = manual / spec.name
+        log.info("source %s: taking placed file %s", source.name, src)
+        copied = _copy_hashing(src, root / spec.name)
+        _verify(root / spec.name, copied.sha256, spec.sha256, f"placed file {src} (source {source.name})", delete=True)
+        record = FileRecord(spec.name, copied.size, copied.sha256, spec.sha256 is not None, placed=str(src.resolve()))
+        _unpack(record, spec, root, taken, keep_archives)
+        records.append(record)
+    return records
+
+
+def _local_hf_path(path: str) -> Path | None:
+    if path.lower().startswith("file:"):
+        return Path(urllib.request.url2pathname(urllib.parse.urlsplit(path).path))
+    candidate = Path(path).expanduser()
+    return candidate if candidate.exists() else None
+
+
+def _load_hf_split(hf: HfSpec, scratch: Path) -> Any:
+    """Load one split as a ``datasets.Dataset`` (see the module docstring for the path forms).
+
+    Local data is converted to Arrow under ``scratch`` rather than in the user's
+    ``datasets`` cache; Hub ids use the normal cache (which is what offline mode reads).
+    """
+    import datasets
+
+    local = _local_hf_path(hf.path)
+    if local is not None and not local.exists():
+        raise WritingAlpacaError(f"{local}: not found")
+    if local is not None and local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
+        loaded = datasets.load_from_disk(str(local))
+        if isinstance(loaded, datasets.DatasetDict):
+            if hf.split not in loaded:
+                raise WritingAlpacaError(f"{local}: no split '{hf.split}' (has: {', '.join(loaded)})")
+            return loaded[hf.split]
+        return loaded
+    if local is not None and local.is_file():
+        builder = _HF_FILE_BUILDERS.get(local.suffix.lower())
+        if builder is None:
+            raise WritingAlpacaError(f"{local}: unknown data file type (known: {', '.join(sorted(_HF_FILE_BUILDERS))})")
+        kwargs: dict[str, Any] = {"delimiter": "\t"} if local.suffix.lower() == ".tsv" else {}
+        return datasets.load_dataset(builder, data_files={hf.split: str(local)}, split=hf.split, cache_dir=str(scratch), **kwargs)
+    if local is not None or hf.data_files is not None:
+        target = str(local) if local is not None else hf.path
+        return datasets.load_dataset(target, hf.name, data_files=hf.data_files, split=hf.split, cache_dir=str(scratch))
+    return datasets.load_dataset(hf.path, hf.name, split=hf.split)
+
+
+def _fetch_hf(source: SourceSpec, root: Path) -> list[FileRecord]:
+    hf = source.hf
+    assert hf is not None
+    log.info("source %s: loading dataset %s (config %s, split %s)", source.name, hf.path, hf.name, hf.split)
+    dest = root / hf.file
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".hf-scratch-", dir=root) as scratch:
+        try:
+            dataset = _load_hf_split(hf, Path(scratch))
+        except WritingAlpacaError:
+            raise
+        except Exception as exc:  # datasets raises many types; the user needs one line
+            log.debug("datasets failed", exc_info=True)
+            detail = (str(exc).strip().splitlines() or [""])[0]
+            hint = ""
+            if isinstance(exc, ConnectionError) and not _hf_offline():
+                hint = " (no network? set HF_DATASETS_OFFLINE=1 to read the local cache, or give a local path)"
+            raise WritingAlpacaError(
+                f"source '{source.name}': cannot load Hugging Face dataset '{hf.path}' "
+                f"(config {hf.name}, split {hf.split}): {type(exc).__name__}: {detail}{hint}"
+            ) from None
+        try:
+            rows = write_jsonl(dest, iter(dataset))
+        except TypeError as exc:
+            raise WritingAlpacaError(f"source '{source.name}': dataset '{hf.path}' has values JSON cannot hold: {exc}") from None
+        del dataset  # release the memory-mapped Arrow files before the scratch dir goes
+    info = {"path": hf.path, "name": hf.name, "split": hf.split}
+    if hf.data_files is not None:
+        info["data_files"] = hf.data_files
+    return [FileRecord(hf.file, dest.stat().st_size, sha256_file(dest), False, hf=info, rows=rows)]
+
+
+def _hf_offline() -> bool:
+    return any(os.environ.get(var, "").upper() in ("1", "ON", "YES", "TRUE") for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def download_source(
+    name: str,
+    spec: Mapping[str, Any],
+    out_dir: str | os.PathLike[str],
+    *,
+    manual_dir: str | os.PathLike[str] | None = None,
+    options: FetchOptions | None = None,
+    keep_archives: bool = False,
+) -> dict[str, Any]:
+    """Fetch (or take from ``manual_dir``) every file of one source into ``out_dir``; return the manifest.
+
+    ``out_dir`` is written atomically; on any error it is left absent (or, if it existed,
+    unchanged).
+    """
+    source = parse_source_spec(name, dict(spec) if isinstance(spec, Mapping) else spec)
+    options = options or FetchOptions()
+    if source.licence:
+        log.info("source %s: licence: %s", name, source.licence)
+    with atomic_dir(out_dir) as root:
+        if source.gated is not None:
+            manual = Path(manual_dir) if manual_dir is not None else default_manual_dir(name)
+            records = _collect_placed(source, root, manual, keep_archives)
+            kind = "gated"
+        elif source.hf is not None:
+            records = _fetch_hf(source, root)
+            kind = "hf"
+        else:
+            records = _fetch_files(source, root, options, keep_archives)
+            kind = "files"
+        manifest = {
+            "source": name,
+            "kind": kind,
+            "licence": source.licence,
+            "tool": f"writing-alpaca {__version__}",
+            "files": [r.to_json() for r in records],
+        }
+        write_json(root / MANIFEST_NAME, manifest)
+    log.info("source %s: %d file(s) in %s", name, len(records), out_dir)
+    return manifest
+
+
+# ---------------------------------------------------------------------------
+# CLI
+
+
+def _run(args: argparse.Namespace) -> int:
+    spec = parse_json_arg(args.spec, "--spec")
+    options = FetchOptions(attempts=args.attempts, base_delay=args.retry_delay, timeout=args.timeout, progress=args.progress)
+    download_source(args.name, spec, args.out, manual_dir=args.manual_dir, options=options, keep_archives=args.keep_archives)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``download`` sub-command."""
+    p = subparsers.add_parser(
+        "download",
+        help="fetch, verify and unpack the upstream files of one source",
+        description="Fetch every file of one source (http/https/file URLs, or a Hugging Face dataset), "
+        "verify sha256, extract archives, and write DIR atomically with a MANIFEST.json. "
+        "Licence-gated sources are taken from --manual-dir.",
+    )
+    p.add_argument("--name", required=True, help="source name (config key sources.<name>)")
+    p.add_argument("--spec", required=True, help="JSON of the config fragment sources.<name>")
+    p.add_argument("--out", required=True, help="output directory (written atomically)")
+    p.add_argument("--manual-dir", default=None, help="where the user placed a licence-gated source (default: resources/manual/<name>)")
+    p.add_argument("--attempts", type=int, default=4, help="tries per URL on network errors (default: 4)")
+    p.add_argument("--retry-delay", type=float, default=2.0, help="first back-off delay in seconds, doubled each retry (default: 2)")
+    p.add_argument("--timeout", type=float, default=60.0, help="socket time-out in seconds (default: 60)")
+    p.add_argument("--keep-archives", action="store_true", help="keep archives after extracting them (default: delete)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: when stderr is a terminal or the file is large)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,210 @@
+"""The Snakemake workflow itself: lint, the paper-scale DAG under the SLURM profile, config
+validation, and the whole demo run end to end on this machine (no GPU, no internet)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, snakemake
+
+PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
+DEMO_OVERLAY = REPO / "demo" / "config.yaml"
+
+JOB_RE = re.compile(r"^(?:localrule|rule) (\w+):$")
+
+
+def dry_run_jobs(*args: str, cwd: Path | None = None) -> list[dict]:
+    """Parse a dry run's job blocks into {rule, wildcards, resources} records."""
+    out = snakemake("-n", "--printshellcmds", *args, cwd=cwd).stdout
+    jobs, current = [], None
+    for line in out.splitlines():
+        m = JOB_RE.match(line.strip())
+        if m:
+            current = {"rule": m.group(1), "wildcards": {}, "resources": ""}
+            jobs.append(current)
+        elif current is not None and line.strip().startswith("wildcards:"):
+            pairs = line.strip()[len("wildcards:") :].split(",")
+            current["wildcards"] = dict(p.strip().split("=", 1) for p in pairs if "=" in p)
+        elif current is not None and line.strip().startswith("resources:"):
+            current["resources"] = line.strip()
+    return jobs
+
+
+def keys(jobs, rule, *fields):
+    return {tuple(j["wildcards"][f] for f in fields) for j in jobs if j["rule"] == rule}
+
+
+# ------------------------------------------------------------------------------------------
+# Static checks on the paper configuration
+# ------------------------------------------------------------------------------------------
+def test_lint_is_clean():
+    proc = snakemake("--lint")
+    assert "Congratulations, your workflow is in a good condition" in proc.stdout
+
+
+def test_paper_dry_run_under_slurm_lists_every_job_of_tables_4_and_7():
+    jobs = dry_run_jobs("--profile", "profiles/slurm", "all")
+    t4, t7 = PAPER["tables"]["table4"], PAPER["tables"]["table7"]
+    systems = PAPER["systems"]
+
+    trained = {s for s in t4["systems"] + t7["systems"] if systems[s]["method"] != "none"}
+    lm_trained = {(s,) for s in trained if systems[s]["kind"] == "causal_lm"}
+    baselines = {(s,) for s in trained if systems[s]["kind"] != "causal_lm"}
+    assert keys(jobs, "train", "system") == lm_trained
+    assert keys(jobs, "train_baseline", "system") == baselines
+    assert {("roberta-gector",), ("t5-large-gec",)} <= baselines
+
+    expected_decodes = {(s, t4["decoding"], d) for s in t4["systems"] for d in t4["test_sets"]}
+    expected_decodes |= {(s, t7["decoding"], d) for s in t7["systems"] for d in t7["test_sets"]}
+    decodes = keys(jobs, "decode", "system", "decoding", "dataset") | keys(
+        jobs, "decode_baseline", "system", "decoding", "dataset"
+    )
+    assert decodes == expected_decodes
+    assert keys(jobs, "score", "system", "decoding", "dataset") == expected_decodes
+    assert len(expected_decodes) == 7 * 10 + 5 * 2
+
+    # Training asks SLURM for GPUs; the full fine-tuning runs for more of them.
+    train_jobs = {j["wildcards"]["system"]: j["resources"] for j in jobs if j["rule"] in ("train", "train_baseline")}
+    for name, res in train_jobs.items():
+        gpus = int(re.search(r"\bgpu=(\d+)", res).group(1))
+        assert gpus >= 1, (name, res)
+    assert "gpu=8" in train_jobs["writing-alpaca-7b-full"]
+    assert "nodes=2" in train_jobs["llama-13b-gec"]
+
+    # Every artefact is a target.
+    rules = {j["rule"] for j in jobs}
+    assert {"render_table2", "render_table3", "render_table4", "render_table5", "render_table7",
+            "render_figure1", "render_cost_quality"} <= rules
+
+
+def test_one_artefact_builds_only_its_ancestors(tmp_path):
+    jobs = dry_run_jobs("--configfile", str(DEMO_OVERLAY), "--directory", str(tmp_path), "--cores", "2",
+                        "results/tables/table4.md")
+    rules = {j["rule"] for j in jobs}
+    assert "render_table4" in rules
+    # Nothing that Table 4 does not need: no baselines, no Table-7 beam search, no analysis.
+    assert not rules & {"train_baseline", "decode_baseline", "analyse_edits", "render_table7",
+                        "render_figure1", "render_table2", "render_table3"}
+    demo = yaml.safe_load(DEMO_OVERLAY.read_text())
+    t4 = demo["tables"]["table4"]
+    assert {j["wildcards"]["decoding"] for j in jobs if j["rule"] == "decode"} == {t4["decoding"]}
+    assert {j["wildcards"]["system"] for j in jobs if j["rule"] == "score"} == set(t4["systems"])
+
+
+# ------------------------------------------------------------------------------------------
+# Bad configuration: one clear error, no traceback from inside a library
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "overlay, message",
+    [
+        ({"trainig": {"max_steps": 3}}, "Additional properties are not allowed ('trainig' was unexpected)"),
+        ({"training": {"max_steps": "many"}}, "training.max_steps: 'many' is not of type 'integer'"),
+        ({"systems": {"alpaca-7b": {"method": "qlora"}}}, "systems.alpaca-7b.method: 'qlora' is not one of"),
+        ({"tables": {"table4": {"systems": ["alpaca-70b"]}}}, "tables.table4.systems: unknown system 'alpaca-70b'"),
+        ({"test_sets": {"jfleg": {"source": "nowhere"}}}, "test_sets.jfleg.source: unknown source 'nowhere'"),
+    ],
+)
+def test_bad_config_gives_one_clear_error(tmp_path, overlay, message):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(overlay))
+    proc = snakemake("-n", "--configfile", str(cfg), "all", check=False)
+    assert proc.returncode != 0
+    assert "invalid configuration" in proc.stdout
+    assert message in proc.stdout
+    assert "Traceback" not in proc.stdout
+
+
+def test_missing_input_names_the_file(tmp_path):
+    overlay = yaml.safe_load(DEMO_OVERLAY.read_text())
+    overlay["sources"]["stsb"]["files"][0]["url"] = "file:demo/data/stsb/no-such-file.csv"
+    cfg = tmp_path / "broken.yaml"
+    cfg.write_text(yaml.safe_dump(overlay))
+    proc = snakemake("--configfile", str(cfg), "--directory", str(tmp_path / "run"), "--cores", "1",
+                     "resources/downloads/stsb", check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "run" / "logs" / "download" / "stsb.log").read_text()
+    assert "no-such-file.csv" in log
+    assert "writing-alpaca: error:" in log
+    assert "Traceback" not in log
+    assert not (tmp_path / "run" / "resources" / "downloads" / "stsb").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# The demo, end to end
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("demo")
+    start = time.monotonic()
+    proc = snakemake("--profile", "profiles/local", "--configfile", str(DEMO_OVERLAY), "--directory", str(workdir),
+                     "--cores", "2", "all", timeout=1800)
+    return workdir, time.monotonic() - start, proc.stdout
+
+
+@pytest.mark.slow
+def test_demo_runs_every_stage_and_writes_every_artefact(demo_run):
+    workdir, seconds, _ = demo_run
+    print(f"demo DAG took {seconds:.0f} s")
+    for name in ("table2", "table3", "table4", "table5", "table7"):
+        for ext in ("md", "tex", "csv"):
+            path = workdir / "results" / "tables" / f"{name}.{ext}"
+            assert path.is_file() and path.stat().st_size > 0, path
+    for name in ("figure1", "cost_quality"):
+        for ext in ("png", "pdf", "csv"):
+            path = workdir / "results" / "figures" / f"{name}.{ext}"
+            assert path.is_file() and path.stat().st_size > 0, path
+    assert seconds < 600, f"the demo took {seconds:.0f} s (budget: 10 minutes on 2 cores)"
+
+
+@pytest.mark.slow
+def test_demo_outputs_are_real(demo_run):
+    workdir, _, _ = demo_run
+    demo = yaml.safe_load(DEMO_OVERLAY.read_text())
+    results = workdir / "results"
+    # every decoded file has exactly one line per test record
+    for hyp in (results / "outputs").glob("*/*/*.txt"):
+        dataset = hyp.stem
+        n_records = len((results / "data" / "test" / f"{dataset}.jsonl").read_text().splitlines())
+        assert len(hyp.read_text(encoding="utf-8").split("\n")) - 1 == n_records, hyp
+    # scores are computed numbers in range, for every (system, test set) of Table 4
+    t4 = demo["tables"]["table4"]
+    for s in t4["systems"]:
+        for d in PAPER["tables"]["table4"]["test_sets"]:
+            score = json.loads((results / "scores" / s / t4["decoding"] / f"{d}.json").read_text())
+            assert 0.0 <= score["score"] <= 100.0, (s, d, score)
+    # trained systems learned something: the loss fell
+    for s in ("tiny-alpaca", "tiny-writing-alpaca"):
+        metrics = json.loads((results / "models" / s / "train_metrics.json").read_text())
+        assert metrics["steps"] == demo["training"]["max_steps"]
+        assert metrics["loss_history"][-1] < metrics["loss_history"][0], metrics["loss_history"]
+    # Table 4 lists every system by its label
+    table4 = (results / "tables" / "table4.md").read_text()
+    for s in t4["systems"]:
+        assert demo["systems"][s]["label"] in table4
+
+
+@pytest.mark.slow
+def test_demo_second_run_has_nothing_to_do(demo_run):
+    workdir, _, _ = demo_run
+    proc = snakemake("--profile", "profiles/local", "--configfile", str(DEMO_OVERLAY), "--directory", str(workdir),
+                     "-n", "all")
+    assert "Nothing to be done" in proc.stdout
+
+
+@pytest.mark.slow
+def test_demo_rebuilds_one_artefact_alone(demo_run):
+    workdir, _, _ = demo_run
+    for ext in ("md", "tex", "csv"):
+        (workdir / "results" / "tables" / f"table4.{ext}").unlink()
+    jobs = dry_run_jobs("--configfile", str(DEMO_OVERLAY), "--directory", str(workdir), "results/tables/table4.md")
+    assert [j["rule"] for j in jobs] == ["render_table4"]
+    snakemake("--profile", "profiles/local", "--configfile", str(DEMO_OVERLAY), "--directory", str(workdir),
+              "results/tables/table4.md")
+    assert (workdir / "results" / "tables" / "table4.md").is_file()

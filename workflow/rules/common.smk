@@ -1,0 +1,318 @@
+# Helpers shared by all rules (config validation, look-ups, target lists, resources).
+# Rules stay thin: they resolve paths and config fragments here, and call `writing-alpaca`.
+
+import json
+import os
+import shlex
+import re
+from pathlib import Path
+
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
+
+WORKFLOW_ROOT = Path(workflow.basedir)
+SCHEMA_PATH = WORKFLOW_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+# --------------------------------------------------------------------------------------
+# Validation: the schema, then the cross-references the schema cannot express.
+# --------------------------------------------------------------------------------------
+def _config_path(error_path):
+    return ".".join(str(p) for p in error_path) or "<top level>"
+
+
+def validate_config(cfg):
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {_config_path(e.absolute_path)}: {e.message}" for e in errors[:10]]
+        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+        raise WorkflowError("invalid configuration:\n" + "\n".join(lines) + more)
+
+    problems = []
+
+    def need(kind, name, where, pool):
+        if name is not None and name not in pool:
+            problems.append(f"  {where}: unknown {kind} '{name}' (known: {', '.join(sorted(pool))})")
+
+    for name, ts in cfg["test_sets"].items():
+        need("source", ts["source"], f"test_sets.{name}.source", cfg["sources"])
+        need("task", ts["task"], f"test_sets.{name}.task", cfg["tasks"])
+    for name, ts in cfg["train_sets"].items():
+        need("source", ts["source"], f"train_sets.{name}.source", cfg["sources"])
+        if ts["task"] != "generic":
+            need("task", ts["task"], f"train_sets.{name}.task", cfg["tasks"])
+    for name, mix in cfg["mixtures"].items():
+        need("train set", mix.get("generic"), f"mixtures.{name}.generic", cfg["train_sets"])
+        for ts in mix["writing"]:
+            need("train set", ts, f"mixtures.{name}.writing", cfg["train_sets"])
+    for name, base in cfg["base_models"].items():
+        for ts in base.get("build_tiny", {}).get("corpus_from", []):
+            need("train set", ts, f"base_models.{name}.build_tiny.corpus_from", cfg["train_sets"])
+    for name, sysc in cfg["systems"].items():
+        need("base model", sysc["base"], f"systems.{name}.base", cfg["base_models"])
+        need("mixture", sysc.get("mixture"), f"systems.{name}.mixture", cfg["mixtures"])
+        if sysc["method"] != "none" and not sysc.get("mixture"):
+            problems.append(f"  systems.{name}: method '{sysc['method']}' needs a mixture")
+        base_kind = cfg["base_models"].get(sysc["base"], {}).get("kind")
+        if base_kind and base_kind != sysc["kind"]:
+            problems.append(f"  systems.{name}: kind '{sysc['kind']}' but base '{sysc['base']}' is '{base_kind}'")
+    for table, spec in cfg["tables"].items():
+        for s in spec.get("systems", []):
+            need("system", s, f"tables.{table}.systems", cfg["systems"])
+        for ds in spec.get("test_sets", []):
+            need("test set", ds, f"tables.{table}.test_sets", cfg["test_sets"])
+        need("decoding", spec.get("decoding"), f"tables.{table}.decoding", cfg["decodings"])
+        need("mixture", spec.get("mixture"), f"tables.{table}.mixture", cfg["mixtures"])
+    if problems:
+        raise WorkflowError("invalid configuration:\n" + "\n".join(problems))
+
+
+validate_config(config)
+
+
+# --------------------------------------------------------------------------------------
+# Look-ups
+# --------------------------------------------------------------------------------------
+def as_json(obj):
+    """A config fragment as compact JSON for the command line (quote it with `:q`)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def alternatives(names):
+    """A wildcard constraint that matches exactly one of the given names."""
+    names = sorted(names)
+    if not names:
+        return "(?!x)x"  # matches nothing
+    return "|".join(re.escape(n) for n in names)
+
+
+def resolve_url(url):
+    """`file:relative/path` URLs in the config are relative to the workflow's root."""
+    if url.startswith("file:") and not url.startswith("file:/"):
+        return (WORKFLOW_ROOT / url[len("file:") :]).resolve().as_uri()
+    return url
+
+
+def workflow_file(path):
+    """A file shipped with the workflow (relative paths are relative to its root)."""
+    return str(WORKFLOW_ROOT / path) if not Path(path).is_absolute() else path
+
+
+def source_spec(name):
+    # keys set to null (e.g. by the demo overlay, which cannot delete keys) are dropped
+    spec = {k: v for k, v in config["sources"][name].items() if v is not None}
+    if spec.get("files"):
+        spec["files"] = [dict(f, url=resolve_url(f["url"])) for f in spec["files"]]
+    return spec
+
+
+def source_dir(name):
+    return f"resources/downloads/{name}"
+
+
+def test_set(name):
+    return config["test_sets"][name]
+
+
+def is_m2_set(name):
+    return test_set(name)["format"] == "m2"
+
+
+M2_SETS = [n for n in config["test_sets"] if is_m2_set(n)]
+TEXT_SETS = [n for n in config["test_sets"] if not is_m2_set(n)]
+
+
+def system(name):
+    return config["systems"][name]
+
+
+def systems_where(**conditions):
+    def ok(s):
+        for key, allowed in conditions.items():
+            if s.get(key) not in allowed:
+                return False
+        return True
+
+    return [n for n, s in config["systems"].items() if ok(s)]
+
+
+TRAINED_LM = systems_where(kind={"causal_lm"}, method={"lora", "full"})
+UNTRAINED_LM = systems_where(kind={"causal_lm"}, method={"none"})
+BASELINES = systems_where(kind={"seq2seq", "gector"})
+BUILT_BASES = [n for n, b in config["base_models"].items() if "build_tiny" in b]
+HUB_BASES = [n for n, b in config["base_models"].items() if "hub" in b]
+
+
+def base_model_dir(base):
+    spec = config["base_models"][base]
+    if "path" in spec:
+        return spec["path"]
+    return f"resources/models/{base}"
+
+
+def system_dir(name):
+    """The directory `decode` reads: a trained run, or the base model for untuned systems."""
+    if system(name)["method"] == "none":
+        return base_model_dir(system(name)["base"])
+    return f"results/models/{name}"
+
+
+def training_for(name):
+    """The `training:` block with a system's own overrides (e.g. its DeepSpeed stage) applied."""
+    block = json.loads(json.dumps(config["training"]))
+    block["seed"] = config["seed"]
+    if "deepspeed" in system(name):
+        block["deepspeed"] = dict(block["deepspeed"], **system(name)["deepspeed"])
+    return block
+
+
+def train_set_inputs(mixture):
+    mix = config["mixtures"][mixture]
+    names = ([mix["generic"]] if mix.get("generic") else []) + list(mix["writing"])
+    return [f"results/data/train/{n}.jsonl" for n in names]
+
+
+# --------------------------------------------------------------------------------------
+# Resources: config.resources.<group>, with a system's own `resources:` for training.
+# --------------------------------------------------------------------------------------
+def group_resources(group, system_name=None):
+    res = dict(config["resources"][group])
+    if system_name is not None and "resources" in system(system_name):
+        res.update(system(system_name)["resources"])
+    return res
+
+
+def res(group, key, per_system=False):
+    """A resource callable for a rule's `resources:`/`threads:` directives."""
+    if per_system:
+        return lambda wildcards: group_resources(group, wildcards.system)[key]
+    return group_resources(group)[key]
+
+
+def launcher(wildcards):
+    """`writing-alpaca`, or torchrun over the job's GPUs when it has more than one.
+
+    `gpu` is the job's total GPU count (SLURM `--gpus`), spread evenly over `nodes`;
+    multi-node runs start one torchrun per node and rendezvous on the allocation's first node.
+    """
+    r = group_resources("train", wildcards.system)
+    gpus, nodes = int(r.get("gpu", 0)), int(r.get("nodes", 1))
+    if gpus <= 1 and nodes <= 1:
+        return "writing-alpaca"
+    if nodes <= 1:
+        return f"torchrun --standalone --nproc_per_node {gpus} -m writing_alpaca"
+    if gpus % nodes:
+        raise WorkflowError(f"systems.{wildcards.system}.resources: gpu ({gpus}) must be a multiple of nodes ({nodes})")
+    return (
+        f"srun --ntasks-per-node 1 torchrun --nnodes {nodes} --nproc_per_node {gpus // nodes} "
+        "--rdzv_backend c10d --rdzv_id $SLURM_JOB_ID "
+        '--rdzv_endpoint "$(scontrol show hostnames $SLURM_JOB_NODELIST | head -n1):29500" '
+        "-m writing_alpaca"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------
+TABLE_FORMATS = ["md", "tex", "csv"]
+FIGURE_FORMATS = ["png", "pdf", "csv"]
+
+
+def table_targets():
+    return [f"results/tables/{t}.{ext}" for t in ("table2", "table3", "table4", "table5", "table7") for ext in TABLE_FORMATS]
+
+
+def figure_targets():
+    return [f"results/figures/{f}.{ext}" for f in ("figure1", "cost_quality") for ext in FIGURE_FORMATS]
+
+
+def all_targets():
+    return table_targets() + figure_targets()
+
+
+def score_files(table):
+    spec = config["tables"][table]
+    return [
+        f"results/scores/{s}/{spec['decoding']}/{ds}.json" for s in spec["systems"] for ds in spec["test_sets"]
+    ]
+
+
+def decode_metric_files(table):
+    spec = config["tables"][table]
+    return [
+        f"results/outputs/{s}/{spec['decoding']}/{ds}.metrics.json"
+        for s in spec["systems"]
+        for ds in spec["test_sets"]
+    ]
+
+
+def train_metric_files(table):
+    return [f"results/models/{s}" for s in config["tables"][table]["systems"] if system(s)["method"] != "none"]
+
+
+def edit_files(table):
+    spec = config["tables"][table]
+    return [
+        f"results/analysis/{s}/{spec['decoding']}/{ds}.edits.json" for s in spec["systems"] for ds in spec["test_sets"]
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# Rule inputs and parameters
+# --------------------------------------------------------------------------------------
+def tiny_corpus(wildcards):
+    spec = config["base_models"][wildcards.base]["build_tiny"]
+    return [f"results/data/train/{ts}.jsonl" for ts in spec.get("corpus_from", [])]
+
+
+def decode_inputs(wildcards):
+    return {
+        "data": f"results/data/test/{wildcards.dataset}.jsonl",
+        "model": system_dir(wildcards.system),
+    }
+
+
+def score_inputs(wildcards):
+    inputs = {
+        "data": f"results/data/test/{wildcards.dataset}.jsonl",
+        "hyp": f"results/outputs/{wildcards.system}/{wildcards.decoding}/{wildcards.dataset}.txt",
+    }
+    if is_m2_set(wildcards.dataset):
+        inputs["m2"] = f"results/data/test/{wildcards.dataset}.m2"
+    return inputs
+
+
+def table_outputs(name):
+    return multiext(f"results/tables/{name}", *[f".{ext}" for ext in TABLE_FORMATS])
+
+
+def figure_outputs(name):
+    return multiext(f"results/figures/{name}", *[f".{ext}" for ext in FIGURE_FORMATS])
+
+
+def render_context(table):
+    """Only what a renderer prints: labels of the table's systems, titles of its test sets."""
+    spec = config["tables"][table]
+    systems = {s: {k: system(s)[k] for k in ("label", "kind", "method")} for s in spec.get("systems", [])}
+    test_sets = {
+        d: {k: test_set(d)[k] for k in ("title", "task", "metric")}
+        for d in spec.get("test_sets", config["tables"]["table2"]["test_sets"])
+    }
+    tasks = {t: {"label": v.get("label", t)} for t, v in config["tasks"].items()}
+    return spec, systems, test_sets, tasks
+
+
+def render_params(artefact, table):
+    # JSON goes through functions: Snakemake would read its braces as wildcards in plain strings
+    spec, systems, test_sets, tasks = render_context(table)
+    return dict(
+        artefact=artefact,
+        prefix=lambda wildcards, output: os.path.splitext(output[0])[0],
+        spec=lambda wildcards: as_json(spec),
+        systems=lambda wildcards: as_json(systems),
+        test_sets=lambda wildcards: as_json(test_sets),
+        tasks=lambda wildcards: as_json(tasks),
+    )

@@ -1,0 +1,83 @@
+# Download every upstream source, then parse test sets and training sources into the
+# normalised JSON-lines records of docs/DESIGN.md.
+
+
+rule download:
+    output:
+        directory("resources/downloads/{source}"),
+    params:
+        spec=lambda wildcards: as_json(source_spec(wildcards.source)),
+        manual=lambda wildcards: f"resources/manual/{wildcards.source}",
+    log:
+        "logs/download/{source}.log",
+    wildcard_constraints:
+        source=alternatives(config["sources"]),
+    threads: res("download", "threads")
+    resources:
+        mem_mb=res("download", "mem_mb"),
+        runtime=res("download", "runtime"),
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "writing-alpaca download --name {wildcards.source} --spec {params.spec:q} "
+        "--manual-dir {params.manual:q} --out {output:q} > {log} 2>&1"
+
+
+rule prepare_test:
+    input:
+        raw=lambda wildcards: source_dir(test_set(wildcards.dataset)["source"]),
+    output:
+        jsonl="results/data/test/{dataset}.jsonl",
+    params:
+        spec=lambda wildcards: as_json(test_set(wildcards.dataset)),
+        seed=config["seed"],
+        extra="",
+    log:
+        "logs/data/test/{dataset}.log",
+    wildcard_constraints:
+        dataset=alternatives(TEXT_SETS),
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "writing-alpaca data test --name {wildcards.dataset} --spec {params.spec:q} --raw {input.raw:q} "
+        "--seed {params.seed} --out {output.jsonl:q} {params.extra} > {log} 2>&1"
+
+
+# GEC test sets also keep their gold M2 for the M2 and ERRANT scorers.
+use rule prepare_test as prepare_test_m2 with:
+    output:
+        jsonl="results/data/test/{dataset}.jsonl",
+        m2="results/data/test/{dataset}.m2",
+    params:
+        spec=lambda wildcards: as_json(test_set(wildcards.dataset)),
+        seed=config["seed"],
+        extra=lambda wildcards, output: f"--m2-out {output.m2}",
+    wildcard_constraints:
+        dataset=alternatives(M2_SETS),
+
+
+rule prepare_train:
+    input:
+        raw=lambda wildcards: source_dir(config["train_sets"][wildcards.trainset]["source"]),
+    output:
+        "results/data/train/{trainset}.jsonl",
+    params:
+        spec=lambda wildcards: as_json(config["train_sets"][wildcards.trainset]),
+        seed=config["seed"],
+    log:
+        "logs/data/train/{trainset}.log",
+    wildcard_constraints:
+        trainset=alternatives(config["train_sets"]),
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "writing-alpaca data train --name {wildcards.trainset} --spec {params.spec:q} --raw {input.raw:q} "
+        "--seed {params.seed} --out {output:q} > {log} 2>&1"

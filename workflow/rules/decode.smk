@@ -1,0 +1,46 @@
+# Decode every (system, decoding, test set): one output line per test record.
+
+
+rule decode:
+    input:
+        unpack(decode_inputs),
+    output:
+        text="results/outputs/{system}/{decoding}/{dataset}.txt",
+        metrics="results/outputs/{system}/{decoding}/{dataset}.metrics.json",
+    params:
+        command="decode",
+        model_flag=lambda wildcards: "--base" if system(wildcards.system)["method"] == "none" else "--system-dir",
+        decoding=lambda wildcards: as_json(config["decodings"][wildcards.decoding]),
+        extra=lambda wildcards: (
+            f"--task-prompt {shlex.quote(config['tasks'][test_set(wildcards.dataset)['task']]['prompt'])} "
+            f"--template {shlex.quote(as_json(config['template']))}"
+        ),
+    log:
+        "logs/decode/{system}/{decoding}/{dataset}.log",
+    wildcard_constraints:
+        system=alternatives(TRAINED_LM + UNTRAINED_LM),
+        decoding=alternatives(config["decodings"]),
+        dataset=alternatives(config["test_sets"]),
+    threads: res("decode", "threads")
+    resources:
+        mem_mb=res("decode", "mem_mb"),
+        runtime=res("decode", "runtime"),
+        gpu=res("decode", "gpu"),
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "writing-alpaca {params.command} {params.model_flag} {input.model:q} --data {input.data:q} "
+        "--decoding {params.decoding:q} {params.extra} --out {output.text:q} --metrics {output.metrics:q} > {log} 2>&1"
+
+
+# The Table-7 baselines decode through their own command (no prompt template).
+use rule decode as decode_baseline with:
+    params:
+        command="baselines decode",
+        model_flag="--system-dir",
+        decoding=lambda wildcards: as_json(config["decodings"][wildcards.decoding]),
+        extra="",
+    wildcard_constraints:
+        system=alternatives(BASELINES),
+        decoding=alternatives(config["decodings"]),
+        dataset=alternatives(config["test_sets"]),

@@ -1,0 +1,96 @@
+# The paper's artefacts: Tables 2, 3, 4, 5, 7, Figure 1 and the cost-vs-quality figure.
+# Every table comes as Markdown, LaTeX (booktabs) and CSV; every figure as PNG, PDF and CSV.
+# One rule per artefact, so that `snakemake results/tables/table4.md` builds only its ancestors.
+
+
+rule render_table2:
+    input:
+        expand("results/data/test/{dataset}.jsonl", dataset=config["tables"]["table2"]["test_sets"]),
+    output:
+        table_outputs("table2"),
+    params:
+        **render_params("table2", "table2"),
+    log:
+        "logs/render/table2.log",
+    threads: res("render", "threads")
+    resources:
+        mem_mb=res("render", "mem_mb"),
+        runtime=res("render", "runtime"),
+    conda:
+        "../../envs/render.yaml"
+    shell:
+        "writing-alpaca render {params.artefact} --spec {params.spec:q} --systems {params.systems:q} "
+        "--test-sets {params.test_sets:q} --tasks {params.tasks:q} --inputs {input:q} "
+        "--out-prefix {params.prefix} > {log} 2>&1"
+
+
+use rule render_table2 as render_table3 with:
+    input:
+        f"results/instructions/{config['tables']['table3']['mixture']}.jsonl",
+        f"results/instructions/{config['tables']['table3']['mixture']}.counts.json",
+    output:
+        table_outputs("table3"),
+    params:
+        **render_params("table3", "table3"),
+    log:
+        "logs/render/table3.log",
+
+
+use rule render_table2 as render_table4 with:
+    input:
+        score_files("table4"),
+    output:
+        table_outputs("table4"),
+    params:
+        **render_params("table4", "table4"),
+    log:
+        "logs/render/table4.log",
+
+
+use rule render_table2 as render_table5 with:
+    input:
+        score_files("table5"),
+        workflow_file(config["tables"]["table5"]["published"]),
+    output:
+        table_outputs("table5"),
+    params:
+        **render_params("table5", "table5"),
+    log:
+        "logs/render/table5.log",
+
+
+use rule render_table2 as render_table7 with:
+    input:
+        score_files("table7"),
+        decode_metric_files("table7"),
+        train_metric_files("table7"),
+    output:
+        table_outputs("table7"),
+    params:
+        **render_params("table7", "table7"),
+    log:
+        "logs/render/table7.log",
+
+
+use rule render_table2 as render_figure1 with:
+    input:
+        edit_files("figure1"),
+    output:
+        figure_outputs("figure1"),
+    params:
+        **render_params("figure1", "figure1"),
+    log:
+        "logs/render/figure1.log",
+
+
+use rule render_table2 as render_cost_quality with:
+    input:
+        score_files("table7"),
+        decode_metric_files("table7"),
+        train_metric_files("table7"),
+    output:
+        figure_outputs("cost_quality"),
+    params:
+        **render_params("cost_quality", "table7"),
+    log:
+        "logs/render/cost_quality.log",

@@ -1,0 +1,28 @@
+# Score every decoded test set with the paper's metric for it (M2, ERRANT, GLEU or SARI).
+
+
+rule score:
+    input:
+        unpack(score_inputs),
+    output:
+        "results/scores/{system}/{decoding}/{dataset}.json",
+    params:
+        metric=lambda wildcards: test_set(wildcards.dataset)["metric"],
+        m2=lambda wildcards, input: f"--m2 {input.m2}" if "m2" in input.keys() else "",
+        spacy_model=config["spacy_model"],
+        cache="results/cache/score",
+    log:
+        "logs/score/{system}/{decoding}/{dataset}.log",
+    wildcard_constraints:
+        system=alternatives(config["systems"]),
+        decoding=alternatives(config["decodings"]),
+        dataset=alternatives(config["test_sets"]),
+    threads: res("score", "threads")
+    resources:
+        mem_mb=res("score", "mem_mb"),
+        runtime=res("score", "runtime"),
+    conda:
+        "../../envs/score.yaml"
+    shell:
+        "writing-alpaca score dataset --data {input.data:q} --hyp {input.hyp:q} --metric {params.metric} "
+        "{params.m2} --spacy-model {params.spacy_model:q} --cache {params.cache:q} --out {output:q} > {log} 2>&1"

@@ -1,0 +1,92 @@
+# Base models (fetched on the cluster, or built tiny for the demo) and training runs:
+# LoRA / full fine-tuning of causal LMs, and the Table-7 seq2seq and GECToR baselines.
+
+
+rule fetch_base_model:
+    output:
+        directory("resources/models/{base}"),
+    params:
+        repo=lambda wildcards: config["base_models"][wildcards.base]["hub"],
+        revision=lambda wildcards: config["base_models"][wildcards.base].get("revision", "main"),
+    log:
+        "logs/models/fetch_{base}.log",
+    wildcard_constraints:
+        base=alternatives(HUB_BASES),
+    threads: res("download", "threads")
+    resources:
+        mem_mb=res("download", "mem_mb"),
+        runtime=res("download", "runtime"),
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "writing-alpaca fetch-model --repo {params.repo:q} --revision {params.revision:q} --out {output:q} > {log} 2>&1"
+
+
+rule build_tiny_model:
+    input:
+        tiny_corpus,
+    output:
+        directory("resources/models/{base}"),
+    params:
+        command=lambda wildcards: (
+            "model build-tiny"
+            if config["base_models"][wildcards.base]["kind"] == "causal_lm"
+            else f"baselines build-tiny --kind {config['base_models'][wildcards.base]['kind']}"
+        ),
+        spec=lambda wildcards: as_json(config["base_models"][wildcards.base]["build_tiny"]),
+        seed=config["seed"],
+    log:
+        "logs/models/build_{base}.log",
+    wildcard_constraints:
+        base=alternatives(BUILT_BASES),
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "writing-alpaca {params.command} --spec {params.spec:q} --corpus {input:q} --seed {params.seed} "
+        "--out {output:q} > {log} 2>&1"
+
+
+rule train:
+    input:
+        base=lambda wildcards: base_model_dir(system(wildcards.system)["base"]),
+        data=lambda wildcards: f"results/instructions/{system(wildcards.system)['mixture']}.jsonl",
+    output:
+        directory("results/models/{system}"),
+    params:
+        launcher=launcher,
+        command="train",
+        spec=lambda wildcards: as_json(system(wildcards.system)),
+        training=lambda wildcards: as_json(training_for(wildcards.system)),
+        extra=lambda wildcards: f"--template {shlex.quote(as_json(config['template']))}",
+    log:
+        "logs/train/{system}.log",
+    wildcard_constraints:
+        system=alternatives(TRAINED_LM),
+    threads: res("train", "threads", per_system=True)
+    resources:
+        mem_mb=res("train", "mem_mb", per_system=True),
+        runtime=res("train", "runtime", per_system=True),
+        gpu=res("train", "gpu", per_system=True),
+        nodes=res("train", "nodes", per_system=True),
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "{params.launcher} {params.command} --system {wildcards.system} --spec {params.spec:q} "
+        "--training {params.training:q} {params.extra} --base {input.base:q} "
+        "--data {input.data:q} --out {output:q} > {log} 2>&1"
+
+
+# The Table-7 baselines (T5 seq2seq, GECToR) train through their own command.
+use rule train as train_baseline with:
+    params:
+        launcher=launcher,
+        command="baselines train",
+        spec=lambda wildcards: as_json(system(wildcards.system)),
+        training=lambda wildcards: as_json(training_for(wildcards.system)),
+        extra="",
+    wildcard_constraints:
+        system=alternatives(BASELINES),
