@@ -10,6 +10,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+report: "workflow/report/workflow.rst"
+
+
 # The paper configuration beside this file; `--configfile` overlays (demo/config.yaml) go on top.
 configfile: f"{workflow.basedir}/config.yaml"
 

@@ -286,11 +286,23 @@ def score_inputs(wildcards):
 
 
 def table_outputs(name):
-    return multiext(f"results/tables/{name}", *[f".{ext}" for ext in TABLE_FORMATS])
+    """Markdown, LaTeX and CSV of a table; the CSV goes into the Snakemake report."""
+    prefix = f"results/tables/{name}"
+    return {
+        "md": f"{prefix}.md",
+        "tex": f"{prefix}.tex",
+        "csv": report(f"{prefix}.csv", caption=f"../report/{name}.rst", category="Tables"),
+    }
 
 
 def figure_outputs(name):
-    return multiext(f"results/figures/{name}", *[f".{ext}" for ext in FIGURE_FORMATS])
+    """PNG, PDF and the plotted numbers (CSV) of a figure; the PNG goes into the report."""
+    prefix = f"results/figures/{name}"
+    return {
+        "png": report(f"{prefix}.png", caption=f"../report/{name}.rst", category="Figures"),
+        "pdf": f"{prefix}.pdf",
+        "csv": f"{prefix}.csv",
+    }
 
 
 def render_context(table):

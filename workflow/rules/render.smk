@@ -7,7 +7,7 @@ rule render_table2:
     input:
         expand("results/data/test/{dataset}.jsonl", dataset=config["tables"]["table2"]["test_sets"]),
     output:
-        table_outputs("table2"),
+        **table_outputs("table2"),
     params:
         **render_params("table2", "table2"),
     log:
@@ -29,7 +29,7 @@ use rule render_table2 as render_table3 with:
         f"results/instructions/{config['tables']['table3']['mixture']}.jsonl",
         f"results/instructions/{config['tables']['table3']['mixture']}.counts.json",
     output:
-        table_outputs("table3"),
+        **table_outputs("table3"),
     params:
         **render_params("table3", "table3"),
     log:
@@ -40,7 +40,7 @@ use rule render_table2 as render_table4 with:
     input:
         score_files("table4"),
     output:
-        table_outputs("table4"),
+        **table_outputs("table4"),
     params:
         **render_params("table4", "table4"),
     log:
@@ -52,7 +52,7 @@ use rule render_table2 as render_table5 with:
         score_files("table5"),
         workflow_file(config["tables"]["table5"]["published"]),
     output:
-        table_outputs("table5"),
+        **table_outputs("table5"),
     params:
         **render_params("table5", "table5"),
     log:
@@ -65,7 +65,7 @@ use rule render_table2 as render_table7 with:
         decode_metric_files("table7"),
         train_metric_files("table7"),
     output:
-        table_outputs("table7"),
+        **table_outputs("table7"),
     params:
         **render_params("table7", "table7"),
     log:
@@ -76,7 +76,7 @@ use rule render_table2 as render_figure1 with:
     input:
         edit_files("figure1"),
     output:
-        figure_outputs("figure1"),
+        **figure_outputs("figure1"),
     params:
         **render_params("figure1", "figure1"),
     log:
@@ -89,7 +89,7 @@ use rule render_table2 as render_cost_quality with:
         decode_metric_files("table7"),
         train_metric_files("table7"),
     output:
-        figure_outputs("cost_quality"),
+        **figure_outputs("cost_quality"),
     params:
         **render_params("cost_quality", "table7"),
     log:

@@ -1,0 +1,248 @@
+"""Shared pieces of the Table-7 baselines: data, hyper-parameters, hardware, artefacts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ..errors import WritingAlpacaError, located
+from ..io import read_jsonl, write_json
+
+log = logging.getLogger(__name__)
+
+KINDS = ("seq2seq", "gector")
+
+# Baseline hyper-parameters: `training.baselines.<kind>` in config.yaml overrides these.
+# Paper-scale values (see docs in the report / README of the workflow):
+#  - seq2seq: T5 fine-tuning as in Rothe et al. (2021) on cLang-8: Adafactor with a constant
+#    learning rate of 1e-3, 256 sentences a batch, 128 sub-words each side.
+#  - gector: Omelianchuk et al. (2020) / the `gector` package (gotutiyan): AdamW, lr 1e-5 after
+#    "cold" steps that train only the tag heads at lr 1e-3, batch 128, 5000 tags,
+#    80 sub-words, 5 correction rounds at inference.
+SEQ2SEQ_DEFAULTS: dict[str, Any] = {
+    "optimizer": "adafactor",  # adafactor | adamw
+    "learning_rate": 1.0e-3,
+    "lr_scheduler": "constant",  # any transformers scheduler name
+    "warmup_steps": 0,
+    "weight_decay": 0.0,
+    "max_steps": 20000,
+    "batch_size": 256,
+    "micro_batch_size": 16,
+    "max_source_length": 128,
+    "max_target_length": 128,
+    "source_prefix": "",  # e.g. "{task}: " -> "grammar: He go ..."; also used at decode time
+    "save_steps": 2000,  # 0 = no intermediate checkpoints
+    "logging_steps": 10,
+    "seed": 42,
+}
+GECTOR_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 1.0e-5,
+    "cold_learning_rate": 1.0e-3,
+    "cold_steps": 2000,  # steps training only the tag heads (GECToR's "cold epochs")
+    "warmup_steps": 500,
+    "max_steps": 20000,
+    "batch_size": 128,
+    "micro_batch_size": 32,
+    "max_length": 80,  # sub-words per sentence (longer sentences: the tail is kept as is)
+    "max_labels": 5000,  # size of the tag vocabulary, most frequent first
+    "skip_correct": False,  # drop training pairs with source == target
+    "label_smoothing": 0.0,
+    "dropout": 0.0,  # dropout before the tag head
+    "verb_forms": None,  # GECToR's verb-form-vocab.txt (word1_word2:TAG1_TAG2); None = no verb transforms
+    "iterations": 5,  # inference: correction rounds
+    "keep_confidence": 0.0,  # inference: bias added to P($KEEP)
+    "min_error_prob": 0.0,  # inference: sentence-level minimum error probability
+    "logging_steps": 10,
+    "seed": 42,
+}
+_DEFAULTS = {"seq2seq": SEQ2SEQ_DEFAULTS, "gector": GECTOR_DEFAULTS}
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    task: str
+    source: str
+    target: str
+
+
+def check_kind(kind: str, what: str) -> str:
+    if kind not in KINDS:
+        raise WritingAlpacaError(f"{what}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
+
+
+def hyperparameters(kind: str, training: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``training.baselines.<kind>`` over the defaults; unknown keys are an error."""
+    block = (training.get("baselines") or {}).get(kind) or {}
+    if not isinstance(block, Mapping):
+        raise WritingAlpacaError(f"training.baselines.{kind}: expected a mapping, got {type(block).__name__}")
+    defaults = _DEFAULTS[kind]
+    unknown = sorted(set(block) - set(defaults))
+    if unknown:
+        raise WritingAlpacaError(
+            f"training.baselines.{kind}: unknown key(s) {', '.join(unknown)}; known: {', '.join(defaults)}"
+        )
+    hp = {**defaults, **block}
+    if "seed" not in block and "seed" in training:
+        hp["seed"] = training["seed"]
+    for key in ("max_steps", "batch_size", "micro_batch_size"):
+        if not isinstance(hp[key], int) or hp[key] < 1:
+            raise WritingAlpacaError(f"training.baselines.{kind}.{key}: expected a positive integer, got {hp[key]!r}")
+    if hp["batch_size"] % (hp["micro_batch_size"] * world_size()):
+        raise WritingAlpacaError(
+            f"training.baselines.{kind}: batch_size {hp['batch_size']} is not a multiple of "
+            f"micro_batch_size {hp['micro_batch_size']} x {world_size()} process(es)"
+        )
+    return hp
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def load_pairs(path: str | Path) -> list[Pair]:
+    """Source -> target pairs of an instruction mixture (``input`` -> ``output``).
+
+    Records without an ``input`` (generic instructions) have no source sentence and are
+    skipped; the instruction text is not used (the baselines take no prompt).
+    """
+    pairs: list[Pair] = []
+    skipped = 0
+    for lineno, rec in enumerate(read_jsonl(path), start=1):
+        for key in ("input", "output"):
+            if not isinstance(rec.get(key, ""), str):
+                raise located(path, lineno, f"field {key!r} must be a string")
+        if not rec.get("input"):
+            skipped += 1
+            continue
+        if "output" not in rec:
+            raise located(path, lineno, "record has no 'output'")
+        pairs.append(Pair(str(rec.get("id", lineno)), str(rec.get("task", "")), rec["input"], rec["output"]))
+    if skipped:
+        log.info("%s: skipped %d record(s) without an input", path, skipped)
+    if not pairs:
+        raise WritingAlpacaError(f"{path}: no record with a non-empty 'input' to train on")
+    return pairs
+
+
+def load_sources(path: str | Path) -> list[tuple[str, str]]:
+    """``(task, source)`` of each normalised test record, in order."""
+    out = []
+    for lineno, rec in enumerate(read_jsonl(path), start=1):
+        source = rec.get("source")
+        if not isinstance(source, str):
+            raise located(path, lineno, "test record has no string 'source'")
+        out.append((str(rec.get("task", "")), source))
+    return out
+
+
+def format_prefix(prefix: str, task: str) -> str:
+    try:
+        return prefix.format(task=task)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise WritingAlpacaError(f"source_prefix {prefix!r}: bad template ({exc}); only {{task}} is allowed") from None
+
+
+def corpus_texts(paths: Iterable[str | Path]) -> list[str]:
+    """Every text field of JSONL records (training pairs, instructions or test records)."""
+    texts: list[str] = []
+    for path in paths:
+        for rec in read_jsonl(path):
+            for key in ("source", "target", "instruction", "input", "output"):
+                value = rec.get(key)
+                if isinstance(value, str) and value:
+                    texts.append(value)
+            refs = rec.get("references")
+            if isinstance(refs, list):
+                texts.extend(r for r in refs if isinstance(r, str) and r)
+    if not texts:
+        raise WritingAlpacaError("build-tiny: the corpus files hold no text")
+    return texts
+
+
+def device_and_dtype(bf16: Any = "auto"):
+    """(device, dtype or None): CUDA with bf16 when available (``bf16: auto|true|false``), else CPU fp32."""
+    import torch
+
+    if torch.cuda.is_available():
+        use_bf16 = torch.cuda.is_bf16_supported() if bf16 in ("auto", None) else bool(bf16)
+        return torch.device("cuda"), (torch.bfloat16 if use_bf16 else None)
+    return torch.device("cpu"), None
+
+
+def hardware() -> tuple[int, str]:
+    """(number of GPUs used, a one-line description of the hardware)."""
+    import torch
+
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        return n, f"{n}x {torch.cuda.get_device_name(0)}"
+    return 0, f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+
+
+def train_metrics(
+    *, wall_seconds: float, tokens_seen: int, steps: int, loss_history: list[float], extra: Mapping[str, Any] = {}
+) -> dict[str, Any]:
+    gpus, hw = hardware()
+    return {
+        "wall_seconds": round(wall_seconds, 3),
+        "gpus": gpus,
+        "gpu_hours": round(wall_seconds * gpus / 3600.0, 6),
+        "tokens_seen": int(tokens_seen),
+        "tokens_per_second": round(tokens_seen / wall_seconds, 3) if wall_seconds > 0 else 0.0,
+        "steps": int(steps),
+        "final_loss": loss_history[-1] if loss_history else None,
+        "loss_history": loss_history,
+        "hardware": hw,
+        **extra,
+    }
+
+
+def decode_metrics(
+    *, instances: int, seconds: float, tokens: int, batch_size: int, num_beams: int | None, device: str, **extra: Any
+) -> dict[str, Any]:
+    _, hw = hardware()
+    return {
+        "instances": instances,
+        "seconds": round(seconds, 3),
+        "instances_per_second": round(instances / seconds, 3) if seconds > 0 else 0.0,
+        "generated_tokens": int(tokens),
+        "tokens_per_second": round(tokens / seconds, 3) if seconds > 0 else 0.0,
+        "batch_size": batch_size,
+        "num_beams": num_beams,
+        "device": device,
+        "hardware": hw,
+        **extra,
+    }
+
+
+def write_system(out: Path, *, system: str, kind: str, base: str | Path, metrics: Mapping[str, Any]) -> None:
+    """Write ``train_metrics.json`` then ``system.json`` (last: it marks the directory complete)."""
+    write_json(out / "train_metrics.json", dict(metrics))
+    write_json(
+        out / "system.json",
+        {"system": system, "kind": kind, "method": "full", "base": str(base), "adapter": None, "model": "model"},
+    )
+
+
+def read_system(system_dir: str | Path) -> dict[str, Any]:
+    from ..io import read_json
+
+    system_dir = Path(system_dir)
+    path = system_dir / "system.json"
+    if not path.is_file():
+        raise WritingAlpacaError(f"{path}: not found (is {system_dir} a trained baseline system?)")
+    info = read_json(path)
+    if not isinstance(info, dict) or info.get("kind") not in KINDS or not info.get("model"):
+        raise located(path, None, f"not a baseline system (kind must be one of {', '.join(KINDS)}, with a model dir)")
+    return info
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,452 @@
+"""GECToR baseline (Table 7: RoBERTa-Large GECToR trained on cLang-8; Omelianchuk et al. 2020).
+
+A pre-trained encoder (``AutoModel``, e.g. ``roberta-large``) with two linear heads on the
+first sub-word of each word: an edit-tag classifier (``$KEEP``, ``$DELETE``,
+``$APPEND_w``, ``$REPLACE_w``, g-transformations; see :mod:`.gector_tags`) and an error
+detector (``$CORRECT`` / ``$INCORRECT``).  The ``$START`` position, where insertions at
+the beginning of a sentence are tagged, is the encoder's leading special token
+(``<s>`` / ``[CLS]``), so the base tokenizer is used unchanged.
+
+Training: the tag vocabulary is the ``max_labels`` most frequent first tags of the aligned
+training pairs ("keep_one"); the heads are trained alone at ``cold_learning_rate`` for
+``cold_steps`` steps, then everything at ``learning_rate``.  Inference corrects whitespace
+tokens in up to ``iterations`` rounds; each round applies the predicted tags, and a
+sentence leaves the loop when a round changes nothing.  ``keep_confidence`` is added to the
+``$KEEP`` probability and sentences whose highest error probability is below
+``min_error_prob`` are left unchanged in that round.
+
+The model directory holds the fine-tuned encoder and tokenizer (``save_pretrained``),
+``gector_heads.safetensors``, ``gector.json`` (tag vocabulary and inference settings) and,
+when used, the verb-form dictionary ``verb-form-vocab.txt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from ..errors import WritingAlpacaError
+from ..io import atomic_dir, read_json, write_json, write_lines
+from . import common
+from .gector_tags import KEEP, VerbForms, apply_tags, extract_tags, keep_one
+
+log = logging.getLogger(__name__)
+
+OOV = "<OOV>"
+DETECT_LABELS = ("$CORRECT", "$INCORRECT")
+SETTINGS_FILE = "gector.json"
+HEADS_FILE = "gector_heads.safetensors"
+VERB_FILE = "verb-form-vocab.txt"
+INFERENCE_KEYS = ("iterations", "keep_confidence", "min_error_prob")
+_PARALLEL_FROM = 20000  # extract tags in worker processes from this many pairs on
+
+
+# ---------------------------------------------------------------------------- tags
+
+
+def _first_tags(args: tuple[str, str, VerbForms | None]) -> list[str]:
+    source, target, verbs = args
+    return keep_one(extract_tags(source.split(), target.split(), verbs))
+
+
+def training_tags(pairs: Sequence[common.Pair], verbs: VerbForms | None) -> list[list[str]]:
+    """The "keep_one" tag sequence (``$START`` first) of every pair."""
+    jobs = [(p.source, p.target, verbs) for p in pairs]
+    workers = min(os.cpu_count() or 1, 32)
+    if len(jobs) < _PARALLEL_FROM or workers < 2:
+        return [_first_tags(job) for job in jobs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_first_tags, jobs, chunksize=2000))
+
+
+def build_label_vocab(tag_sequences: Sequence[Sequence[str]], max_labels: int) -> list[str]:
+    """``$KEEP``, ``<OOV>``, then the most frequent tags (ties in alphabetical order)."""
+    if max_labels < 3:
+        raise WritingAlpacaError("training.baselines.gector.max_labels must be at least 3")
+    counts = Counter(tag for tags in tag_sequences for tag in tags if tag != KEEP)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [KEEP, OOV] + [tag for tag, _ in ranked[: max_labels - 2]]
+
+
+# ---------------------------------------------------------------------------- model
+
+
+def _load_encoder(path: str | Path):
+    from transformers import AutoModel
+
+    try:  # BERT-like encoders: the pooler is not used
+        return AutoModel.from_pretrained(str(path), add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_pretrained(str(path))
+
+
+def _tagger_class():
+    import torch
+
+    class GectorTagger(torch.nn.Module):
+        """Encoder + tag head (over the tag vocabulary) + detection head (correct / incorrect)."""
+
+        def __init__(self, encoder, num_labels: int, dropout: float = 0.0):
+            super().__init__()
+            hidden = encoder.config.hidden_size
+            self.encoder = encoder
+            self.dropout = torch.nn.Dropout(dropout)
+            self.tag_head = torch.nn.Linear(hidden, num_labels)
+            self.detect_head = torch.nn.Linear(hidden, len(DETECT_LABELS))
+            for head in (self.tag_head, self.detect_head):
+                torch.nn.init.normal_(head.weight, std=0.02)
+                torch.nn.init.zeros_(head.bias)
+
+        def heads(self) -> list[torch.nn.Module]:
+            return [self.tag_head, self.detect_head]
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return self.tag_head(self.dropout(hidden)), self.detect_head(hidden)
+
+    return GectorTagger
+
+
+def _heads_state(model) -> dict[str, Any]:
+    return {f"{name}.{k}": v.detach().float().contiguous().cpu() for name in ("tag_head", "detect_head") for k, v in getattr(model, name).state_dict().items()}
+
+
+def load_system_model(model_dir: str | Path):
+    """(tagger, tokenizer, settings, verb forms or None) of a trained GECToR model dir."""
+    from safetensors.torch import load_file
+
+    model_dir = Path(model_dir)
+    settings = read_json(model_dir / SETTINGS_FILE)
+    encoder = _load_encoder(model_dir)
+    model = _tagger_class()(encoder, len(settings["labels"]))
+    state = load_file(str(model_dir / HEADS_FILE))
+    model.tag_head.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("tag_head.")})
+    model.detect_head.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("detect_head.")})
+    verbs = VerbForms.load(model_dir / settings["verb_forms"]) if settings.get("verb_forms") else None
+    return model, _load_tokenizer(model_dir), settings, verbs
+
+
+def _load_tokenizer(path: str | Path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path), add_prefix_space=True)
+    if not tokenizer.is_fast:
+        raise WritingAlpacaError(f"{path}: GECToR needs a fast tokenizer (word alignment)")
+    return tokenizer
+
+
+# ---------------------------------------------------------------------------- encoding
+
+
+@dataclass
+class _Encoded:
+    input_ids: list[int]
+    positions: list[int]  # sub-word index of $START (the leading special token) and of each word's first piece
+
+
+def _encode(tokenizer, sentences: Sequence[Sequence[str]], max_length: int) -> list[_Encoded]:
+    """Tokenise word lists; positions[0] is the leading special token, positions[k] word k-1.
+
+    Words cut off by ``max_length`` get no position (they are kept as they are).
+    """
+    out: list[_Encoded] = []
+    chunk = 5000
+    for start in range(0, len(sentences), chunk):
+        batch = [list(s) for s in sentences[start : start + chunk]]
+        enc = tokenizer(batch, is_split_into_words=True, truncation=True, max_length=max_length)
+        for row in range(len(batch)):
+            word_ids = enc.word_ids(row)
+            if not word_ids or word_ids[0] is not None:
+                raise WritingAlpacaError("GECToR: the tokenizer must add a leading special token (<s> / [CLS])")
+            positions = [0]
+            previous = None
+            for index, word in enumerate(word_ids):
+                if word is not None and word != previous:
+                    positions.append(index)
+                previous = word
+            out.append(_Encoded(enc["input_ids"][row], positions))
+    return out
+
+
+def _pad_batch(items: Sequence[_Encoded], pad_id: int):
+    import torch
+
+    width = max(len(e.input_ids) for e in items)
+    input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(items), width), dtype=torch.long)
+    for row, e in enumerate(items):
+        input_ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
+        attention[row, : len(e.input_ids)] = 1
+    return input_ids, attention
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def _micro_batches(n: int, size: int, seed: int) -> Iterator[list[int]]:
+    """Endless shuffled epochs of example indices, ``size`` at a time (seeded)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(n, generator=generator).tolist()
+        for start in range(0, n, size):
+            yield order[start : start + size]
+
+
+def train(
+    *,
+    system: str,
+    spec: Mapping[str, Any],
+    training: Mapping[str, Any],
+    base: str | Path,
+    data: str | Path,
+    out: str | Path,
+) -> dict[str, Any]:
+    """Train a GECToR tagger on the pairs of ``data`` from the encoder ``base``; write ``out``."""
+    import torch
+
+    hp = common.hyperparameters("gector", training)
+    verbs = VerbForms.load(hp["verb_forms"]) if hp["verb_forms"] else None
+    pairs = common.load_pairs(data)
+    if hp["skip_correct"]:
+        pairs = [p for p in pairs if p.source.split() != p.target.split()]
+        if not pairs:
+            raise WritingAlpacaError(f"{data}: every pair has source == target (skip_correct is on)")
+    torch.manual_seed(hp["seed"])
+
+    started = time.perf_counter()
+    tags = training_tags(pairs, verbs)
+    labels = build_label_vocab(tags, hp["max_labels"])
+    label_id = {tag: i for i, tag in enumerate(labels)}
+    tokenizer = _load_tokenizer(base)
+    encoded = _encode(tokenizer, [p.source.split() for p in pairs], hp["max_length"])
+    targets = [[label_id.get(t, label_id[OOV]) for t in seq[: len(e.positions)]] for seq, e in zip(tags, encoded)]
+    log.info("GECToR %s: %d pairs, %d tags (%d distinct seen)", system, len(pairs), len(labels), len({t for s in tags for t in s}))
+
+    device, dtype = common.device_and_dtype(training.get("bf16", "auto"))
+    model = _tagger_class()(_load_encoder(base), len(labels), hp["dropout"]).to(device)
+    head_params = [p for head in model.heads() for p in head.parameters()]
+    optimizer = torch.optim.AdamW(
+        [{"params": list(model.encoder.parameters())}, {"params": head_params}], lr=hp["learning_rate"], weight_decay=0.0
+    )
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100, label_smoothing=hp["label_smoothing"])
+    accumulation = hp["batch_size"] // hp["micro_batch_size"]
+    batches = _micro_batches(len(pairs), hp["micro_batch_size"], hp["seed"])
+    keep_id = label_id[KEEP]
+
+    losses: list[float] = []
+    tokens_seen = 0
+    model.train()
+    encoder_frozen: bool | None = None
+    for step in range(hp["max_steps"]):
+        cold = step < hp["cold_steps"]
+        if cold != encoder_frozen:
+            model.encoder.requires_grad_(not cold)
+            encoder_frozen = cold
+        if cold:
+            lrs = (0.0, hp["cold_learning_rate"])
+        else:
+            warm = min(1.0, (step - hp["cold_steps"] + 1) / hp["warmup_steps"]) if hp["warmup_steps"] else 1.0
+            lrs = (hp["learning_rate"] * warm,) * 2
+        for group, lr in zip(optimizer.param_groups, lrs):
+            group["lr"] = lr
+        step_loss = 0.0
+        for _ in range(accumulation):
+            batch = next(batches)
+            input_ids, attention = _pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
+            tag_gold = torch.full(input_ids.shape, -100, dtype=torch.long)
+            detect_gold = torch.full(input_ids.shape, -100, dtype=torch.long)
+            for row, i in enumerate(batch):
+                positions = torch.tensor(encoded[i].positions[: len(targets[i])])
+                gold = torch.tensor(targets[i])
+                tag_gold[row, positions] = gold
+                detect_gold[row, positions] = (gold != keep_id).long()
+            tokens_seen += int(attention.sum())
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                tag_logits, detect_logits = model(input_ids.to(device), attention.to(device))
+            loss = loss_fn(tag_logits.float().flatten(0, 1), tag_gold.to(device).flatten()) + loss_fn(
+                detect_logits.float().flatten(0, 1), detect_gold.to(device).flatten()
+            )
+            (loss / accumulation).backward()
+            step_loss += float(loss.detach()) / accumulation
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step == 0 or (step + 1) % hp["logging_steps"] == 0 or step + 1 == hp["max_steps"]:
+            losses.append(round(step_loss, 6))
+            log.info("step %d/%d loss %.4f", step + 1, hp["max_steps"], step_loss)
+    wall = time.perf_counter() - started
+
+    metrics = common.train_metrics(
+        wall_seconds=wall,
+        tokens_seen=tokens_seen,
+        steps=hp["max_steps"],
+        loss_history=losses,
+        extra={"pairs": len(pairs), "labels": len(labels), "hyperparameters": hp},
+    )
+    _save(model, tokenizer, labels, hp, verbs, out, system=system, base=base, metrics=metrics)
+    return metrics
+
+
+def _save(model, tokenizer, labels, hp, verbs, out, *, system, base, metrics) -> None:
+    from safetensors.torch import save_file
+
+    with atomic_dir(out) as tmp:
+        model_dir = tmp / "model"
+        model.encoder.save_pretrained(model_dir)
+        tokenizer.save_pretrained(model_dir)
+        save_file(_heads_state(model), str(model_dir / HEADS_FILE))
+        if verbs is not None:
+            write_lines(model_dir / VERB_FILE, verbs.to_lines())
+        write_json(
+            model_dir / SETTINGS_FILE,
+            {
+                "kind": "gector",
+                "labels": labels,
+                "detect_labels": list(DETECT_LABELS),
+                "max_length": hp["max_length"],
+                "verb_forms": VERB_FILE if verbs is not None else None,
+                **{k: hp[k] for k in INFERENCE_KEYS},
+            },
+        )
+        common.write_system(tmp, system=system, kind="gector", base=base, metrics=metrics)
+
+
+# ---------------------------------------------------------------------------- inference
+
+
+def predict_tags(
+    model,
+    tokenizer,
+    sentences: Sequence[Sequence[str]],
+    labels: Sequence[str],
+    *,
+    max_length: int,
+    keep_confidence: float,
+    min_error_prob: float,
+    batch_size: int,
+    device,
+    dtype,
+) -> tuple[list[list[str]], int]:
+    """One round: a tag for ``$START`` and each (untruncated) word; and the sub-words processed."""
+    import torch
+
+    encoded = _encode(tokenizer, sentences, max_length)
+    keep_id = labels.index(KEEP)
+    incorrect = DETECT_LABELS.index("$INCORRECT")
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].input_ids))
+    result: list[list[str]] = [[] for _ in encoded]
+    tokens = 0
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            input_ids, attention = _pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
+            tokens += int(attention.sum())
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                tag_logits, detect_logits = model(input_ids.to(device), attention.to(device))
+            tag_probs = tag_logits.float().softmax(-1)
+            tag_probs[..., keep_id] += keep_confidence
+            error_probs = detect_logits.float().softmax(-1)[..., incorrect]
+            for row, i in enumerate(batch):
+                positions = torch.tensor(encoded[i].positions, device=tag_probs.device)
+                if float(error_probs[row, positions].max()) < min_error_prob:
+                    result[i] = [KEEP] * len(positions)
+                else:
+                    result[i] = [labels[j] for j in tag_probs[row, positions].argmax(-1).tolist()]
+    return result, tokens
+
+
+def correct(
+    model,
+    tokenizer,
+    sentences: Sequence[str],
+    settings: Mapping[str, Any],
+    verbs: VerbForms | None,
+    *,
+    batch_size: int,
+    device,
+    dtype,
+) -> tuple[list[str], int]:
+    """Iteratively correct whitespace-tokenised sentences; returns outputs and sub-words processed."""
+    current = [s.split() for s in sentences]
+    active = list(range(len(current)))
+    tokens = 0
+    labels = settings["labels"]
+    for _ in range(int(settings["iterations"])):
+        if not active:
+            break
+        predictions, used = predict_tags(
+            model,
+            tokenizer,
+            [current[i] for i in active],
+            labels,
+            max_length=int(settings["max_length"]),
+            keep_confidence=float(settings["keep_confidence"]),
+            min_error_prob=float(settings["min_error_prob"]),
+            batch_size=batch_size,
+            device=device,
+            dtype=dtype,
+        )
+        tokens += used
+        still = []
+        for i, tags in zip(active, predictions):
+            edits = [[] if t in (KEEP, OOV) else [t] for t in tags]
+            if not any(edits):
+                continue
+            new = apply_tags(current[i], edits, verbs)
+            if new != current[i]:
+                current[i] = new
+                still.append(i)
+        active = still
+    return [" ".join(words) for words in current], tokens
+
+
+def decode(
+    *,
+    system_dir: str | Path,
+    data: str | Path,
+    decoding: Mapping[str, Any],
+    out: str | Path,
+    metrics_out: str | Path,
+) -> dict[str, Any]:
+    """Correct every test record; ``decoding.gector`` may override the inference settings."""
+    import torch
+
+    info = common.read_system(system_dir)
+    model, tokenizer, settings, verbs = load_system_model(Path(system_dir) / info["model"])
+    overrides = decoding.get("gector") or {}
+    unknown = sorted(set(overrides) - set(INFERENCE_KEYS))
+    if unknown:
+        raise WritingAlpacaError(f"decoding.gector: unknown key(s) {', '.join(unknown)}; known: {', '.join(INFERENCE_KEYS)}")
+    settings = {**settings, **overrides}
+    batch_size = int(decoding.get("batch_size", 16))
+    if batch_size < 1:
+        raise WritingAlpacaError("decoding: batch_size must be positive")
+    device, dtype = common.device_and_dtype(decoding.get("bf16", "auto"))
+    model = model.to(device=device, dtype=dtype or torch.float32).eval()
+    records = common.load_sources(data)
+    started = time.perf_counter()
+    outputs, tokens = correct(
+        model, tokenizer, [source for _, source in records], settings, verbs, batch_size=batch_size, device=device, dtype=dtype
+    )
+    seconds = time.perf_counter() - started
+    write_lines(out, outputs)
+    metrics = common.decode_metrics(
+        instances=len(outputs),
+        seconds=seconds,
+        tokens=tokens,
+        batch_size=batch_size,
+        num_beams=None,
+        device=str(device),
+        num_beams_note="not applicable: GECToR tags tokens, it has no beam search",
+        tokens_counted="sub-words processed by the encoder over all correction rounds",
+        **{k: settings[k] for k in INFERENCE_KEYS},
+    )
+    write_json(metrics_out, metrics)
+    return metrics

@@ -1,0 +1,219 @@
+"""T5 seq2seq GEC baseline (Table 7: T5-Large trained on cLang-8, after Rothe et al. 2021).
+
+Training fine-tunes all weights of ``AutoModelForSeq2SeqLM`` on ``input -> output`` pairs of
+an instruction mixture with ``Seq2SeqTrainer`` (no prompt template; an optional
+``source_prefix`` such as ``"{task}: "`` is put before each source, at training and at
+decoding time).  Decoding uses ``generate`` with beam search, batched over inputs sorted
+by length, one output line per input in the input order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import WritingAlpacaError
+from ..io import atomic_dir, read_json, write_json, write_lines
+from . import common
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "baseline.json"  # inside model/: what decoding must reproduce from training
+DECODE_MAX_INPUT_TOKENS = 1024  # T5's relative positions take any length; this only bounds memory
+
+
+def _tokenize(tokenizer, texts: list[str], max_length: int, chunk: int = 10000) -> list[list[int]]:
+    ids: list[list[int]] = []
+    for start in range(0, len(texts), chunk):
+        ids.extend(tokenizer(texts[start : start + chunk], truncation=True, max_length=max_length)["input_ids"])
+    return ids
+
+
+class _CountingCollator:
+    """Pads a batch (labels with -100) and counts the non-pad tokens it hands to the model."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+        self.tokens = 0
+
+    def __call__(self, features: list[dict[str, list[int]]]):
+        import torch
+
+        n_in = max(len(f["input_ids"]) for f in features)
+        n_out = max(len(f["labels"]) for f in features)
+        input_ids = torch.full((len(features), n_in), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(features), n_in), dtype=torch.long)
+        labels = torch.full((len(features), n_out), -100, dtype=torch.long)
+        for row, f in enumerate(features):
+            input_ids[row, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
+            attention[row, : len(f["input_ids"])] = 1
+            labels[row, : len(f["labels"])] = torch.tensor(f["labels"])
+        self.tokens += int(attention.sum()) + int((labels != -100).sum())
+        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+
+
+def train(
+    *,
+    system: str,
+    spec: Mapping[str, Any],
+    training: Mapping[str, Any],
+    base: str | Path,
+    data: str | Path,
+    out: str | Path,
+) -> dict[str, Any]:
+    """Fine-tune a seq2seq base model on the pairs of ``data``; write the system dir ``out``."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+
+    hp = common.hyperparameters("seq2seq", training)
+    if hp["optimizer"] not in ("adafactor", "adamw"):
+        raise WritingAlpacaError(f"training.baselines.seq2seq.optimizer: adafactor or adamw, got {hp['optimizer']!r}")
+    pairs = common.load_pairs(data)
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(base))
+    sources = [common.format_prefix(hp["source_prefix"], p.task) + p.source for p in pairs]
+    src_ids = _tokenize(tokenizer, sources, hp["max_source_length"])
+    tgt_ids = _tokenize(tokenizer, [p.target for p in pairs], hp["max_target_length"])
+    dataset = [{"input_ids": s, "labels": t} for s, t in zip(src_ids, tgt_ids)]
+    collator = _CountingCollator(tokenizer.pad_token_id)
+
+    losses: list[float] = []
+
+    class _LossHistory(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                losses.append(float(logs["loss"]))
+
+    device, dtype = common.device_and_dtype(training.get("bf16", "auto"))
+    out = Path(out)
+    checkpoints = out.with_name(f".{out.name}.checkpoints")  # survives a crash, for resuming
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(checkpoints),
+        max_steps=hp["max_steps"],
+        per_device_train_batch_size=hp["micro_batch_size"],
+        gradient_accumulation_steps=hp["batch_size"] // (hp["micro_batch_size"] * common.world_size()),
+        learning_rate=hp["learning_rate"],
+        optim="adafactor" if hp["optimizer"] == "adafactor" else "adamw_torch",
+        lr_scheduler_type=hp["lr_scheduler"],
+        warmup_steps=hp["warmup_steps"],
+        weight_decay=hp["weight_decay"],
+        logging_steps=hp["logging_steps"],
+        logging_first_step=True,
+        save_strategy="steps" if hp["save_steps"] else "no",
+        save_steps=hp["save_steps"] or 500,
+        save_total_limit=1,
+        report_to=[],
+        seed=hp["seed"],
+        bf16=dtype is torch.bfloat16,
+        use_cpu=device.type == "cpu",
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        disable_tqdm=True,
+    )
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=args,
+        data_collator=collator,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[_LossHistory()],
+    )
+    resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    log.info("training %s (seq2seq) on %d pairs for %d steps%s", system, len(pairs), hp["max_steps"], " (resuming)" if resume else "")
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    wall = time.perf_counter() - started
+
+    metrics = common.train_metrics(
+        wall_seconds=wall,
+        tokens_seen=collator.tokens,
+        steps=result.global_step,
+        loss_history=losses,
+        extra={"pairs": len(pairs), "hyperparameters": hp},
+    )
+    with atomic_dir(out) as tmp:
+        model_dir = tmp / "model"
+        trainer.model.save_pretrained(model_dir)
+        tokenizer.save_pretrained(model_dir)
+        write_json(
+            model_dir / SETTINGS_FILE,
+            {
+                "kind": "seq2seq",
+                "source_prefix": hp["source_prefix"],
+                "max_source_length": hp["max_source_length"],
+                "max_target_length": hp["max_target_length"],
+            },
+        )
+        common.write_system(tmp, system=system, kind="seq2seq", base=base, metrics=metrics)
+    common.remove_tree(checkpoints)
+    return metrics
+
+
+def decode(
+    *,
+    system_dir: str | Path,
+    data: str | Path,
+    decoding: Mapping[str, Any],
+    out: str | Path,
+    metrics_out: str | Path,
+) -> dict[str, Any]:
+    """Generate one correction per test record with beam search; write outputs and throughput."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    info = common.read_system(system_dir)
+    model_dir = Path(system_dir) / info["model"]
+    settings = read_json(model_dir / SETTINGS_FILE)
+    num_beams = int(decoding.get("num_beams", 1))
+    batch_size = int(decoding.get("batch_size", 16))
+    max_new_tokens = int(decoding.get("max_new_tokens", 256))
+    if num_beams < 1 or batch_size < 1 or max_new_tokens < 1:
+        raise WritingAlpacaError("decoding: num_beams, batch_size and max_new_tokens must be positive")
+
+    device, dtype = common.device_and_dtype(decoding.get("bf16", "auto"))
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir), dtype=dtype or torch.float32).to(device).eval()
+    records = common.load_sources(data)
+    inputs = [common.format_prefix(settings.get("source_prefix", ""), task) + source for task, source in records]
+    # Training truncates sources at max_source_length; decoding keeps (almost) the whole input.
+    ids = _tokenize(tokenizer, inputs, int(decoding.get("max_input_tokens", DECODE_MAX_INPUT_TOKENS)))
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: fail early on memory
+    outputs = [""] * len(ids)
+    generated = 0
+    pad = tokenizer.pad_token_id
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            width = max(len(ids[i]) for i in batch)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            attention = torch.zeros_like(input_ids)
+            for row, i in enumerate(batch):
+                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                attention[row, : len(ids[i])] = 1
+            seqs = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                num_beams=num_beams,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+            )
+            body = seqs[:, 1:]  # drop the decoder start token
+            generated += int((body != pad).sum())
+            for row, i in enumerate(batch):
+                outputs[i] = tokenizer.decode(body[row], skip_special_tokens=True).strip()
+    seconds = time.perf_counter() - started
+    write_lines(out, outputs)
+    metrics = common.decode_metrics(
+        instances=len(outputs),
+        seconds=seconds,
+        tokens=generated,
+        batch_size=batch_size,
+        num_beams=num_beams,
+        device=str(device),
+        max_new_tokens=max_new_tokens,
+    )
+    write_json(metrics_out, metrics)
+    return metrics

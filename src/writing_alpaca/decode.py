@@ -1,0 +1,335 @@
+"""``writing-alpaca decode``: run a causal-LM system over a test set.
+
+Each test record's ``source`` is put into the Alpaca template with the task prompt
+(``--task-prompt``) as instruction; the model continues after ``### Response:``.
+
+Hugging Face backend (default, ``backend: hf``):
+
+- batches of ``batch_size`` prompts, sorted by length (longest first) so that little
+  padding is wasted, padded on the **left**; outputs are put back in the input order;
+- greedy (``num_beams: 1``) or beam search (``num_beams > 1``), with the KV cache;
+- new tokens per batch: ``min(max_new_tokens, 2 * n + 16)`` where ``n`` is the token
+  count of the longest *source* text in the batch (an edit is about as long as its
+  input; the bound stops a degenerate model from running on for ``max_new_tokens``);
+- generation stops at EOS or once the text generated since the prompt contains ``###``
+  (the start of a new template section); the text is cut at ``###``, stripped of the
+  prompt (only generated tokens are decoded) and collapsed to one line.
+
+Exactly one output line is written per input record, empty generations included.
+
+``backend: vllm`` (optional, for GPU clusters; **not exercised by the test suite**):
+the same prompts go to ``vllm.LLM`` with ``SamplingParams(temperature=0,
+max_tokens=max_new_tokens, stop=["###"])`` (greedy only); a LoRA system is served
+through vLLM's ``LoRARequest``.  vllm is imported only when chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import WritingAlpacaError, located
+from .io import parse_json_arg, read_jsonl, write_json, write_lines
+
+log = logging.getLogger(__name__)
+
+STOP = "###"
+#: tokens of the generated tail re-decoded at each step to look for the stop string.
+STOP_WINDOW = 8
+_WS = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class DecodingSpec:
+    """One entry of config ``decodings:``."""
+
+    num_beams: int = 1
+    batch_size: int = 16
+    max_new_tokens: int = 256
+    backend: str = "hf"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DecodingSpec":
+        if not isinstance(data, Mapping):
+            raise WritingAlpacaError("--decoding: expected a JSON object")
+        unknown = set(data) - {"num_beams", "batch_size", "max_new_tokens", "backend"}
+        if unknown:
+            raise WritingAlpacaError(f"--decoding: unknown keys: {', '.join(sorted(unknown))}")
+        values = {}
+        for key in ("num_beams", "batch_size", "max_new_tokens"):
+            if key in data:
+                value = data[key]
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise WritingAlpacaError(f"--decoding: {key} must be a positive integer, got {value!r}")
+                values[key] = value
+        backend = data.get("backend", "hf")
+        if backend not in ("hf", "vllm"):
+            raise WritingAlpacaError(f"--decoding: backend must be 'hf' or 'vllm', got {backend!r}")
+        return cls(backend=backend, **values)
+
+
+@dataclass
+class LoadedLM:
+    """A causal LM ready for generation."""
+
+    model: Any
+    tokenizer: Any
+    device: str
+    weights_dir: Path  # the merged/full weights dir, or the base dir (for vllm)
+    adapter_dir: Path | None = None
+
+
+def one_line(text: str) -> str:
+    """Cut at the stop string and collapse all whitespace (newlines included) to single spaces."""
+    return _WS.sub(" ", text.split(STOP, 1)[0]).strip()
+
+
+def new_token_budget(max_new_tokens: int, source_tokens: int) -> int:
+    """``min(max_new_tokens, 2 * source_tokens + 16)``."""
+    return min(max_new_tokens, 2 * source_tokens + 16)
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches, longest first (ties keep input order)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _resolve(path: str, system_dir: Path) -> Path:
+    """A path from system.json: as given (relative to the working directory) or relative to the system dir."""
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    return system_dir / candidate
+
+
+def resolve_model_dirs(system_dir: str | Path | None = None, base: str | Path | None = None) -> tuple[Path, Path | None, Path]:
+    """``(weights_dir, adapter_dir, tokenizer_dir)`` of a trained system directory or a base model."""
+    from .training.modelling import check_model_dir
+    from .training.recipe import read_system
+
+    if (system_dir is None) == (base is None):
+        raise WritingAlpacaError("give exactly one of --system-dir and --base")
+    if base is not None:
+        base = check_model_dir(base)
+        return base, None, base
+    system_dir = Path(system_dir)
+    spec = read_system(system_dir)
+    if spec["kind"] != "causal_lm":
+        raise WritingAlpacaError(f"{system_dir}/system.json: kind {spec['kind']!r} is decoded by 'baselines decode'")
+    if spec.get("model"):
+        weights = check_model_dir(system_dir / spec["model"], "full fine-tuned model")
+        return weights, None, weights
+    weights = check_model_dir(_resolve(spec["base"], system_dir))
+    if spec.get("adapter"):
+        adapter = system_dir / spec["adapter"]
+        if not (adapter / "adapter_config.json").is_file():
+            raise WritingAlpacaError(f"{adapter}: LoRA adapter missing (adapter_config.json)")
+        tok_dir = adapter if (adapter / "tokenizer_config.json").is_file() else weights
+        return weights, adapter, tok_dir
+    return weights, None, weights
+
+
+def load_lm(system_dir: str | Path | None = None, base: str | Path | None = None) -> LoadedLM:
+    """Load a causal LM for generation (LoRA adapters are merged for speed)."""
+    import torch
+
+    from .training.modelling import load_base_model, load_tokenizer
+
+    weights, adapter, tok_dir = resolve_model_dirs(system_dir, base)
+    cuda = torch.cuda.is_available()
+    precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+    tokenizer = load_tokenizer(tok_dir, padding_side="left")
+    model = load_base_model(weights, precision)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    device = "cuda" if cuda else "cpu"
+    model.to(device).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return LoadedLM(model, tokenizer, device, weights, adapter)
+
+
+def _stop_criterion(tokenizer: Any, prompt_len: int):
+    """A ``StoppingCriteria`` flagging each row whose generated tail contains ``###``."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopOnString(StoppingCriteria):
+        def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+            start = max(prompt_len, input_ids.shape[1] - STOP_WINDOW)
+            tails = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+            return torch.tensor([STOP in tail for tail in tails], dtype=torch.bool, device=input_ids.device)
+
+    return StopOnString()
+
+
+@dataclass
+class GenerationStats:
+    instances: int = 0
+    generated_tokens: int = 0
+    seconds: float = 0.0
+
+
+def generate_hf(lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str], spec: DecodingSpec) -> tuple[list[str], GenerationStats]:
+    """Generate one cleaned single-line output per prompt, in input order."""
+    import torch
+    from transformers import StoppingCriteriaList
+
+    tok = lm.tokenizer
+    prompt_lengths = [len(ids) for ids in tok(list(prompts))["input_ids"]]
+    source_lengths = [len(ids) for ids in tok(list(sources), add_special_tokens=False)["input_ids"]] if sources else []
+    outputs: list[str] = [""] * len(prompts)
+    stats = GenerationStats(instances=len(prompts))
+    start = time.perf_counter()
+    for batch in length_sorted_batches(prompt_lengths, spec.batch_size):
+        enc = tok([prompts[i] for i in batch], return_tensors="pt", padding=True).to(lm.device)
+        prompt_len = enc["input_ids"].shape[1]
+        budget = new_token_budget(spec.max_new_tokens, max(source_lengths[i] for i in batch))
+        beam_args = {"num_beams": spec.num_beams, "early_stopping": True} if spec.num_beams > 1 else {}
+        with torch.inference_mode():
+            out = lm.model.generate(
+                **enc,
+                **beam_args,
+                max_new_tokens=budget,
+                do_sample=False,
+                use_cache=True,
+                pad_token_id=tok.pad_token_id,
+                eos_token_id=tok.eos_token_id,
+                stopping_criteria=StoppingCriteriaList([_stop_criterion(tok, prompt_len)]),
+            )
+        generated = out[:, prompt_len:]
+        for row, index in zip(generated.tolist(), batch):
+            if tok.eos_token_id in row:
+                row = row[: row.index(tok.eos_token_id)]
+            while row and row[-1] == tok.pad_token_id:  # rows finished early (stop string) are padded
+                row.pop()
+            stats.generated_tokens += len(row)
+            outputs[index] = one_line(tok.decode(row, skip_special_tokens=True))
+    stats.seconds = time.perf_counter() - start
+    return outputs, stats
+
+
+def generate_vllm(
+    weights_dir: Path, adapter_dir: Path | None, prompts: Sequence[str], spec: DecodingSpec
+) -> tuple[list[str], GenerationStats]:
+    """The optional vLLM backend (greedy only). Untested here: needs a GPU and ``pip install vllm``."""
+    try:
+        from vllm import LLM, SamplingParams  # type: ignore[import-not-found]
+    except ImportError:
+        raise WritingAlpacaError("decoding backend 'vllm' chosen but vllm is not installed (pip install vllm)") from None
+    if spec.num_beams != 1:
+        raise WritingAlpacaError("decoding backend 'vllm' supports greedy decoding only (num_beams: 1); use backend: hf")
+    llm = LLM(model=str(weights_dir), enable_lora=adapter_dir is not None, seed=0)
+    params = SamplingParams(temperature=0, max_tokens=spec.max_new_tokens, stop=[STOP])
+    lora = None
+    if adapter_dir is not None:
+        from vllm.lora.request import LoRARequest  # type: ignore[import-not-found]
+
+        lora = LoRARequest("adapter", 1, str(adapter_dir))
+    start = time.perf_counter()
+    results = llm.generate(list(prompts), params, lora_request=lora)
+    stats = GenerationStats(instances=len(prompts), seconds=time.perf_counter() - start)
+    outputs = []
+    for result in results:
+        stats.generated_tokens += len(result.outputs[0].token_ids)
+        outputs.append(one_line(result.outputs[0].text))
+    return outputs, stats
+
+
+def build_prompts(template: Mapping[str, str], task_prompt: str, sources: Sequence[str]) -> list[str]:
+    from .training.config import Template
+    from .training.data import render_prompt
+
+    tmpl = Template.from_dict(template)
+    return [render_prompt(tmpl, task_prompt, source) for source in sources]
+
+
+def read_sources(path: str | Path) -> list[str]:
+    sources = []
+    for lineno, record in enumerate(read_jsonl(path), start=1):
+        source = record.get("source")
+        if not isinstance(source, str):
+            raise located(path, lineno, "test record lacks a string 'source'")
+        sources.append(source)
+    return sources
+
+
+def decode(
+    data: str | Path,
+    task_prompt: str,
+    template: Mapping[str, str],
+    decoding: Mapping[str, Any],
+    out: str | Path,
+    metrics_out: str | Path,
+    system_dir: str | Path | None = None,
+    base: str | Path | None = None,
+) -> dict[str, Any]:
+    """Decode every test record; write ``out`` (one line each) and the throughput metrics."""
+    from .training.modelling import hardware_description
+
+    spec = DecodingSpec.from_dict(decoding)
+    sources = read_sources(data)
+    prompts = build_prompts(template, task_prompt, sources)
+    if spec.backend == "vllm":
+        weights, adapter, _ = resolve_model_dirs(system_dir, base)
+        outputs, stats = generate_vllm(weights, adapter, prompts, spec)
+        device = "cuda"
+    else:
+        lm = load_lm(system_dir, base)
+        outputs, stats = generate_hf(lm, prompts, sources, spec)
+        device = lm.device
+    if len(outputs) != len(sources):  # a hard invariant: scoring aligns lines with records
+        raise AssertionError(f"{len(outputs)} outputs for {len(sources)} records")
+    seconds = max(stats.seconds, 1e-9)
+    metrics = {
+        "instances": stats.instances,
+        "seconds": round(stats.seconds, 3),
+        "instances_per_second": round(stats.instances / seconds, 3),
+        "generated_tokens": stats.generated_tokens,
+        "tokens_per_second": round(stats.generated_tokens / seconds, 3),
+        "batch_size": spec.batch_size,
+        "num_beams": spec.num_beams,
+        "max_new_tokens": spec.max_new_tokens,
+        "backend": spec.backend,
+        "device": device,
+        "hardware": hardware_description(),
+    }
+    write_lines(out, outputs)
+    write_json(metrics_out, metrics)
+    log.info("decoded %d records in %.1f s -> %s", stats.instances, stats.seconds, out)
+    return metrics
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    decode(
+        data=args.data,
+        task_prompt=args.task_prompt,
+        template=parse_json_arg(args.template, "--template"),
+        decoding=parse_json_arg(args.decoding, "--decoding"),
+        out=args.out,
+        metrics_out=args.metrics,
+        system_dir=args.system_dir,
+        base=args.base,
+    )
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("decode", help="generate outputs of a causal-LM system for a test set")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--system-dir", help="trained system directory (with system.json)")
+    which.add_argument("--base", help="base model directory (method: none)")
+    parser.add_argument("--data", required=True, help="normalised test records (JSONL)")
+    parser.add_argument("--task-prompt", required=True, help="the task's instruction (config tasks.<task>.prompt)")
+    parser.add_argument("--template", required=True, help="JSON: the Alpaca template")
+    parser.add_argument("--decoding", required=True, help="JSON: {num_beams, batch_size, max_new_tokens, backend}")
+    parser.add_argument("--out", required=True, help="output text file (one line per record)")
+    parser.add_argument("--metrics", required=True, help="throughput metrics JSON")
+    parser.set_defaults(func=_cmd_decode)

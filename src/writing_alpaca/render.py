@@ -1,0 +1,1283 @@
+"""Render the paper's tables and figures from the workflow's results.
+
+Sub-commands (one per artefact; DESIGN.md "CLI contract")::
+
+    writing-alpaca render ARTEFACT --spec JSON [--systems JSON] [--test-sets JSON] [--tasks JSON]
+                                   --inputs FILE ... --out-prefix PREFIX
+
+with ARTEFACT one of ``table2 table3 table4 table5 table7 figure1 cost_quality``.
+``--spec`` is the artefact's ``tables.<name>`` config entry (cost_quality uses table7's);
+``--systems``, ``--test-sets``, ``--tasks`` are those config blocks (labels, titles, tasks,
+metrics); table3 also takes ``--train-sets`` (upstream sources), table7 ``--decodings``
+(beam/batch when the decode metrics lack them).  ``--inputs`` is one mixed list, each file's
+kind told from its name:
+
+===================  ====================================================  ==========================
+kind                 file                                                  used by
+===================  ====================================================  ==========================
+scores               ``.../{system}/{decoding}/{dataset}.json``            table4, table5, table7, cost
+decode metrics       ``.../{system}/{decoding}/{dataset}.metrics.json``    table7, cost
+training metrics     ``.../{system}/train_metrics.json`` or the model dir  table7, cost
+edit analyses        ``.../{system}/{decoding}/{dataset}.edits.json``      figure1
+test data            ``results/data/test/{dataset}.jsonl``                 table2
+mixture              ``{mixture}.jsonl`` and/or ``{mixture}.counts.json``  table3
+published rows       ``*.yaml`` (default: the spec's ``published``)        table5
+===================  ====================================================  ==========================
+
+A file of a kind the artefact does not use is an error.  The same files may also be given
+by kind: ``--scores``, ``--decode-metrics``, ``--train-metrics``, ``--edits``, ``--data``
+(table2), ``--instructions``/``--counts`` (table3), ``--published`` (table5).
+
+Which run a file belongs to is read from its path, as above; a JSON file that carries
+``system``/``decoding``/``dataset`` fields uses those instead.  Fields read: scores
+``score`` (and ``precision``/``recall``/``f0.5`` for table7, all 0-100); decode metrics
+``instances_per_second`` (or ``instances``/``seconds``), ``batch_size``, ``num_beams``;
+training metrics ``gpu_hours``; edit analyses ``edits`` and ``entity``.
+A named input that does not exist is an error; a run the spec asks for but no input
+provides is shown as "–" (and an average over fewer datasets is marked).
+
+Outputs: tables ``P.md`` (caption line + Markdown table), ``P.tex`` (booktabs),
+``P.csv`` (the raw numbers); figures ``P.png``, ``P.pdf`` and ``P.csv`` (+ ``P.md``/``P.tex``
+for figure1's entity table).  Every file is written atomically.  Table numbers have two
+decimals, as in the paper; the CSV files keep four.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import WritingAlpacaError, located
+from .io import atomic_path, parse_json_arg, read_json, read_jsonl, read_text
+
+LOG = logging.getLogger(__name__)
+
+DASH = "–"
+DAGGER = "†"
+INCOMPLETE = "*"
+
+TASK_ORDER = ("grammar", "fluency", "clarity", "coherence", "simplification", "neutralization", "paraphrase", "generic")
+DEFAULT_TASK_LABELS = {
+    "grammar": "Grammaticality",
+    "fluency": "Fluency",
+    "clarity": "Clarity",
+    "coherence": "Coherence",
+    "simplification": "Simplification",
+    "neutralization": "Neutralization",
+    "paraphrase": "Paraphrasing",
+    "generic": "General (Alpaca)",
+}
+METRIC_COLUMN = {"m2": "F0.5", "errant": "F0.5", "gleu": "GLEU", "sari": "SARI"}
+METRIC_NAME = {"m2": "M2 F0.5", "errant": "ERRANT F0.5", "gleu": "GLEU", "sari": "SARI"}
+ACTIONS_ORDER = ("M", "R", "U")  # ERRANT: missing (insert), replace, unnecessary (delete)
+ACTION_LABELS = {"M": "Insert", "R": "Replace", "U": "Delete"}
+
+
+# ======================================================================================
+# Table model and writers
+# ======================================================================================
+
+
+@dataclass
+class Cell:
+    text: str
+    bold: bool = False
+
+
+@dataclass
+class Table:
+    """A rendered table: one header row (optionally grouped), body rows, notes.
+
+    ``groups`` spans the header columns (including the first) with group titles ("" for
+    none); ``rules_before`` lists body-row indices preceded by a ``\\midrule``.
+    """
+
+    title: str
+    caption: str
+    label: str
+    header: list[str]
+    rows: list[list[Cell]]
+    align: str
+    groups: list[tuple[str, int]] | None = None
+    notes: list[str] = field(default_factory=list)
+    rules_before: set[int] = field(default_factory=set)
+    wide: bool = False
+
+    def __post_init__(self) -> None:
+        n = len(self.header)
+        if len(self.align) != n or any(len(r) != n for r in self.rows):
+            raise ValueError("table rows, header and alignment must have the same width")
+        if self.groups is not None and sum(span for _, span in self.groups) != n:
+            raise ValueError("header groups must span every column")
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    """Two decimals as in the paper; ``None`` -> "–"."""
+    return DASH if value is None else f"{value:.{digits}f}"
+
+
+def fmt_int(value: int | None) -> str:
+    return DASH if value is None else f"{value:,}"
+
+
+def csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_escape_note(text: str) -> str:
+    """A leading "*", "+" or "-" would start a Markdown list."""
+    return "\\" + text if text and text[0] in "*+-" else text
+
+
+def to_markdown(table: Table) -> str:
+    def cell(c: Cell) -> str:
+        text = _md_escape(c.text)
+        return f"**{text}**" if c.bold and text != DASH else text
+
+    rule = {"l": ":--", "r": "--:", "c": ":-:"}
+    lines = [f"**{table.title}.** {table.caption}", ""]
+    lines.append("| " + " | ".join(_md_escape(h) for h in table.header) + " |")
+    lines.append("|" + "|".join(rule[a] for a in table.align) + "|")
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in table.rows]
+    if table.notes:
+        lines.append("")
+        notes = [_md_escape_note(note) for note in table.notes]
+        lines += [f"{note}  " if i < len(notes) - 1 else note for i, note in enumerate(notes)]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    DASH: "--",
+    DAGGER: r"\textsuperscript{\dag}",
+    "—": "---",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX specials (``& % $ # _ { } ~ ^ \\ < >``) and map "–", "—", "†"."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def to_latex(table: Table) -> str:
+    def cell(c: Cell) -> str:
+        text = latex_escape(c.text)
+        return f"\\textbf{{{text}}}" if c.bold and c.text != DASH else text
+
+    env = "table*" if table.wide else "table"
+    lines = [
+        f"% {table.title}: generated by `writing-alpaca render`; do not edit by hand.",
+        f"\\begin{{{env}}}[t]",
+        "\\centering",
+        "\\small",
+        f"\\caption{{{latex_escape(table.caption)}}}",
+        f"\\label{{{table.label}}}",
+        f"\\begin{{tabular}}{{{table.align}}}",
+        "\\toprule",
+    ]
+    if table.groups is not None:
+        cells, rules, col = [], [], 1
+        for title, span in table.groups:
+            if title:
+                cells.append(f"\\multicolumn{{{span}}}{{c}}{{{latex_escape(title)}}}")
+                rules.append(f"\\cmidrule(lr){{{col}-{col + span - 1}}}")
+            else:
+                cells += [""] * span
+            col += span
+        lines.append(" & ".join(cells) + " \\\\")
+        if rules:
+            lines.append(" ".join(rules))
+    lines.append(" & ".join(latex_escape(h) for h in table.header) + " \\\\")
+    lines.append("\\midrule")
+    for i, row in enumerate(table.rows):
+        if i in table.rules_before and i > 0:
+            lines.append("\\midrule")
+        lines.append(" & ".join(cell(c) for c in row) + " \\\\")
+    lines.append("\\bottomrule")
+    lines.append("\\end{tabular}")
+    if table.notes:
+        lines.append("\\par\\smallskip")
+        lines.append("{\\footnotesize " + " \\par ".join(latex_escape(n) for n in table.notes) + "\\par}")
+    lines.append(f"\\end{{{env}}}")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([csv_value(v) for v in row])
+    return buf.getvalue()
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def out_path(prefix: str | Path, ext: str) -> Path:
+    prefix = Path(prefix)
+    return prefix.with_name(f"{prefix.name}.{ext}")
+
+
+def write_table(
+    prefix: str | Path, table: Table, csv_header: Sequence[str], csv_rows: Iterable[Sequence[Any]]
+) -> list[Path]:
+    """Write ``P.md``, ``P.tex`` and ``P.csv``."""
+    return [
+        write_text_atomic(out_path(prefix, "md"), to_markdown(table)),
+        write_text_atomic(out_path(prefix, "tex"), to_latex(table)),
+        write_text_atomic(out_path(prefix, "csv"), to_csv(csv_header, csv_rows)),
+    ]
+
+
+def save_figure(fig: Any, prefix: str | Path) -> list[Path]:
+    """Save a matplotlib figure as ``P.png`` and ``P.pdf`` atomically."""
+    paths = []
+    for ext in ("png", "pdf"):
+        path = out_path(prefix, ext)
+        with atomic_path(path) as tmp:
+            fig.savefig(
+                tmp, format=ext, dpi=200, bbox_inches="tight", metadata={"CreationDate": None} if ext == "pdf" else None
+            )
+        paths.append(path)
+    return paths
+
+
+def best_marks(values: Sequence[float | None], eligible: Sequence[bool] | None = None) -> list[bool]:
+    """Which entries are the column's best (highest); ties at the displayed precision all count."""
+    shown = [round(v, 2) if v is not None and (eligible is None or eligible[i]) else None for i, v in enumerate(values)]
+    present = [v for v in shown if v is not None]
+    if not present:
+        return [False] * len(values)
+    top = max(present)
+    return [v is not None and v == top for v in shown]
+
+
+# ======================================================================================
+# Inputs
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class RunKey:
+    system: str
+    decoding: str
+    dataset: str
+
+
+def _strip_suffix(name: str, suffix: str) -> str | None:
+    return name[: -len(suffix)] if name.endswith(suffix) and len(name) > len(suffix) else None
+
+
+def run_key(path: Path, obj: Mapping[str, Any], suffix: str) -> RunKey:
+    """``.../{system}/{decoding}/{dataset}{suffix}`` (or the JSON's own fields)."""
+    if all(isinstance(obj.get(k), str) for k in ("system", "decoding", "dataset")):
+        return RunKey(obj["system"], obj["decoding"], obj["dataset"])
+    dataset = _strip_suffix(path.name, suffix)
+    parts = path.parts
+    if dataset is None or len(parts) < 3:
+        raise located(
+            path,
+            None,
+            f"cannot tell system/decoding/dataset: expected a path .../{{system}}/{{decoding}}/{{dataset}}{suffix}",
+        )
+    return RunKey(parts[-3], parts[-2], dataset)
+
+
+def _load_json_object(path: Path) -> dict[str, Any]:
+    obj = read_json(path)
+    if not isinstance(obj, dict):
+        raise located(path, None, f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def load_runs(paths: Iterable[str | Path], suffix: str) -> dict[RunKey, tuple[Path, dict[str, Any]]]:
+    """Index per-run JSON files by (system, decoding, dataset); duplicates are an error."""
+    runs: dict[RunKey, tuple[Path, dict[str, Any]]] = {}
+    for p in paths:
+        path = Path(p)
+        obj = _load_json_object(path)
+        key = run_key(path, obj, suffix)
+        if key in runs:
+            raise located(path, None, f"same run as {runs[key][0]} ({key.system}/{key.decoding}/{key.dataset})")
+        runs[key] = (path, obj)
+    return runs
+
+
+def load_train_metrics(paths: Iterable[str | Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Index ``results/models/{system}/train_metrics.json`` files (or model directories) by system."""
+    out: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            path = path / "train_metrics.json"
+        obj = _load_json_object(path)
+        system = obj.get("system") if isinstance(obj.get("system"), str) else None
+        if system is None:
+            if len(path.parts) < 2:
+                raise located(path, None, "cannot tell the system: expected a path .../{system}/train_metrics.json")
+            system = path.parts[-2]
+        if system in out:
+            raise located(path, None, f"same system as {out[system][0]}")
+        out[system] = (path, obj)
+    return out
+
+
+def number_field(path: Path, obj: Mapping[str, Any], *keys: str, required: bool = True) -> float | None:
+    """The first of ``keys`` present in ``obj`` as a number (``null`` counts as missing)."""
+    for key in keys:
+        if key in obj:
+            value = obj[key]
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise located(path, None, f"field {key!r} must be a finite number, got {value!r}")
+            return float(value)
+    if required:
+        raise located(path, None, f"missing field {' or '.join(repr(k) for k in keys)}")
+    return None
+
+
+def headline_score(path: Path, obj: Mapping[str, Any]) -> float | None:
+    return number_field(path, obj, "score")
+
+
+def prf(path: Path, obj: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
+    """Precision, recall and F0.5 (0-100) of an M2/ERRANT score file."""
+    f = number_field(path, obj, "f0.5", "score")
+    p = number_field(path, obj, "precision", required=False)
+    r = number_field(path, obj, "recall", required=False)
+    return p, r, f
+
+
+@dataclass
+class Context:
+    """Config blocks the tables need for names and labels."""
+
+    systems: Mapping[str, Any] = field(default_factory=dict)
+    test_sets: Mapping[str, Any] = field(default_factory=dict)
+    tasks: Mapping[str, Any] = field(default_factory=dict)
+
+    def system_label(self, system: str) -> str:
+        entry = self.systems.get(system)
+        if self.systems and entry is None:
+            raise WritingAlpacaError(f"system {system!r} is not in --systems")
+        label = entry.get("label") if isinstance(entry, Mapping) else None
+        return str(label) if label else system
+
+    def test_set(self, dataset: str) -> Mapping[str, Any]:
+        entry = self.test_sets.get(dataset)
+        if not isinstance(entry, Mapping):
+            raise WritingAlpacaError(f"test set {dataset!r} is not in --test-sets")
+        return entry
+
+    def dataset_label(self, dataset: str) -> str:
+        entry = self.test_sets.get(dataset)
+        title = entry.get("title") if isinstance(entry, Mapping) else None
+        return str(title) if title else dataset
+
+    def dataset_task(self, dataset: str) -> str:
+        task = self.test_set(dataset).get("task")
+        if not isinstance(task, str):
+            raise WritingAlpacaError(f"test set {dataset!r} has no task in --test-sets")
+        return task
+
+    def dataset_metric(self, dataset: str) -> str:
+        metric = self.test_set(dataset).get("metric")
+        if not isinstance(metric, str):
+            raise WritingAlpacaError(f"test set {dataset!r} has no metric in --test-sets")
+        return metric
+
+    def task_label(self, task: str) -> str:
+        entry = self.tasks.get(task)
+        label = entry.get("label") if isinstance(entry, Mapping) else None
+        return str(label) if label else DEFAULT_TASK_LABELS.get(task, task)
+
+
+def task_rank(task: str) -> int:
+    return TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER)
+
+
+def spec_list(spec: Mapping[str, Any], key: str, artefact: str, required: bool = True) -> list[str]:
+    value = spec.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise WritingAlpacaError(f"{artefact}: --spec needs {key!r} as a list of names, got {value!r}")
+    return value
+
+
+def spec_str(spec: Mapping[str, Any], key: str, artefact: str) -> str:
+    value = spec.get(key)
+    if not isinstance(value, str) or not value:
+        raise WritingAlpacaError(f"{artefact}: --spec needs {key!r} (a name), got {value!r}")
+    return value
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+# ======================================================================================
+# Tables 4 and 5: scores of systems on the ten test sets
+# ======================================================================================
+
+
+@dataclass
+class ScoreRow:
+    label: str
+    values: list[float | None]
+    published: bool = False
+    system: str | None = None
+    citation: str | None = None
+
+
+def ordered_datasets(datasets: Sequence[str], ctx: Context) -> list[str]:
+    """Datasets grouped by task in the paper's task order (stable within a task)."""
+    return sorted(datasets, key=lambda d: task_rank(ctx.dataset_task(d)))
+
+
+def score_table(
+    title: str,
+    caption: str,
+    label: str,
+    datasets: Sequence[str],
+    rows: Sequence[ScoreRow],
+    ctx: Context,
+    extra_notes: Sequence[str] = (),
+) -> tuple[Table, list[str], list[list[Any]]]:
+    """Rows x datasets grouped by task, with Avg. and the column best in bold."""
+    n = len(datasets)
+    avgs: list[float | None] = []
+    complete: list[bool] = []
+    for row in rows:
+        present = [v for v in row.values if v is not None]
+        avgs.append(mean(present))
+        complete.append(len(present) == n)
+    bold_cols = [best_marks([row.values[j] for row in rows]) for j in range(n)]
+    bold_avg = best_marks(avgs, eligible=complete)
+
+    header = (
+        ["Model"]
+        + [
+            f"{ctx.dataset_label(d)} ({METRIC_COLUMN.get(ctx.dataset_metric(d), ctx.dataset_metric(d))})"
+            for d in datasets
+        ]
+        + ["Avg."]
+    )
+    groups: list[tuple[str, int]] = [("", 1)]
+    for d in datasets:
+        task = ctx.task_label(ctx.dataset_task(d))
+        if groups[-1][0] == task and len(groups) > 1:
+            groups[-1] = (task, groups[-1][1] + 1)
+        else:
+            groups.append((task, 1))
+    groups.append(("", 1))
+
+    body: list[list[Cell]] = []
+    any_incomplete = False
+    for i, row in enumerate(rows):
+        name = row.label + (DAGGER if row.published else "")
+        cells = [Cell(name)] + [Cell(fmt(v), bold_cols[j][i]) for j, v in enumerate(row.values)]
+        avg_text = fmt(avgs[i])
+        if avgs[i] is not None and not complete[i]:
+            avg_text += INCOMPLETE
+            any_incomplete = True
+        cells.append(Cell(avg_text, bold_avg[i]))
+        body.append(cells)
+
+    notes = list(extra_notes)
+    if any_incomplete:
+        notes.append(f"{INCOMPLETE} Avg. over the available datasets only (– = no result).")
+    group_text = "; ".join(
+        f"{ctx.task_label(t)}: {', '.join(ctx.dataset_label(d) for d in datasets if ctx.dataset_task(d) == t)}"
+        for t in dict.fromkeys(ctx.dataset_task(d) for d in datasets)
+    )
+    table = Table(
+        title=title,
+        caption=f"{caption} Columns by task ({group_text}). Avg. = mean over the {n} datasets; best per column in bold.",
+        label=label,
+        header=header,
+        rows=body,
+        align="l" + "r" * (n + 1),
+        groups=groups,
+        notes=notes,
+        wide=n > 6,
+    )
+    csv_header = ["model", "system", "source", "citation"] + list(datasets) + ["avg", "avg_n"]
+    csv_rows = [
+        [row.label, row.system, "published" if row.published else "this run", row.citation]
+        + list(row.values)
+        + [avgs[i], sum(v is not None for v in row.values)]
+        for i, row in enumerate(rows)
+    ]
+    return table, csv_header, csv_rows
+
+
+def system_score_rows(
+    systems: Sequence[str], decoding: str, datasets: Sequence[str], score_paths: Sequence[str | Path], ctx: Context
+) -> list[ScoreRow]:
+    runs = load_runs(score_paths, ".json")
+    wanted = {RunKey(s, decoding, d) for s in systems for d in datasets}
+    for key, (path, _) in runs.items():
+        if key not in wanted:
+            LOG.info("ignoring %s: %s/%s/%s is not in this table", path, key.system, key.decoding, key.dataset)
+    rows = []
+    for system in systems:
+        values = []
+        for d in datasets:
+            hit = runs.get(RunKey(system, decoding, d))
+            values.append(headline_score(*hit) if hit else None)
+        rows.append(ScoreRow(ctx.system_label(system), values, system=system))
+    return rows
+
+
+def render_table4(
+    spec: Mapping[str, Any], ctx: Context, scores: Sequence[str | Path], prefix: str | Path
+) -> list[Path]:
+    systems = spec_list(spec, "systems", "table4")
+    datasets = ordered_datasets(spec_list(spec, "test_sets", "table4"), ctx)
+    decoding = spec_str(spec, "decoding", "table4")
+    rows = system_score_rows(systems, decoding, datasets, scores, ctx)
+    table, header, csv_rows = score_table(
+        "Table 4",
+        f"Results of the systems on the writing-assistance benchmark ({decoding} decoding).",
+        "tab:main-results",
+        datasets,
+        rows,
+        ctx,
+    )
+    return write_table(prefix, table, header, csv_rows)
+
+
+# --------------------------------------------------------------------------------------
+# Published rows of Table 5
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PublishedRow:
+    label: str
+    citation: str
+    values: dict[str, float | None]
+
+
+def load_published(path: str | Path) -> tuple[str, list[PublishedRow]]:
+    """Load ``workflow/resources/published_table5.yaml``: its source note and its rows.
+
+    Format: ``source`` (citation of the table), ``rows: [{label, citation, values: {dataset:
+    number|null}}]``.  ``null`` = not available (rendered "–").
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(read_text(path))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise located(path, mark.line + 1 if mark else None, f"invalid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
+        raise located(path, None, "expected a mapping with a 'rows' list")
+    source = doc.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise located(path, None, "missing 'source' (the citation of the published table)")
+    rows = []
+    for i, entry in enumerate(doc["rows"], start=1):
+        where = f"rows[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
+            raise located(path, None, f"{where}: needs a string 'label'")
+        citation = entry.get("citation")
+        if not isinstance(citation, str) or not citation.strip():
+            raise located(path, None, f"{where} ({entry['label']}): needs a 'citation'")
+        values = entry.get("values") or {}
+        if not isinstance(values, dict):
+            raise located(path, None, f"{where} ({entry['label']}): 'values' must map dataset -> number or null")
+        for dataset, value in values.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise located(path, None, f"{where} ({entry['label']}): value of {dataset!r} must be a number or null")
+        rows.append(
+            PublishedRow(
+                entry["label"], citation.strip(), {str(k): None if v is None else float(v) for k, v in values.items()}
+            )
+        )
+    return source.strip(), rows
+
+
+def render_table5(
+    spec: Mapping[str, Any],
+    ctx: Context,
+    scores: Sequence[str | Path],
+    prefix: str | Path,
+    published_path: str | Path | None = None,
+) -> list[Path]:
+    systems = spec_list(spec, "systems", "table5")
+    datasets = ordered_datasets(spec_list(spec, "test_sets", "table5"), ctx)
+    decoding = spec_str(spec, "decoding", "table5")
+    published_path = published_path or spec.get("published")
+    if not published_path:
+        raise WritingAlpacaError("table5: give --published or 'published' in --spec")
+    source, published = load_published(published_path)
+    if not any(v is not None for p in published for v in p.values.values()):
+        LOG.warning(
+            "%s: every published value is null; Table 5's published rows will show only '%s'", published_path, DASH
+        )
+    rows = [
+        ScoreRow(p.label, [p.values.get(d) for d in datasets], published=True, citation=p.citation) for p in published
+    ]
+    ours = system_score_rows(systems, decoding, datasets, scores, ctx)
+    own = [f"{p.label}: {p.citation}" for p in published if p.citation != source]
+    citations = f" Row sources: {'; '.join(own)}." if own else ""
+    table, header, csv_rows = score_table(
+        "Table 5",
+        "Comparison with other LLMs and the previous state of the art.",
+        "tab:comparison",
+        datasets,
+        rows + ours,
+        ctx,
+        extra_notes=[f"{DAGGER} Published numbers ({source}), not re-run here; – = not available.{citations}"],
+    )
+    table.rules_before = {len(rows)}
+    return write_table(prefix, table, header, csv_rows)
+
+
+# ======================================================================================
+# Table 7: GEC precision/recall/F0.5 and cost
+# ======================================================================================
+
+
+@dataclass
+class CostRow:
+    system: str
+    label: str
+    prf: dict[str, tuple[float | None, float | None, float | None]]
+    gpu_hours: float | None
+    speed: float | None
+
+    @property
+    def f05_mean(self) -> float | None:
+        fs = [v[2] for v in self.prf.values()]
+        return mean([f for f in fs if f is not None]) if fs and all(f is not None for f in fs) else None
+
+
+def decoding_settings(
+    decoding: str, decodings: Mapping[str, Any], metrics: Sequence[tuple[Path, Mapping[str, Any]]]
+) -> str:
+    """The decoding settings as "beam K, batch B", from the decode metrics (or the config's decodings block)."""
+    beams = {m.get("num_beams") for _, m in metrics if m.get("num_beams") is not None}
+    batches = {m.get("batch_size") for _, m in metrics if m.get("batch_size") is not None}
+    entry = decodings.get(decoding) if isinstance(decodings.get(decoding), Mapping) else {}
+    if not beams and entry.get("num_beams") is not None:
+        beams = {entry["num_beams"]}
+    if not batches and entry.get("batch_size") is not None:
+        batches = {entry["batch_size"]}
+
+    def one(values: set[Any]) -> str:
+        return DASH if not values else "/".join(str(v) for v in sorted(values, key=str))
+
+    return f"beam {one(beams)}, batch {one(batches)}"
+
+
+def cost_rows(
+    spec: Mapping[str, Any],
+    ctx: Context,
+    scores: Sequence[str | Path],
+    decode_metrics: Sequence[str | Path],
+    train_metrics: Sequence[str | Path],
+    artefact: str,
+) -> tuple[list[CostRow], list[str], str, list[tuple[Path, dict[str, Any]]]]:
+    systems = spec_list(spec, "systems", artefact)
+    datasets = spec_list(spec, "test_sets", artefact)
+    decoding = spec_str(spec, "decoding", artefact)
+    score_runs = load_runs(scores, ".json")
+    speed_runs = load_runs(decode_metrics, ".metrics.json")
+    trained = load_train_metrics(train_metrics)
+    used_metrics: list[tuple[Path, dict[str, Any]]] = []
+    rows = []
+    for system in systems:
+        per_dataset = {}
+        speeds = []
+        for d in datasets:
+            hit = score_runs.get(RunKey(system, decoding, d))
+            per_dataset[d] = prf(*hit) if hit else (None, None, None)
+            m = speed_runs.get(RunKey(system, decoding, d))
+            if m:
+                used_metrics.append(m)
+                speed = number_field(m[0], m[1], "instances_per_second", required=False)
+                if speed is None:
+                    n = number_field(m[0], m[1], "instances")
+                    secs = number_field(m[0], m[1], "seconds")
+                    speed = n / secs if n is not None and secs else None
+                if speed is not None:
+                    speeds.append(speed)
+        t = trained.get(system)
+        gpu_hours = number_field(t[0], t[1], "gpu_hours") if t else None
+        speed = mean(speeds) if len(speeds) == len(datasets) else None
+        rows.append(CostRow(system, ctx.system_label(system), per_dataset, gpu_hours, speed))
+    return rows, datasets, decoding, used_metrics
+
+
+def render_table7(
+    spec: Mapping[str, Any],
+    ctx: Context,
+    scores: Sequence[str | Path],
+    decode_metrics: Sequence[str | Path],
+    train_metrics: Sequence[str | Path],
+    prefix: str | Path,
+    decodings: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    rows, datasets, decoding, used = cost_rows(spec, ctx, scores, decode_metrics, train_metrics, "table7")
+    header = ["Model"]
+    groups: list[tuple[str, int]] = [("", 1)]
+    for d in datasets:
+        header += ["P", "R", "F0.5"]
+        groups.append((ctx.dataset_label(d), 3))
+    header += ["GPU-hours", "Inst./s"]
+    groups.append(("Cost", 2))
+    columns: list[list[float | None]] = []
+    for d in datasets:
+        for k in range(3):
+            columns.append([row.prf[d][k] for row in rows])
+    marks = [best_marks(col) for col in columns]
+    body = []
+    for i, row in enumerate(rows):
+        cells = [Cell(row.label)] + [Cell(fmt(col[i]), marks[j][i]) for j, col in enumerate(columns)]
+        cells += [Cell(fmt(row.gpu_hours)), Cell(fmt(row.speed))]
+        body.append(cells)
+    settings = decoding_settings(decoding, decodings or {}, used)
+    names = " and ".join(ctx.dataset_label(d) for d in datasets)
+    table = Table(
+        title="Table 7",
+        caption=(
+            f"GEC results and cost. P/R/F0.5 on {names} ({decoding} decoding: {settings}); best in bold. "
+            f"GPU-hours: training (– = not trained). Inst./s: inference throughput in test instances per second, "
+            f"mean over {names}."
+        ),
+        label="tab:gec-cost",
+        header=header,
+        rows=body,
+        align="l" + "r" * (len(header) - 1),
+        groups=groups,
+        wide=True,
+    )
+    csv_header = ["model", "system"]
+    for d in datasets:
+        csv_header += [f"{d}_precision", f"{d}_recall", f"{d}_f0.5"]
+    csv_header += ["gpu_hours", "instances_per_second"]
+    csv_rows = [
+        [row.label, row.system] + [v for d in datasets for v in row.prf[d]] + [row.gpu_hours, row.speed] for row in rows
+    ]
+    return write_table(prefix, table, csv_header, csv_rows)
+
+
+# ======================================================================================
+# Tables 2 and 3: data statistics
+# ======================================================================================
+
+
+def _dataset_of_jsonl(path: Path) -> str:
+    name = _strip_suffix(path.name, ".jsonl")
+    if name is None:
+        raise located(path, None, "expected a test-set file named {dataset}.jsonl")
+    return name
+
+
+def render_table2(spec: Mapping[str, Any], ctx: Context, data: Sequence[str | Path], prefix: str | Path) -> list[Path]:
+    counts: dict[str, int] = {}
+    tasks: dict[str, str] = {}
+    for p in data:
+        path = Path(p)
+        dataset = _dataset_of_jsonl(path)
+        if dataset in counts:
+            raise located(path, None, f"test set {dataset!r} given twice")
+        records = read_jsonl(path)
+        counts[dataset] = len(records)
+        if records and isinstance(records[0].get("task"), str):
+            tasks[dataset] = records[0]["task"]
+    listed = spec_list(spec, "test_sets", "table2", required=False)
+    datasets = listed + [d for d in counts if d not in listed]
+    datasets = sorted(
+        datasets, key=lambda d: task_rank(ctx.dataset_task(d) if d in ctx.test_sets else tasks.get(d, ""))
+    )
+    body, csv_rows = [], []
+    for d in datasets:
+        task = ctx.dataset_task(d) if d in ctx.test_sets else tasks.get(d, "")
+        metric = ctx.dataset_metric(d) if d in ctx.test_sets else ""
+        body.append(
+            [
+                Cell(ctx.task_label(task) if task else DASH),
+                Cell(ctx.dataset_label(d)),
+                Cell(fmt_int(counts.get(d))),
+                Cell(METRIC_NAME.get(metric, metric or DASH)),
+            ]
+        )
+        csv_rows.append([task, d, ctx.dataset_label(d), counts.get(d), metric])
+    table = Table(
+        title="Table 2",
+        caption="Test sets of the writing-assistance benchmark: task, dataset, number of test instances (as prepared by this run) and metric.",
+        label="tab:test-sets",
+        header=["Task", "Dataset", "#Instances", "Metric"],
+        rows=body,
+        align="llrl",
+    )
+    return write_table(prefix, table, ["task", "dataset", "title", "instances", "metric"], csv_rows)
+
+
+def load_mixture_counts(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """Per-task / per-trainset counts of a mixture: ``M.counts.json`` or counted from ``M.jsonl``.
+
+    For ``M.jsonl`` the sibling ``M.counts.json`` (written by ``format``) is used when it exists.
+    """
+    from .format import count_summary, default_counts_path
+
+    path = Path(path)
+    if path.name.endswith(".jsonl"):
+        counts_path = default_counts_path(path)
+        if counts_path.is_file():
+            path = counts_path
+        else:
+            mixture = path.name[: -len(".jsonl")]
+            records = read_jsonl(path)
+            for lineno, rec in enumerate(records, start=1):
+                if not isinstance(rec.get("task"), str) or not isinstance(rec.get("id"), str):
+                    raise located(path, lineno, "instruction record needs string 'id' and 'task'")
+            return path, count_summary(records, mixture)
+    counts = _load_json_object(path)
+    if not isinstance(counts.get("trainsets"), dict) and not isinstance(counts.get("tasks"), dict):
+        raise located(path, None, "expected a counts object with 'tasks' and/or 'trainsets'")
+    return path, counts
+
+
+def render_table3(
+    spec: Mapping[str, Any],
+    ctx: Context,
+    instructions: str | Path,
+    prefix: str | Path,
+    train_sets: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    path, counts = load_mixture_counts(instructions)
+    mixture = spec.get("mixture") or counts.get("mixture") or path.name.split(".")[0]
+    if counts.get("mixture") and spec.get("mixture") and counts["mixture"] != spec["mixture"]:
+        raise located(
+            path, None, f"counts are of mixture {counts['mixture']!r}, the table asks for {spec['mixture']!r}"
+        )
+    entries: list[tuple[str, str, int]] = []  # (task, data, n)
+    trainsets = counts.get("trainsets")
+    if isinstance(trainsets, dict) and trainsets:
+        for name, entry in trainsets.items():
+            if (
+                not isinstance(entry, dict)
+                or not isinstance(entry.get("task"), str)
+                or not isinstance(entry.get("n"), int)
+            ):
+                raise located(path, None, f"trainsets.{name}: expected {{task, n}}")
+            entries.append((entry["task"], name, entry["n"]))
+    else:
+        for task, n in counts["tasks"].items():
+            if not isinstance(n, int):
+                raise located(path, None, f"tasks.{task}: expected an integer count")
+            entries.append((task, DASH, n))
+    entries.sort(key=lambda e: (task_rank(e[0]), e[0]))
+    train_sets = train_sets or {}
+
+    def upstream(name: str) -> str | None:
+        entry = train_sets.get(name)
+        return entry.get("source") if isinstance(entry, Mapping) else None
+
+    def source_of(name: str) -> str:
+        src = upstream(name)
+        return f"{name} ({src})" if src and src != name else name
+
+    body = [
+        [Cell(ctx.task_label(t)), Cell(source_of(d) if d != DASH else DASH), Cell(fmt_int(n))] for t, d, n in entries
+    ]
+    total = sum(n for _, _, n in entries)
+    body.append([Cell("Total"), Cell(""), Cell(fmt_int(total))])
+    table = Table(
+        title="Table 3",
+        caption=f"Training data of the {mixture} mixture: task, data set (upstream source) and number of instruction examples (as prepared by this run).",
+        label="tab:train-data",
+        header=["Task", "Data", "#Examples"],
+        rows=body,
+        align="llr",
+        rules_before={len(entries)},
+    )
+    csv_rows: list[list[Any]] = [[t, d if d != DASH else "", upstream(d), n] for t, d, n in entries]
+    csv_rows.append(["total", "", None, total])
+    return write_table(prefix, table, ["task", "trainset", "source", "examples"], csv_rows)
+
+
+# ======================================================================================
+# Figures
+# ======================================================================================
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9})
+    return plt
+
+
+def render_figure1(
+    spec: Mapping[str, Any], ctx: Context, edits: Sequence[str | Path], prefix: str | Path
+) -> list[Path]:
+    """Figure 1: insertions / replacements / deletions per system (one panel per GEC test set),
+    plus the table of corrections touching named entities (``P.md``/``P.tex``)."""
+    systems = spec_list(spec, "systems", "figure1")
+    datasets = spec_list(spec, "test_sets", "figure1")
+    decoding = spec_str(spec, "decoding", "figure1")
+    runs = load_runs(edits, ".edits.json")
+    data: dict[tuple[str, str], dict[str, Any] | None] = {}
+    for s in systems:
+        for d in datasets:
+            hit = runs.get(RunKey(s, decoding, d))
+            if hit is None:
+                data[s, d] = None
+                continue
+            path, obj = hit
+            e, ent = obj.get("edits"), obj.get("entity")
+            if not isinstance(e, dict) or not isinstance(ent, dict):
+                raise located(path, None, "not an `analyse edits` result (needs 'edits' and 'entity')")
+            data[s, d] = {
+                "M": int(number_field(path, e, "M") or 0),
+                "R": int(number_field(path, e, "R") or 0),
+                "U": int(number_field(path, e, "U") or 0),
+                "total": int(number_field(path, e, "total") or 0),
+                "corrections": int(number_field(path, ent, "corrections") or 0),
+                "touching": int(number_field(path, ent, "touching_entity") or 0),
+                "share": number_field(path, ent, "share", required=False),
+            }
+
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    labels = [ctx.system_label(s) for s in systems]
+    fig, axes = plt.subplots(
+        1, len(datasets), figsize=(max(4.0, 1.1 * len(systems) + 1.5) * len(datasets), 3.6), squeeze=False
+    )
+    width = 0.26
+    colours = {"M": "#4C72B0", "R": "#DD8452", "U": "#55A868"}
+    for ax, d in zip(axes[0], datasets, strict=True):
+        for k, action in enumerate(ACTIONS_ORDER):
+            xs = [i + (k - 1) * width for i in range(len(systems))]
+            ys = [data[s, d][action] if data[s, d] else 0 for s in systems]
+            bars = ax.bar(xs, ys, width, label=ACTION_LABELS[action], color=colours[action])
+            for bar, s in zip(bars, systems, strict=True):
+                text = str(data[s, d][action]) if data[s, d] else DASH
+                ax.annotate(
+                    text,
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center",
+                    va="bottom",
+                    fontsize=6,
+                    xytext=(0, 1),
+                    textcoords="offset points",
+                )
+        ax.set_title(ctx.dataset_label(d))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xticks(range(len(systems)))
+        ax.set_xticklabels(labels, rotation=25, ha="right")
+        ax.set_ylabel("# edits")
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0][0].legend(frameon=False)
+    fig.tight_layout()
+    paths = save_figure(fig, prefix)
+    plt.close(fig)
+
+    csv_rows = []
+    for s, label in zip(systems, labels, strict=True):
+        for d in datasets:
+            v = data[s, d]
+            csv_rows.append(
+                [label, s, d, decoding]
+                + (
+                    [v["M"], v["R"], v["U"], v["total"], v["corrections"], v["touching"], v["share"]]
+                    if v
+                    else [None] * 7
+                )
+            )
+    csv_header = [
+        "model",
+        "system",
+        "dataset",
+        "decoding",
+        "insert",
+        "replace",
+        "delete",
+        "total",
+        "corrections",
+        "touching_entity",
+        "entity_share",
+    ]
+    paths.append(write_text_atomic(out_path(prefix, "csv"), to_csv(csv_header, csv_rows)))
+
+    header = ["Model"]
+    groups: list[tuple[str, int]] = [("", 1)]
+    for d in datasets:
+        header += ["Ins.", "Repl.", "Del.", "NE-touching", "Share (%)"]
+        groups.append((ctx.dataset_label(d), 5))
+    body = []
+    for s, label in zip(systems, labels, strict=True):
+        cells = [Cell(label)]
+        for d in datasets:
+            v = data[s, d]
+            if v is None:
+                cells += [Cell(DASH)] * 5
+            else:
+                cells += [
+                    Cell(fmt_int(v["M"])),
+                    Cell(fmt_int(v["R"])),
+                    Cell(fmt_int(v["U"])),
+                    Cell(f"{v['touching']:,}/{v['corrections']:,}"),
+                    Cell(fmt(v["share"])),
+                ]
+        body.append(cells)
+    table = Table(
+        title="Figure 1 (data)",
+        caption=(
+            f"ERRANT edits of each system ({decoding} decoding): insertions (M), replacements (R), deletions (U), "
+            "and the corrections whose edited span touches a named entity (spaCy NER, source or output side) "
+            "with their share of all corrections."
+        ),
+        label="tab:edit-types",
+        header=header,
+        rows=body,
+        align="l" + "r" * (len(header) - 1),
+        groups=groups,
+        wide=True,
+    )
+    paths.append(write_text_atomic(out_path(prefix, "md"), to_markdown(table)))
+    paths.append(write_text_atomic(out_path(prefix, "tex"), to_latex(table)))
+    return paths
+
+
+def render_cost_quality(
+    spec: Mapping[str, Any],
+    ctx: Context,
+    scores: Sequence[str | Path],
+    decode_metrics: Sequence[str | Path],
+    train_metrics: Sequence[str | Path],
+    prefix: str | Path,
+) -> list[Path]:
+    """Cost vs quality: mean F0.5 over the GEC sets against training GPU-hours (left) and
+    inference instances/s (right), one labelled point per Table-7 system."""
+    rows, datasets, decoding, _ = cost_rows(spec, ctx, scores, decode_metrics, train_metrics, "cost_quality")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4))
+    names = " & ".join(ctx.dataset_label(d) for d in datasets)
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colour = {r.system: palette[i % len(palette)] for i, r in enumerate(rows)}  # same colour in both panels
+    for ax, attr, title, xlabel in (
+        (axes[0], "gpu_hours", "(a) Training cost", "Training GPU-hours"),
+        (axes[1], "speed", "(b) Inference speed", f"Test instances per second ({decoding})"),
+    ):
+        points = [r for r in rows if getattr(r, attr) is not None and r.f05_mean is not None]
+        for r in points:
+            x, y = getattr(r, attr), r.f05_mean
+            ax.scatter([x], [y], s=28, color=colour[r.system])
+            ax.annotate(r.label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        xs = [getattr(r, attr) for r in points]
+        if xs and min(xs) > 0 and max(xs) / min(xs) > 50:
+            ax.set_xscale("log")
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"F0.5 (mean of {names})")
+        ax.spines[["top", "right"]].set_visible(False)
+        if not points:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    paths = save_figure(fig, prefix)
+    plt.close(fig)
+    csv_rows = [[r.label, r.system, r.f05_mean, r.gpu_hours, r.speed] for r in rows]
+    paths.append(
+        write_text_atomic(
+            out_path(prefix, "csv"),
+            to_csv(["model", "system", "f0.5_mean", "gpu_hours", "instances_per_second"], csv_rows),
+        )
+    )
+    return paths
+
+
+# ======================================================================================
+# CLI
+# ======================================================================================
+
+# What an input file is, from its name (the workflow's layout); first match wins.
+INPUT_KINDS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
+    ("train-metrics", lambda p: p.is_dir() or p.name == "train_metrics.json"),
+    ("decode-metrics", lambda p: p.name.endswith(".metrics.json")),
+    ("edits", lambda p: p.name.endswith(".edits.json")),
+    ("counts", lambda p: p.name.endswith(".counts.json")),
+    ("jsonl", lambda p: p.name.endswith(".jsonl")),
+    ("published", lambda p: p.suffix in (".yaml", ".yml")),
+    ("scores", lambda p: p.suffix == ".json"),
+)
+KIND_HELP = {
+    "scores": "results/scores/{system}/{decoding}/{dataset}.json",
+    "decode-metrics": "results/outputs/{system}/{decoding}/{dataset}.metrics.json",
+    "train-metrics": "results/models/{system}/train_metrics.json (or the model directory)",
+    "edits": "results/analysis/{system}/{decoding}/{dataset}.edits.json",
+    "jsonl": "results/data/test/{dataset}.jsonl (table2) or results/instructions/{mixture}.jsonl (table3)",
+    "counts": "results/instructions/{mixture}.counts.json",
+    "published": "published rows YAML (workflow/resources/published_table5.yaml)",
+}
+ARTEFACT_KINDS = {
+    "table2": ("jsonl",),
+    "table3": ("jsonl", "counts"),
+    "table4": ("scores",),
+    "table5": ("scores", "published"),
+    "table7": ("scores", "decode-metrics", "train-metrics"),
+    "cost_quality": ("scores", "decode-metrics", "train-metrics"),
+    "figure1": ("edits",),
+}
+
+
+def input_kind(path: Path) -> str:
+    for kind, test in INPUT_KINDS:
+        if test(path):
+            return kind
+    raise located(path, None, "cannot tell what this input is from its name (" + "; ".join(KIND_HELP.values()) + ")")
+
+
+def classify_inputs(artefact: str, paths: Iterable[str | Path]) -> dict[str, list[Path]]:
+    """Sort a mixed ``--inputs`` list by kind; a kind the artefact does not use is an error."""
+    allowed = ARTEFACT_KINDS[artefact]
+    out: dict[str, list[Path]] = {kind: [] for kind in allowed}
+    for p in paths:
+        path = Path(p)
+        kind = input_kind(path)
+        if kind not in out:
+            raise located(path, None, f"{artefact} does not use {kind} inputs ({KIND_HELP[kind]})")
+        out[kind].append(path)
+    return out
+
+
+def _json_arg(value: str | None, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    obj = parse_json_arg(value, what)
+    if not isinstance(obj, dict):
+        raise WritingAlpacaError(f"{what}: expected a JSON object")
+    return obj
+
+
+def _one(paths: Sequence[Path], what: str, artefact: str, required: bool = True) -> Path | None:
+    if len(paths) > 1:
+        raise WritingAlpacaError(f"{artefact}: expected one {what}, got {len(paths)}: {', '.join(map(str, paths))}")
+    if not paths and required:
+        raise WritingAlpacaError(f"{artefact}: no {what} given")
+    return paths[0] if paths else None
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    artefact = args.artefact
+    spec = _json_arg(args.spec, "--spec")
+    ctx = Context(
+        systems=_json_arg(args.systems, "--systems"),
+        test_sets=_json_arg(args.test_sets, "--test-sets"),
+        tasks=_json_arg(args.tasks, "--tasks"),
+    )
+    named = {kind: getattr(args, kind.replace("-", "_"), None) or [] for kind in ARTEFACT_KINDS[artefact]}
+    inputs = classify_inputs(artefact, [*args.inputs, *(p for paths in named.values() for p in paths)])
+    prefix = args.out_prefix
+    if artefact == "table2":
+        paths = render_table2(spec, ctx, inputs["jsonl"], prefix)
+    elif artefact == "table3":
+        counts = _one(inputs["counts"], "mixture counts file", artefact, required=False)
+        mixture = counts or _one(inputs["jsonl"], "mixture JSONL", artefact)
+        paths = render_table3(spec, ctx, mixture, prefix, _json_arg(args.train_sets, "--train-sets"))
+    elif artefact == "table4":
+        paths = render_table4(spec, ctx, inputs["scores"], prefix)
+    elif artefact == "table5":
+        published = _one(inputs["published"], "published-rows YAML", artefact, required=False)
+        paths = render_table5(spec, ctx, inputs["scores"], prefix, published)
+    elif artefact in ("table7", "cost_quality"):
+        render_fn = render_table7 if artefact == "table7" else render_cost_quality
+        extra = {"decodings": _json_arg(args.decodings, "--decodings")} if artefact == "table7" else {}
+        paths = render_fn(
+            spec, ctx, inputs["scores"], inputs["decode-metrics"], inputs["train-metrics"], prefix, **extra
+        )
+    else:
+        paths = render_figure1(spec, ctx, inputs["edits"], prefix)
+    for path in paths:
+        LOG.info("wrote %s", path)
+    return 0
+
+
+ARTEFACT_HELP = {
+    "table2": "Table 2: test sets (task, dataset, #instances, metric)",
+    "table3": "Table 3: training data of a mixture (task, data, #examples)",
+    "table4": "Table 4: systems x the ten test sets, grouped by task, with Avg.",
+    "table5": "Table 5: our systems beside published LLM and SOTA numbers",
+    "table7": "Table 7: GEC P/R/F0.5, training GPU-hours and inference speed",
+    "figure1": "Figure 1: insert/replace/delete counts per system + entity-touching corrections",
+    "cost_quality": "Figure: F0.5 against training GPU-hours and inference instances/s",
+}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "render", help="render the paper's tables and figures (Markdown, LaTeX, CSV, PNG/PDF)"
+    )
+    sub = parser.add_subparsers(dest="artefact", metavar="ARTEFACT")
+    sub.required = True
+    for artefact, help_text in ARTEFACT_HELP.items():
+        p = sub.add_parser(artefact, help=help_text, description=help_text)
+        p.add_argument("--spec", required=True, help=f"JSON: the tables.<name> config entry of {artefact}")
+        p.add_argument("--out-prefix", required=True, help="output path without extension")
+        p.add_argument("--systems", default=None, help="JSON: the config's systems block (labels)")
+        p.add_argument("--test-sets", default=None, help="JSON: the config's test_sets block (titles, tasks, metrics)")
+        p.add_argument("--tasks", default=None, help="JSON: the config's tasks block (task labels)")
+        if artefact == "table3":
+            p.add_argument("--train-sets", default=None, help="JSON: the config's train_sets block (upstream sources)")
+        if artefact == "table7":
+            p.add_argument(
+                "--decodings", default=None, help="JSON: the config's decodings block (when metrics lack beam/batch)"
+            )
+        kinds = ARTEFACT_KINDS[artefact]
+        p.add_argument(
+            "--inputs",
+            nargs="*",
+            default=[],
+            help="input files of any kind this artefact uses, told apart by name: "
+            + "; ".join(KIND_HELP[k] for k in kinds),
+        )
+        for kind in kinds:
+            flag = {"jsonl": "--data" if artefact == "table2" else "--instructions"}.get(kind, f"--{kind}")
+            p.add_argument(flag, dest=kind.replace("-", "_"), nargs="*", default=[], help=f"{KIND_HELP[kind]} files")
+        p.set_defaults(func=cmd_render)

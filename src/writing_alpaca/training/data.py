@@ -1,0 +1,121 @@
+"""Training examples: Alpaca prompts, response-only labels, padding collator.
+
+An instruction record ``{instruction, input, output}`` becomes::
+
+    input_ids = <s> tok(prompt) tok(output) </s>      (cut to cutoff_len)
+    labels    = -100 ... -100  tok(output) </s>       (train_on_inputs: false)
+
+The prompt and the response are tokenised separately and concatenated, so the
+boundary between masked and supervised tokens is exact (no BPE merge across it),
+and decoding feeds the model exactly the prompt tokens it was trained on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..errors import WritingAlpacaError, located
+from .config import Template
+
+log = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+
+
+def render_prompt(template: Template | Mapping[str, str], instruction: str, input: str = "") -> str:
+    """The Alpaca prompt (up to and including ``### Response:\\n``) for one example.
+
+    Delegates to :func:`writing_alpaca.format.render_prompt` so that training, decoding
+    and the instruction files share one implementation.
+    """
+    from ..format import render_prompt as _render
+
+    mapping = template.as_dict() if isinstance(template, Template) else dict(template)
+    return _render(instruction, input, template=mapping)
+
+
+def load_instruction_records(path: str | Path) -> list[dict[str, str]]:
+    """Read instruction records, checking each has string ``instruction``/``input``/``output``."""
+    from ..io import read_jsonl
+
+    records = read_jsonl(path)
+    for lineno, record in enumerate(records, start=1):
+        for key in ("instruction", "output"):
+            if not isinstance(record.get(key), str):
+                raise located(path, lineno, f"instruction record lacks a string {key!r}")
+        if not isinstance(record.get("input", ""), str):
+            raise located(path, lineno, "instruction record has a non-string 'input'")
+    if not records:
+        raise WritingAlpacaError(f"{path}: no training records")
+    return records
+
+
+def tokenize_example(
+    tokenizer: Any,
+    prompt: str,
+    response: str,
+    cutoff_len: int,
+    train_on_inputs: bool = False,
+) -> dict[str, list[int]]:
+    """Token ids and labels of one example (``<s>`` prompt, response, ``</s>``; cut to ``cutoff_len``).
+
+    Like alpaca-lora, ``</s>`` is only present when the example fits in ``cutoff_len``.
+    """
+    prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    input_ids = (prompt_ids + response_ids)[:cutoff_len]
+    if train_on_inputs:
+        labels = list(input_ids)
+    else:
+        n_prompt = min(len(prompt_ids), len(input_ids))
+        labels = [IGNORE_INDEX] * n_prompt + input_ids[n_prompt:]
+    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+
+
+def build_examples(
+    records: Sequence[Mapping[str, str]],
+    tokenizer: Any,
+    template: Template,
+    cutoff_len: int,
+    train_on_inputs: bool = False,
+) -> list[dict[str, list[int]]]:
+    """Tokenise all records; drop those whose response was cut away entirely (no supervised token)."""
+    examples = []
+    dropped = 0
+    for record in records:
+        prompt = render_prompt(template, record["instruction"], record.get("input", ""))
+        example = tokenize_example(tokenizer, prompt, record["output"], cutoff_len, train_on_inputs)
+        if all(label == IGNORE_INDEX for label in example["labels"]):
+            dropped += 1
+            continue
+        examples.append(example)
+    if dropped:
+        log.warning("%d of %d examples have no response token within cutoff_len=%d: dropped", dropped, len(records), cutoff_len)
+    if not examples:
+        raise WritingAlpacaError(f"no trainable example: every prompt is longer than cutoff_len={cutoff_len}")
+    return examples
+
+
+@dataclass
+class PaddingCollator:
+    """Right-pad a micro-batch to its longest example (optionally to a multiple of ``pad_to_multiple_of``)."""
+
+    pad_token_id: int
+    pad_to_multiple_of: int | None = 8
+
+    def __call__(self, features: Sequence[Mapping[str, Sequence[int]]]) -> dict[str, Any]:
+        import torch
+
+        length = max(len(f["input_ids"]) for f in features)
+        if self.pad_to_multiple_of:
+            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        batch: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
+        for f in features:
+            pad = length - len(f["input_ids"])
+            batch["input_ids"].append(list(f["input_ids"]) + [self.pad_token_id] * pad)
+            batch["attention_mask"].append(list(f["attention_mask"]) + [0] * pad)
+            batch["labels"].append(list(f["labels"]) + [IGNORE_INDEX] * pad)
+        return {key: torch.tensor(value, dtype=torch.long) for key, value in batch.items()}

@@ -1,0 +1,272 @@
+"""Tests of the Table-7 baselines (T5 seq2seq, GECToR) on tiny randomly initialised models."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from writing_alpaca.baselines import register
+from writing_alpaca.baselines.common import GECTOR_DEFAULTS, SEQ2SEQ_DEFAULTS, hyperparameters
+from writing_alpaca.baselines.gector import build_label_vocab
+from writing_alpaca.baselines.gector_tags import (
+    APPEND,
+    DELETE,
+    KEEP,
+    VerbForms,
+    apply_tags,
+    extract_tags,
+    keep_one,
+)
+from writing_alpaca.errors import WritingAlpacaError
+
+from _baselines_fixtures import BEA_TRAIN_M2, agreement_records, m2_pairs, write_jsonl
+
+VERBS = VerbForms.from_lines(["go_goes:VB_VBZ", "goes_go:VBZ_VB", "eat_ate:VB_VBD"])
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["baselines", *argv])
+    return args.func(args)
+
+
+# ---------------------------------------------------------------- tag extraction
+
+
+@pytest.mark.parametrize(
+    "source, target, verbs, expected",
+    [
+        # replacement: $REPLACE without a verb dictionary, a verb g-transform with one
+        ("He go to school .", "He goes to school .", None, {2: ["$REPLACE_goes"]}),
+        ("He go to school .", "He goes to school .", VERBS, {2: ["$TRANSFORM_VERB_VB_VBZ"]}),
+        # insertion: $APPEND on the token before; at the start, on $START (position 0)
+        ("I like dog .", "I like the dog .", None, {2: ["$APPEND_the"]}),
+        ("like dogs .", "I like dogs .", None, {0: ["$APPEND_I"]}),
+        ("I like dogs", "I really like dogs .", None, {1: ["$APPEND_really"], 3: ["$APPEND_."]}),
+        # deletion
+        ("I I like it .", "I like it .", None, {1: [DELETE]}),
+        ("He is is here", "He is here", None, {3: [DELETE]}),  # the longest match keeps "He is"
+        # g-transforms: case, agreement, merge, hyphen split
+        ("new york is big", "New York is big", None, {1: ["$TRANSFORM_CASE_CAPITAL"], 2: ["$TRANSFORM_CASE_CAPITAL"]}),
+        ("I like cat .", "I like cats .", None, {3: ["$TRANSFORM_AGREEMENT_PLURAL"]}),
+        ("He likes dogs .", "He like dogs .", None, {2: ["$TRANSFORM_AGREEMENT_SINGULAR"]}),
+        ("to day is fine", "today is fine", None, {1: ["$MERGE_SPACE"]}),
+        ("e mail me", "e-mail me", None, {1: ["$MERGE_HYPHEN"]}),
+        ("a well-known man", "a well known man", None, {2: ["$TRANSFORM_SPLIT_HYPHEN"]}),
+        # several edits on one token: replacement then insertions, in order
+        ("He eat apple", "He ate an apple .", VERBS, {2: ["$TRANSFORM_VERB_VB_VBD", "$APPEND_an"], 3: ["$APPEND_."]}),
+        ("", "Hello", None, {0: ["$APPEND_Hello"]}),
+        ("Hello there", "", None, {1: [DELETE], 2: [DELETE]}),
+        ("Nothing to do .", "Nothing to do .", None, {}),
+    ],
+)
+def test_extract_tags_hand_checked(source, target, verbs, expected):
+    src, tgt = source.split(), target.split()
+    tags = extract_tags(src, tgt, verbs)
+    assert len(tags) == len(src) + 1
+    assert {i: t for i, t in enumerate(tags) if t} == expected
+    assert apply_tags(src, tags, verbs) == tgt
+
+
+def test_keep_one_and_single_tag_application():
+    tags = extract_tags("He eat apple".split(), "He ate an apple .".split(), VERBS)
+    first = keep_one(tags)
+    assert first == [KEEP, KEEP, "$TRANSFORM_VERB_VB_VBD", "$APPEND_."]
+    # one round of first tags fixes part of the sentence; the next round can finish it
+    assert apply_tags("He eat apple".split(), first, VERBS) == "He ate apple .".split()
+    # tags that do not apply leave the token unchanged
+    assert apply_tags(["cat"], [KEEP, "$TRANSFORM_VERB_VB_VBZ"], VERBS) == ["cat"]
+    assert apply_tags(["a", "b"], [KEEP, "<OOV>", DELETE]) == ["a"]
+
+
+def test_tags_reconstruct_real_learner_corrections():
+    """Every W&I train sentence (first 3,000) is rebuilt exactly from its extracted tags."""
+    pairs = m2_pairs(BEA_TRAIN_M2, 3000)
+    assert len(pairs) == 3000
+    changed = 0
+    for source, target in pairs:
+        tags = extract_tags(source.split(), target.split())
+        assert apply_tags(source.split(), tags) == target.split(), (source, target, tags)
+        changed += source != target
+        if source == target:
+            assert not any(tags)
+    assert changed > 1500  # most learner sentences carry edits
+
+
+def test_verb_forms_file(tmp_path):
+    path = tmp_path / "verbs.txt"
+    path.write_text("go_goes:VB_VBZ\ngo_went:VB_VBD\ngo_gone:VB_VBD\n")
+    verbs = VerbForms.load(path)
+    assert verbs.tag("go", "went") == "$TRANSFORM_VERB_VB_VBD"
+    assert verbs.apply("go", "$TRANSFORM_VERB_VB_VBD") == "went"  # first entry wins
+    path.write_text("go_goes:VB_VBZ\nbroken line\n")
+    with pytest.raises(WritingAlpacaError, match=r"verbs.txt:2: expected"):
+        VerbForms.load(path)
+
+
+def test_label_vocabulary_is_frequency_ranked():
+    seqs = [[KEEP, "$APPEND_the", DELETE], [KEEP, DELETE, "$REPLACE_a"], [APPEND + "a", DELETE]]
+    assert build_label_vocab(seqs, 4) == [KEEP, "<OOV>", DELETE, "$APPEND_a"]
+    assert build_label_vocab(seqs, 10) == [KEEP, "<OOV>", DELETE, "$APPEND_a", "$APPEND_the", "$REPLACE_a"]
+
+
+def test_hyperparameters_defaults_and_errors():
+    assert hyperparameters("seq2seq", {}) == SEQ2SEQ_DEFAULTS
+    hp = hyperparameters("gector", {"seed": 7, "baselines": {"gector": {"max_steps": 3}}})
+    assert hp["max_steps"] == 3 and hp["seed"] == 7 and hp["learning_rate"] == GECTOR_DEFAULTS["learning_rate"]
+    with pytest.raises(WritingAlpacaError, match="unknown key"):
+        hyperparameters("gector", {"baselines": {"gector": {"lr": 1}}})
+    with pytest.raises(WritingAlpacaError, match="not a multiple"):
+        hyperparameters("seq2seq", {"baselines": {"seq2seq": {"batch_size": 10, "micro_batch_size": 4}}})
+
+
+# ---------------------------------------------------------------- tiny models
+
+
+def _tree_digest(path: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.iterdir())}
+
+
+@pytest.mark.parametrize("kind", ["seq2seq", "gector"])
+def test_build_tiny_offline_and_deterministic(kind, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", agreement_records(40))
+    spec = json.dumps({"kind": kind, "build_tiny": {"layers": 1, "hidden": 32, "heads": 2, "intermediate": 64, "vocab": 300}})
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        assert run("build-tiny", "--kind", kind, "--spec", spec, "--corpus", str(corpus), "--seed", str(seed), "--out", str(tmp_path / name)) == 0
+    a, b, c = (_tree_digest(tmp_path / n) for n in "abc")
+    assert a == b
+    assert a["model.safetensors"] != c["model.safetensors"] and a["tokenizer.json"] == c["tokenizer.json"]
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(tmp_path / "a")
+    assert config.model_type == ("t5" if kind == "seq2seq" else "roberta")
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "a")
+    assert config.vocab_size == len(tokenizer) <= 300
+    ids = tokenizer("He goes to school .")["input_ids"]
+    if kind == "seq2seq":
+        assert ids[-1] == tokenizer.eos_token_id == 1 and tokenizer.pad_token_id == 0
+    else:
+        assert ids[0] == tokenizer.bos_token_id == 0 and ids[-1] == tokenizer.eos_token_id == 2
+
+
+def _train_and_decode(tmp_path_factory, kind: str, hp: dict) -> dict:
+    tmp = tmp_path_factory.mktemp(kind)
+    records = agreement_records(60)
+    mixture = write_jsonl(tmp / "mixture.jsonl", records + [{"id": "g", "task": "generic", "instruction": "Say hi.", "input": "", "output": "hi"}])
+    test = [{"id": f"t{i}", "dataset": "toy", "task": "grammar", "source": r["input"], "references": [r["output"]]} for i, r in enumerate(records[::5])]
+    test.append({"id": "empty", "dataset": "toy", "task": "grammar", "source": "", "references": [""]})
+    test_path = write_jsonl(tmp / "test.jsonl", test)
+    spec = {"kind": kind, "build_tiny": {"layers": 2, "hidden": 64, "heads": 4, "intermediate": 128, "vocab": 400, "max_positions": 64}}
+    run("build-tiny", "--kind", kind, "--spec", json.dumps(spec), "--corpus", str(mixture), "--seed", "1", "--out", str(tmp / "base"))
+    system = {"label": kind, "kind": kind, "base": "tiny", "method": "full", "mixture": "toy"}
+    training = {"max_steps": 1000, "bf16": "auto", "baselines": {kind: hp}}
+    run("train", "--system", f"tiny-{kind}", "--spec", json.dumps(system), "--training", json.dumps(training),
+        "--base", str(tmp / "base"), "--data", str(mixture), "--out", str(tmp / "system"))
+    decoding = {"num_beams": 2, "batch_size": 3, "max_new_tokens": 16, "backend": "hf"}
+    run("decode", "--system-dir", str(tmp / "system"), "--data", str(test_path), "--decoding", json.dumps(decoding),
+        "--out", str(tmp / "out.txt"), "--metrics", str(tmp / "out.metrics.json"))
+    return {"dir": tmp, "test": test}
+
+
+@pytest.fixture(scope="module")
+def t5_run(tmp_path_factory):
+    hp = {"max_steps": 30, "batch_size": 8, "micro_batch_size": 8, "optimizer": "adamw", "learning_rate": 3e-3,
+          "logging_steps": 5, "save_steps": 0, "source_prefix": "{task}: "}
+    return _train_and_decode(tmp_path_factory, "seq2seq", hp)
+
+
+@pytest.fixture(scope="module")
+def gector_run(tmp_path_factory):
+    hp = {"max_steps": 30, "batch_size": 16, "micro_batch_size": 8, "learning_rate": 2e-3, "cold_learning_rate": 1e-2,
+          "cold_steps": 5, "warmup_steps": 0, "logging_steps": 5, "max_length": 32}
+    return _train_and_decode(tmp_path_factory, "gector", hp)
+
+
+def _check_training_artefacts(system_dir: Path, kind: str, steps: int) -> dict:
+    system = json.loads((system_dir / "system.json").read_text())
+    assert system == {"system": f"tiny-{kind}", "kind": kind, "method": "full", "base": str(system_dir.parent / "base"),
+                      "adapter": None, "model": "model"}
+    metrics = json.loads((system_dir / "train_metrics.json").read_text())
+    for key in ("wall_seconds", "gpus", "gpu_hours", "tokens_seen", "tokens_per_second", "steps", "final_loss", "loss_history", "hardware"):
+        assert key in metrics
+    assert metrics["steps"] == steps and metrics["pairs"] == 60  # the generic record without input is skipped
+    assert metrics["tokens_seen"] > 0 and metrics["wall_seconds"] > 0
+    losses = metrics["loss_history"]
+    assert len(losses) >= 5 and metrics["final_loss"] == losses[-1]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert not list(system_dir.parent.glob(".system*"))  # no temporary or checkpoint dirs left
+    return metrics
+
+
+def _check_outputs(run_info: dict) -> dict:
+    lines = (run_info["dir"] / "out.txt").read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == "" and len(lines) - 1 == len(run_info["test"])  # one line per record, final newline
+    outputs = lines[:-1]
+    refs = [r["references"][0] for r in run_info["test"][:-1]]
+    # the toy task is learnt: most outputs equal their own reference, so the order is kept
+    assert sum(o == r for o, r in zip(outputs, refs)) >= 0.75 * len(refs), list(zip(outputs, refs))
+    metrics = json.loads((run_info["dir"] / "out.metrics.json").read_text())
+    for key in ("instances", "seconds", "instances_per_second", "generated_tokens", "tokens_per_second", "batch_size", "num_beams", "device", "hardware"):
+        assert key in metrics
+    assert metrics["instances"] == len(run_info["test"]) and metrics["batch_size"] == 3 and metrics["generated_tokens"] > 0
+    return metrics
+
+
+def test_t5_trains_and_loss_falls(t5_run):
+    _check_training_artefacts(t5_run["dir"] / "system", "seq2seq", 30)
+    settings = json.loads((t5_run["dir"] / "system" / "model" / "baseline.json").read_text())
+    assert settings["source_prefix"] == "{task}: "
+
+
+def test_t5_decode_one_line_per_input_in_order(t5_run):
+    metrics = _check_outputs(t5_run)
+    assert metrics["num_beams"] == 2 and metrics["device"] == "cpu"
+
+
+def test_gector_trains_and_loss_falls(gector_run):
+    _check_training_artefacts(gector_run["dir"] / "system", "gector", 30)
+    settings = json.loads((gector_run["dir"] / "system" / "model" / "gector.json").read_text())
+    assert settings["labels"][:2] == [KEEP, "<OOV>"] and "$REPLACE_goes" in settings["labels"]
+    assert settings["iterations"] == 5
+
+
+def test_gector_decode_one_line_per_input(gector_run):
+    metrics = _check_outputs(gector_run)
+    lines = (gector_run["dir"] / "out.txt").read_text().split("\n")
+    assert lines[-2] == ""  # the empty source stays an empty line
+    assert metrics["num_beams"] is None and "not applicable" in metrics["num_beams_note"]
+
+
+def test_gector_decode_overrides_and_thresholds(gector_run, tmp_path):
+    system = gector_run["dir"] / "system"
+    test = gector_run["dir"] / "test.jsonl"
+    # a minimum error probability above 1 leaves every sentence unchanged
+    decoding = {"batch_size": 2, "gector": {"min_error_prob": 1.01, "iterations": 2}}
+    run("decode", "--system-dir", str(system), "--data", str(test), "--decoding", json.dumps(decoding),
+        "--out", str(tmp_path / "o.txt"), "--metrics", str(tmp_path / "m.json"))
+    assert (tmp_path / "o.txt").read_text().split("\n")[:-1] == [r["source"] for r in gector_run["test"]]
+    assert json.loads((tmp_path / "m.json").read_text())["iterations"] == 2
+    with pytest.raises(WritingAlpacaError, match="unknown key"):
+        run("decode", "--system-dir", str(system), "--data", str(test), "--decoding", json.dumps({"gector": {"beam": 3}}),
+            "--out", str(tmp_path / "o.txt"), "--metrics", str(tmp_path / "m.json"))
+
+
+def test_cli_errors(tmp_path):
+    with pytest.raises(WritingAlpacaError, match="system.json: not found"):
+        run("decode", "--system-dir", str(tmp_path), "--data", "x.jsonl", "--decoding", "{}", "--out", "o", "--metrics", "m")
+    with pytest.raises(WritingAlpacaError, match="method: full"):
+        run("train", "--system", "s", "--spec", '{"kind": "seq2seq", "method": "lora"}', "--training", "{}",
+            "--base", str(tmp_path), "--data", "x", "--out", str(tmp_path / "o"))
+    with pytest.raises(WritingAlpacaError, match="kind must be one of"):
+        run("train", "--system", "s", "--spec", '{"kind": "causal_lm"}', "--training", "{}",
+            "--base", str(tmp_path), "--data", "x", "--out", str(tmp_path / "o"))
+    mixture = write_jsonl(tmp_path / "m.jsonl", [{"id": "1", "task": "generic", "instruction": "Hi", "input": "", "output": "x"}])
+    with pytest.raises(WritingAlpacaError, match="no record with a non-empty 'input'"):
+        run("train", "--system", "s", "--spec", '{"kind": "gector"}', "--training", "{}",
+            "--base", str(tmp_path), "--data", str(mixture), "--out", str(tmp_path / "o"))

@@ -1,0 +1,509 @@
+"""Tests of `writing-alpaca render`: tables 2/3/4/5/7, figure 1 and the cost-quality figure."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from writing_alpaca import render
+from writing_alpaca.errors import WritingAlpacaError
+
+REPO = Path(__file__).resolve().parents[1]
+
+TEST_SETS = {
+    "conll14": {"title": "CoNLL-14", "task": "grammar", "metric": "m2"},
+    "bea19_dev": {"title": "BEA-19", "task": "grammar", "metric": "errant"},
+    "jfleg": {"title": "JFLEG", "task": "fluency", "metric": "gleu"},
+    "asset": {"title": "ASSET", "task": "simplification", "metric": "sari"},
+}
+SYSTEMS = {"a": {"label": "Sys A"}, "b": {"label": "Sys_B & co"}, "c": {"label": "Sys C"}}
+TASKS = {"grammar": {"label": "Grammaticality"}, "fluency": {"label": "Fluency"}}
+
+
+def write_json(path: Path, obj) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    return path
+
+
+def score_files(root: Path) -> list[Path]:
+    """Synthetic `score dataset` outputs: a has everything, b lacks jfleg; c has none."""
+    s = root / "results" / "scores"
+    return [
+        write_json(s / "a/greedy/conll14.json", {"metric": "m2", "score": 50.0}),
+        write_json(s / "a/greedy/jfleg.json", {"metric": "gleu", "score": 60.0}),
+        write_json(s / "a/greedy/asset.json", {"metric": "sari", "score": 40.0}),
+        write_json(s / "b/greedy/conll14.json", {"metric": "m2", "score": 55.123}),
+        write_json(s / "b/greedy/asset.json", {"metric": "sari", "score": 38.0}),
+        # another decoding: must be ignored by a greedy table
+        write_json(s / "b/beam16/jfleg.json", {"metric": "gleu", "score": 99.0}),
+    ]
+
+
+def ctx() -> render.Context:
+    return render.Context(systems=SYSTEMS, test_sets=TEST_SETS, tasks=TASKS)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def check_latex_structure(tex: str, n_columns: int) -> None:
+    """Balanced braces and environments, booktabs rules, and every row as wide as the header."""
+    depth = 0
+    for ch in re.sub(r"\\[{}]", "", tex):
+        depth += ch == "{"
+        depth -= ch == "}"
+        assert depth >= 0
+    assert depth == 0
+    begins = re.findall(r"\\begin\{([^}]+)\}", tex)
+    ends = re.findall(r"\\end\{([^}]+)\}", tex)
+    assert sorted(begins) == sorted(ends)
+    for rule in ("\\toprule", "\\midrule", "\\bottomrule"):
+        assert rule in tex
+    assert tex.index("\\toprule") < tex.index("\\midrule") < tex.index("\\bottomrule")
+    assert "\\caption{" in tex
+    assert re.search(r"\\begin\{tabular\}\{([lrc]+)\}", tex).group(1).__len__() == n_columns
+    body = tex[tex.index("\\begin{tabular}") : tex.index("\\end{tabular}")]
+    for line in body.splitlines():
+        if line.endswith("\\\\") and "\\multicolumn" not in line:
+            assert len(re.findall(r"(?<!\\)&", line)) == n_columns - 1, line
+
+
+# --------------------------------------------------------------------------------------
+# Table 4
+# --------------------------------------------------------------------------------------
+
+TABLE4_MD = """\
+**Table 4.** Results of the systems on the writing-assistance benchmark (greedy decoding). Columns by task (Grammaticality: CoNLL-14; Fluency: JFLEG; Simplification: ASSET). Avg. = mean over the 3 datasets; best per column in bold.
+
+| Model | CoNLL-14 (F0.5) | JFLEG (GLEU) | ASSET (SARI) | Avg. |
+|:--|--:|--:|--:|--:|
+| Sys A | 50.00 | **60.00** | **40.00** | **50.00** |
+| Sys_B & co | **55.12** | – | 38.00 | 46.56* |
+| Sys C | – | – | – | – |
+
+\\* Avg. over the available datasets only (– = no result).
+"""
+
+TABLE4_CSV = """\
+model,system,source,citation,conll14,jfleg,asset,avg,avg_n
+Sys A,a,this run,,50.0000,60.0000,40.0000,50.0000,3
+Sys_B & co,b,this run,,55.1230,,38.0000,46.5615,2
+Sys C,c,this run,,,,,,0
+"""
+
+
+def test_table4_exact(tmp_path):
+    spec = {"systems": ["a", "b", "c"], "test_sets": ["asset", "conll14", "jfleg"], "decoding": "greedy"}
+    paths = render.render_table4(spec, ctx(), score_files(tmp_path), tmp_path / "tables" / "table4")
+    assert [p.name for p in paths] == ["table4.md", "table4.tex", "table4.csv"]
+    assert (tmp_path / "tables/table4.md").read_text(encoding="utf-8") == TABLE4_MD
+    assert (tmp_path / "tables/table4.csv").read_text(encoding="utf-8") == TABLE4_CSV
+    tex = (tmp_path / "tables/table4.tex").read_text(encoding="utf-8")
+    check_latex_structure(tex, 5)
+    assert "Sys\\_B \\& co & \\textbf{55.12} & -- & 38.00 & 46.56* \\\\" in tex
+    assert "\\multicolumn{1}{c}{Grammaticality}" in tex and "\\cmidrule(lr){2-2}" in tex
+    assert not list((tmp_path / "tables").glob(".*"))  # atomic writes leave no temporaries
+
+
+def test_table4_groups_columns_by_task_and_averages_all_ten(tmp_path):
+    names = [f"d{i}" for i in range(10)]
+    tasks = ["paraphrase", "grammar", "grammar", "fluency", "fluency", "clarity", "coherence"]
+    tasks += ["simplification", "simplification", "neutralization"]
+    test_sets = {n: {"title": n.upper(), "task": t, "metric": "sari"} for n, t in zip(names, tasks, strict=True)}
+    files = [
+        write_json(tmp_path / f"s/x/greedy/{n}.json", {"metric": "sari", "score": float(i)})
+        for i, n in enumerate(names)
+    ]
+    spec = {"systems": ["x"], "test_sets": names, "decoding": "greedy"}
+    c = render.Context(systems={"x": {"label": "X"}}, test_sets=test_sets)
+    render.render_table4(spec, c, files, tmp_path / "t4")
+    row = read_csv(tmp_path / "t4.csv")[0]
+    ordered = [k for k in row if k.startswith("d")]
+    assert ordered == ["d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d0"]  # paper's task order
+    assert float(row["avg"]) == pytest.approx(4.5) and row["avg_n"] == "10"
+    tex = (tmp_path / "t4.tex").read_text(encoding="utf-8")
+    check_latex_structure(tex, 12)
+    assert "\\multicolumn{2}{c}{Grammaticality}" in tex and "\\multicolumn{1}{c}{Paraphrasing}" in tex
+    assert "\\begin{table*}" in tex
+    md = (tmp_path / "t4.md").read_text(encoding="utf-8")
+    # a single row is trivially the best everywhere; its Avg. is complete, so not starred
+    assert md.rstrip().endswith(
+        "| X | **1.00** | **2.00** | **3.00** | **4.00** | **5.00** | **6.00** | **7.00** | **8.00** | **9.00** | **0.00** | **4.50** |"
+    )
+
+
+def test_table4_missing_score_file_is_named(tmp_path):
+    spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "greedy"}
+    missing = tmp_path / "results/scores/a/greedy/conll14.json"
+    with pytest.raises(WritingAlpacaError, match=re.escape(str(missing))):
+        render.render_table4(spec, ctx(), [missing], tmp_path / "t4")
+
+
+def test_score_without_headline_is_an_error(tmp_path):
+    bad = write_json(tmp_path / "a/greedy/conll14.json", {"metric": "m2"})
+    spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "greedy"}
+    with pytest.raises(WritingAlpacaError, match=r"conll14\.json: missing field 'score'"):
+        render.render_table4(spec, ctx(), [bad], tmp_path / "t4")
+
+
+def test_two_files_for_the_same_run_are_an_error(tmp_path):
+    f1 = write_json(tmp_path / "x/a/greedy/conll14.json", {"score": 1.0})
+    f2 = write_json(tmp_path / "y/a/greedy/conll14.json", {"score": 2.0})
+    with pytest.raises(WritingAlpacaError, match="same run"):
+        render.load_runs([f1, f2], ".json")
+
+
+# --------------------------------------------------------------------------------------
+# Table 5
+# --------------------------------------------------------------------------------------
+
+
+def test_table5_published_rows_marked(tmp_path):
+    published = tmp_path / "published.yaml"
+    published.write_text(
+        "source: Paper (2023), Table 5\n"
+        "rows:\n"
+        "  - {label: BigLM, citation: 'Paper (2023), Table 5', values: {conll14: 61.5, jfleg: null}}\n"
+        "  - {label: SOTA, citation: 'Other (2022)', values: {conll14: 70.0, jfleg: 64.0, asset: 45.0}}\n",
+        encoding="utf-8",
+    )
+    spec = {
+        "systems": ["a"],
+        "test_sets": ["conll14", "jfleg", "asset"],
+        "decoding": "greedy",
+        "published": str(published),
+    }
+    render.render_table5(spec, ctx(), score_files(tmp_path), tmp_path / "t5")
+    md = (tmp_path / "t5.md").read_text(encoding="utf-8").splitlines()
+    assert md[4:7] == [
+        "| BigLM† | 61.50 | – | – | 61.50* |",
+        "| SOTA† | **70.00** | **64.00** | **45.00** | **59.67** |",
+        "| Sys A | 50.00 | 60.00 | 40.00 | 50.00 |",
+    ]
+    assert md[8].startswith("† Published numbers (Paper (2023), Table 5), not re-run here; – = not available.")
+    assert "SOTA: Other (2022)" in md[8]
+    rows = read_csv(tmp_path / "t5.csv")
+    assert [(r["model"], r["source"]) for r in rows] == [
+        ("BigLM", "published"),
+        ("SOTA", "published"),
+        ("Sys A", "this run"),
+    ]
+    tex = (tmp_path / "t5.tex").read_text(encoding="utf-8")
+    check_latex_structure(tex, 5)
+    assert tex.count("\\midrule") == 2  # header rule + the rule between published rows and ours
+    assert "BigLM\\textsuperscript{\\dag} & 61.50 & -- & -- & 61.50* \\\\" in tex
+
+
+def test_repository_published_table5_loads_and_renders(tmp_path):
+    path = REPO / "workflow" / "resources" / "published_table5.yaml"
+    source, rows = render.load_published(path)
+    assert "2305.13225" in source
+    assert [r.label for r in rows] == ["OPT-175B", "GPT3-175B", "InstructGPT-175B", "ChatGPT", "Previous SOTA"]
+    assert all(r.citation for r in rows)
+    config_sets = {"conll14", "bea19_dev", "jfleg", "itr_f", "itr_l", "itr_o", "turk", "asset", "wnc", "sts"}
+    for r in rows:
+        assert set(r.values) == config_sets
+    spec = {"systems": ["a"], "test_sets": ["conll14", "jfleg", "asset"], "decoding": "greedy", "published": str(path)}
+    render.render_table5(spec, ctx(), score_files(tmp_path), tmp_path / "t5")
+    md = (tmp_path / "t5.md").read_text(encoding="utf-8")
+    for r in rows:
+        assert f"| {r.label}† |" in md
+    assert "Published numbers" in md
+
+
+def test_published_file_errors_are_located(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("source: X\nrows:\n  - {label: L, values: {conll14: 1}}\n", encoding="utf-8")
+    with pytest.raises(WritingAlpacaError, match=r"p\.yaml: rows\[1\] \(L\): needs a 'citation'"):
+        render.load_published(bad)
+    bad.write_text("source: X\nrows:\n  - {label: L, citation: C, values: {conll14: high}}\n", encoding="utf-8")
+    with pytest.raises(WritingAlpacaError, match="must be a number or null"):
+        render.load_published(bad)
+
+
+# --------------------------------------------------------------------------------------
+# Table 7 and the cost-quality figure
+# --------------------------------------------------------------------------------------
+
+
+def cost_inputs(root: Path) -> dict[str, list[Path]]:
+    r = root / "results"
+    scores = [
+        write_json(
+            r / "scores/a/beam16/conll14.json", {"score": 50.0, "precision": 60.0, "recall": 30.0, "f0.5": 50.0}
+        ),
+        write_json(
+            r / "scores/a/beam16/bea19_dev.json", {"score": 40.0, "precision": 45.0, "recall": 30.0, "f0.5": 40.0}
+        ),
+        write_json(
+            r / "scores/b/beam16/conll14.json", {"score": 55.0, "precision": 58.0, "recall": 45.0, "f0.5": 55.0}
+        ),
+        write_json(
+            r / "scores/b/beam16/bea19_dev.json", {"score": 35.0, "precision": 38.0, "recall": 27.0, "f0.5": 35.0}
+        ),
+    ]
+    speed = dict(batch_size=4, num_beams=16)
+    decode = [
+        write_json(
+            r / "outputs/a/beam16/conll14.metrics.json", {"instances": 10, "instances_per_second": 2.0, **speed}
+        ),
+        write_json(
+            r / "outputs/a/beam16/bea19_dev.metrics.json", {"instances": 10, "instances_per_second": 4.0, **speed}
+        ),
+        write_json(r / "outputs/b/beam16/conll14.metrics.json", {"instances": 10, "seconds": 0.5, **speed}),
+        write_json(r / "outputs/b/beam16/bea19_dev.metrics.json", {"instances": 10, "seconds": 1.0, **speed}),
+    ]
+    train = [write_json(r / "models/b/train_metrics.json", {"gpu_hours": 12.5, "gpus": 4})]
+    return {"scores": scores, "decode": decode, "train": train}
+
+
+COST_SPEC = {"systems": ["a", "b"], "test_sets": ["conll14", "bea19_dev"], "decoding": "beam16"}
+
+
+def test_table7(tmp_path):
+    i = cost_inputs(tmp_path)
+    render.render_table7(COST_SPEC, ctx(), i["scores"], i["decode"], i["train"], tmp_path / "t7")
+    md = (tmp_path / "t7.md").read_text(encoding="utf-8").splitlines()
+    assert "beam16 decoding: beam 16, batch 4" in md[0]
+    assert md[2] == "| Model | P | R | F0.5 | P | R | F0.5 | GPU-hours | Inst./s |"
+    assert md[4] == "| Sys A | **60.00** | 30.00 | 50.00 | **45.00** | **30.00** | **40.00** | – | 3.00 |"
+    assert md[5] == "| Sys_B & co | 58.00 | **45.00** | **55.00** | 38.00 | 27.00 | 35.00 | 12.50 | 15.00 |"
+    rows = read_csv(tmp_path / "t7.csv")
+    assert rows[0]["gpu_hours"] == "" and rows[1]["gpu_hours"] == "12.5000"
+    assert rows[1]["instances_per_second"] == "15.0000"  # mean of 20/s and 10/s
+    tex = (tmp_path / "t7.tex").read_text(encoding="utf-8")
+    check_latex_structure(tex, 9)
+    assert "\\multicolumn{3}{c}{CoNLL-14}" in tex and "\\multicolumn{2}{c}{Cost}" in tex
+
+
+def test_cost_quality_figure(tmp_path):
+    i = cost_inputs(tmp_path)
+    paths = render.render_cost_quality(COST_SPEC, ctx(), i["scores"], i["decode"], i["train"], tmp_path / "cost")
+    assert [p.name for p in paths] == ["cost.png", "cost.pdf", "cost.csv"]
+    assert (tmp_path / "cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "cost.pdf").read_bytes()[:5] == b"%PDF-"
+    assert (tmp_path / "cost.png").stat().st_size > 5000
+    rows = read_csv(tmp_path / "cost.csv")
+    assert [(r["system"], r["f0.5_mean"], r["gpu_hours"]) for r in rows] == [
+        ("a", "45.0000", ""),
+        ("b", "45.0000", "12.5000"),
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# Tables 2 and 3
+# --------------------------------------------------------------------------------------
+
+
+def jsonl(path: Path, records) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_table2_counts_prepared_data(tmp_path):
+    d = tmp_path / "results/data/test"
+    files = [
+        jsonl(
+            d / "jfleg.jsonl", [{"id": f"j{i}", "task": "fluency", "source": "x", "references": []} for i in range(3)]
+        ),
+        jsonl(
+            d / "conll14.jsonl",
+            [{"id": f"c{i}", "task": "grammar", "source": "x", "references": []} for i in range(1312)],
+        ),
+    ]
+    render.render_table2({"test_sets": ["conll14", "bea19_dev", "jfleg"]}, ctx(), files, tmp_path / "t2")
+    md = (tmp_path / "t2.md").read_text(encoding="utf-8").splitlines()
+    assert md[2:7] == [
+        "| Task | Dataset | #Instances | Metric |",
+        "|:--|:--|--:|:--|",
+        "| Grammaticality | CoNLL-14 | 1,312 | M2 F0.5 |",
+        "| Grammaticality | BEA-19 | – | ERRANT F0.5 |",
+        "| Fluency | JFLEG | 3 | GLEU |",
+    ]
+    assert (tmp_path / "t2.csv").read_text(encoding="utf-8").splitlines() == [
+        "task,dataset,title,instances,metric",
+        "grammar,conll14,CoNLL-14,1312,m2",
+        "grammar,bea19_dev,BEA-19,,errant",
+        "fluency,jfleg,JFLEG,3,gleu",
+    ]
+    check_latex_structure((tmp_path / "t2.tex").read_text(encoding="utf-8"), 4)
+
+
+MIXTURE = (
+    [{"id": f"alpaca-{i}", "task": "generic", "instruction": "i", "input": "", "output": "o"} for i in range(5)]
+    + [{"id": f"wi_locness-{i}", "task": "grammar", "instruction": "i", "input": "a", "output": "b"} for i in range(3)]
+    + [
+        {"id": f"turk_tune-{i}", "task": "simplification", "instruction": "i", "input": "a", "output": "b"}
+        for i in range(2)
+    ]
+    + [
+        {"id": f"wikilarge-{i}", "task": "simplification", "instruction": "i", "input": "a", "output": "b"}
+        for i in range(4)
+    ]
+)
+TRAIN_SETS = {
+    "alpaca": {"task": "generic", "source": "alpaca"},
+    "wi_locness": {"task": "grammar", "source": "wi_locness"},
+    "turk_tune": {"task": "simplification", "source": "turkcorpus"},
+    "wikilarge": {"task": "simplification", "source": "wikilarge"},
+}
+TABLE3_BODY = [
+    "| Task | Data | #Examples |",
+    "|:--|:--|--:|",
+    "| Grammaticality | wi_locness | 3 |",
+    "| Simplification | turk_tune (turkcorpus) | 2 |",
+    "| Simplification | wikilarge | 4 |",
+    "| General (Alpaca) | alpaca | 5 |",
+    "| Total |  | 14 |",
+]
+
+
+def test_table3_from_jsonl_and_from_counts_agree(tmp_path):
+    from writing_alpaca.format import count_summary
+
+    mix = jsonl(tmp_path / "a/results/instructions/wa.jsonl", MIXTURE)
+    render.render_table3({"mixture": "wa"}, ctx(), mix, tmp_path / "from_jsonl", TRAIN_SETS)
+    lines = (tmp_path / "from_jsonl.md").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("**Table 3.** Training data of the wa mixture")
+    assert lines[2:] == TABLE3_BODY
+    # with the counts file beside the JSONL (as `format` writes it) the counts file is used
+    write_json(mix.with_name("wa.counts.json"), count_summary(MIXTURE, "wa"))
+    mix.write_text("not json\n", encoding="utf-8")
+    render.render_table3({"mixture": "wa"}, ctx(), mix, tmp_path / "from_counts", TRAIN_SETS)
+    assert (tmp_path / "from_counts.md").read_text(encoding="utf-8").splitlines()[2:] == TABLE3_BODY
+    check_latex_structure((tmp_path / "from_counts.tex").read_text(encoding="utf-8"), 3)
+    with pytest.raises(WritingAlpacaError, match="counts are of mixture 'wa'"):
+        render.render_table3({"mixture": "other"}, ctx(), mix, tmp_path / "x", TRAIN_SETS)
+
+
+# --------------------------------------------------------------------------------------
+# Figure 1
+# --------------------------------------------------------------------------------------
+
+
+def edits_json(m: int, r: int, u: int, touching: int) -> dict:
+    total = m + r + u
+    return {
+        "n_sentences": 10,
+        "n_changed": 5,
+        "edits": {"M": m, "R": r, "U": u, "total": total},
+        "by_type": {},
+        "entity": {"corrections": total, "touching_entity": touching, "share": touching / total * 100},
+        "examples": [],
+    }
+
+
+def test_figure1(tmp_path):
+    a = tmp_path / "results/analysis"
+    files = [
+        write_json(a / "a/greedy/conll14.edits.json", edits_json(3, 5, 2, 1)),
+        write_json(a / "a/greedy/bea19_dev.edits.json", edits_json(4, 4, 2, 0)),
+        write_json(a / "b/greedy/conll14.edits.json", edits_json(1, 2, 1, 2)),
+    ]
+    spec = {"systems": ["a", "b"], "test_sets": ["conll14", "bea19_dev"], "decoding": "greedy"}
+    paths = render.render_figure1(spec, ctx(), files, tmp_path / "figures" / "figure1")
+    assert sorted(p.name for p in paths) == sorted(f"figure1.{e}" for e in ("png", "pdf", "csv", "md", "tex"))
+    png = (tmp_path / "figures/figure1.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert (tmp_path / "figures/figure1.pdf").read_bytes()[:5] == b"%PDF-"
+    assert (tmp_path / "figures/figure1.csv").read_text(encoding="utf-8").splitlines() == [
+        "model,system,dataset,decoding,insert,replace,delete,total,corrections,touching_entity,entity_share",
+        "Sys A,a,conll14,greedy,3,5,2,10,10,1,10.0000",
+        "Sys A,a,bea19_dev,greedy,4,4,2,10,10,0,0.0000",
+        "Sys_B & co,b,conll14,greedy,1,2,1,4,4,2,50.0000",
+        "Sys_B & co,b,bea19_dev,greedy,,,,,,,",
+    ]
+    md = (tmp_path / "figures/figure1.md").read_text(encoding="utf-8")
+    assert "| Sys_B & co | 1 | 2 | 1 | 2/4 | 50.00 | – | – | – | – | – |" in md
+    check_latex_structure((tmp_path / "figures/figure1.tex").read_text(encoding="utf-8"), 11)
+
+
+def test_figure1_rejects_other_json(tmp_path):
+    bad = write_json(tmp_path / "a/greedy/conll14.edits.json", {"score": 3})
+    spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "greedy"}
+    with pytest.raises(WritingAlpacaError, match="not an `analyse edits` result"):
+        render.render_figure1(spec, ctx(), [bad], tmp_path / "f")
+
+
+# --------------------------------------------------------------------------------------
+# Writers and CLI
+# --------------------------------------------------------------------------------------
+
+
+def test_latex_escape():
+    assert render.latex_escape("a_b & 50% #1 $x$ {y} ~ ^ \\ – †") == (
+        "a\\_b \\& 50\\% \\#1 \\$x\\$ \\{y\\} \\textasciitilde{} \\textasciicircum{} \\textbackslash{} -- "
+        "\\textsuperscript{\\dag}"
+    )
+
+
+def test_cli_table4_via_argparse(tmp_path):
+    spec = {"systems": ["a", "b", "c"], "test_sets": ["asset", "conll14", "jfleg"], "decoding": "greedy"}
+    assert _cli(_rule_args("table4", spec, score_files(tmp_path), tmp_path / "cli" / "table4")) == 0
+    assert (tmp_path / "cli/table4.md").read_text(encoding="utf-8") == TABLE4_MD
+    with pytest.raises(WritingAlpacaError, match="--spec: invalid JSON"):
+        _cli(["render", "table4", "--spec", "{not json", "--out-prefix", str(tmp_path / "x")])
+
+
+def test_unknown_system_is_an_error(tmp_path):
+    spec = {"systems": ["zzz"], "test_sets": ["conll14"], "decoding": "greedy"}
+    with pytest.raises(WritingAlpacaError, match="system 'zzz' is not in --systems"):
+        render.render_table4(spec, ctx(), [], tmp_path / "t4")
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    render.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def _rule_args(artefact: str, spec: dict, inputs: list[Path], prefix: Path) -> list[str]:
+    """The command line of the workflow's render rules: every artefact gets the same options."""
+    return (
+        ["render", artefact, "--spec", json.dumps(spec), "--systems", json.dumps(SYSTEMS)]
+        + ["--test-sets", json.dumps(TEST_SETS), "--tasks", json.dumps(TASKS)]
+        + ["--inputs", *map(str, inputs), "--out-prefix", str(prefix)]
+    )
+
+
+def test_cli_mixed_inputs_as_the_rules_pass_them(tmp_path):
+    i = cost_inputs(tmp_path)
+    model_dir = i["train"][0].parent  # the rules pass results/models/{system} directories
+    assert _cli(_rule_args("table7", COST_SPEC, i["scores"] + i["decode"] + [model_dir], tmp_path / "t7")) == 0
+    assert read_csv(tmp_path / "t7.csv")[1]["gpu_hours"] == "12.5000"
+    assert _cli(_rule_args("cost_quality", COST_SPEC, i["scores"] + i["decode"] + [model_dir], tmp_path / "c")) == 0
+    assert (tmp_path / "c.pdf").stat().st_size > 0
+
+    from writing_alpaca.format import count_summary
+
+    mix = jsonl(tmp_path / "instructions/wa.jsonl", MIXTURE)
+    counts = write_json(tmp_path / "instructions/wa.counts.json", count_summary(MIXTURE, "wa"))
+    assert _cli(_rule_args("table3", {"mixture": "wa"}, [mix, counts], tmp_path / "t3")) == 0
+    assert (tmp_path / "t3.md").read_text(encoding="utf-8").splitlines()[-1] == "| Total |  | 14 |"
+
+    published = tmp_path / "pub.yaml"
+    published.write_text("source: S\nrows:\n  - {label: P, citation: S, values: {conll14: 1.0}}\n", encoding="utf-8")
+    spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "greedy", "published": "not/used.yaml"}
+    assert _cli(_rule_args("table5", spec, [*score_files(tmp_path), published], tmp_path / "t5")) == 0
+    assert "| P† | 1.00 |" in (tmp_path / "t5.md").read_text(encoding="utf-8")
+
+
+def test_cli_rejects_inputs_of_the_wrong_kind(tmp_path):
+    i = cost_inputs(tmp_path)
+    spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "beam16"}
+    with pytest.raises(WritingAlpacaError, match=r"conll14\.metrics\.json: table4 does not use decode-metrics"):
+        _cli(_rule_args("table4", spec, i["scores"] + i["decode"], tmp_path / "t4"))
+    odd = tmp_path / "notes.txt"
+    odd.write_text("x", encoding="utf-8")
+    with pytest.raises(WritingAlpacaError, match=r"notes\.txt: cannot tell what this input is"):
+        _cli(_rule_args("table4", spec, [odd], tmp_path / "t4"))
