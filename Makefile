@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements/dev.txt requirements/constraints.txt
 	touch $@
 
 demo: $(STAMP)
-	$(RUN) snakemake --profile profiles/local --configfile demo/config.yaml all
+	$(RUN) snakemake all --profile profiles/local --configfile demo/config.yaml
 
 test: $(STAMP)
 	$(RUN) pytest tests

@@ -2,7 +2,7 @@
 # Specific Scenarios: A Preliminary Study on Writing Assistance", end to end.
 #
 #   snakemake --profile profiles/slurm all                     # the paper, on a SLURM GPU cluster
-#   snakemake --profile profiles/local --configfile demo/config.yaml all   # the embedded demo
+#   snakemake all --profile profiles/local --configfile demo/config.yaml   # the embedded demo
 #   snakemake --profile profiles/slurm results/tables/table4.md            # one artefact
 
 from snakemake.utils import min_version

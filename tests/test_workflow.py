@@ -85,7 +85,7 @@ def test_paper_dry_run_under_slurm_lists_every_job_of_tables_4_and_7():
 
 
 def test_one_artefact_builds_only_its_ancestors(tmp_path):
-    jobs = dry_run_jobs("--configfile", str(DEMO_OVERLAY), "--directory", str(tmp_path), "--cores", "2",
+    jobs = dry_run_jobs(f"--configfile={DEMO_OVERLAY}", "--directory", str(tmp_path), "--cores", "2",
                         "results/tables/table4.md")
     rules = {j["rule"] for j in jobs}
     assert "render_table4" in rules
@@ -114,7 +114,7 @@ def test_one_artefact_builds_only_its_ancestors(tmp_path):
 def test_bad_config_gives_one_clear_error(tmp_path, overlay, message):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml.safe_dump(overlay))
-    proc = snakemake("-n", "--configfile", str(cfg), "all", check=False)
+    proc = snakemake("-n", f"--configfile={cfg}", "all", check=False)
     assert proc.returncode != 0
     assert "invalid configuration" in proc.stdout
     assert message in proc.stdout
@@ -126,7 +126,7 @@ def test_missing_input_names_the_file(tmp_path):
     overlay["sources"]["stsb"]["files"][0]["url"] = "file:demo/data/stsb/no-such-file.csv"
     cfg = tmp_path / "broken.yaml"
     cfg.write_text(yaml.safe_dump(overlay))
-    proc = snakemake("--configfile", str(cfg), "--directory", str(tmp_path / "run"), "--cores", "1",
+    proc = snakemake(f"--configfile={cfg}", "--directory", str(tmp_path / "run"), "--cores", "1",
                      "resources/downloads/stsb", check=False)
     assert proc.returncode != 0
     log = (tmp_path / "run" / "logs" / "download" / "stsb.log").read_text()
@@ -143,7 +143,7 @@ def test_missing_input_names_the_file(tmp_path):
 def demo_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo")
     start = time.monotonic()
-    proc = snakemake("--profile", "profiles/local", "--configfile", str(DEMO_OVERLAY), "--directory", str(workdir),
+    proc = snakemake("--profile", "profiles/local", f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir),
                      "--cores", "2", "all", timeout=1800)
     return workdir, time.monotonic() - start, proc.stdout
 
@@ -193,7 +193,7 @@ def test_demo_outputs_are_real(demo_run):
 @pytest.mark.slow
 def test_demo_second_run_has_nothing_to_do(demo_run):
     workdir, _, _ = demo_run
-    proc = snakemake("--profile", "profiles/local", "--configfile", str(DEMO_OVERLAY), "--directory", str(workdir),
+    proc = snakemake("--profile", "profiles/local", f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir),
                      "-n", "all")
     assert "Nothing to be done" in proc.stdout
 
@@ -203,8 +203,8 @@ def test_demo_rebuilds_one_artefact_alone(demo_run):
     workdir, _, _ = demo_run
     for ext in ("md", "tex", "csv"):
         (workdir / "results" / "tables" / f"table4.{ext}").unlink()
-    jobs = dry_run_jobs("--configfile", str(DEMO_OVERLAY), "--directory", str(workdir), "results/tables/table4.md")
+    jobs = dry_run_jobs(f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir), "results/tables/table4.md")
     assert [j["rule"] for j in jobs] == ["render_table4"]
-    snakemake("--profile", "profiles/local", "--configfile", str(DEMO_OVERLAY), "--directory", str(workdir),
+    snakemake("--profile", "profiles/local", f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir),
               "results/tables/table4.md")
     assert (workdir / "results" / "tables" / "table4.md").is_file()

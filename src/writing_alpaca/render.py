@@ -146,6 +146,15 @@ def _md_escape_note(text: str) -> str:
     return "\\" + text if text and text[0] in "*+-" else text
 
 
+def _markdown_header(table: Table) -> list[str]:
+    """Markdown has one header row: name a repeated column after its group ("CoNLL-14 P")."""
+    if table.groups is None:
+        return list(table.header)
+    owners = [title for title, span in table.groups for _ in range(span)]
+    repeated = {h for h in table.header if table.header.count(h) > 1}
+    return [f"{g} {h}" if h in repeated and g else h for g, h in zip(owners, table.header)]
+
+
 def to_markdown(table: Table) -> str:
     def cell(c: Cell) -> str:
         text = _md_escape(c.text)
@@ -153,7 +162,7 @@ def to_markdown(table: Table) -> str:
 
     rule = {"l": ":--", "r": "--:", "c": ":-:"}
     lines = [f"**{table.title}.** {table.caption}", ""]
-    lines.append("| " + " | ".join(_md_escape(h) for h in table.header) + " |")
+    lines.append("| " + " | ".join(_md_escape(h) for h in _markdown_header(table)) + " |")
     lines.append("|" + "|".join(rule[a] for a in table.align) + "|")
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in table.rows]
     if table.notes:
