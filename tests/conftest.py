@@ -30,7 +30,14 @@ def shared_data() -> Path:
 
 def tool_env() -> dict[str, str]:
     """The environment for running `snakemake` / `writing-alpaca` as the Makefile does."""
-    env = dict(os.environ)
+    # In-process tests (DeepSpeed through the HF Trainer) leave distributed and accelerate
+    # settings in os.environ; a workflow run must start from a clean slate like a user's shell.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ACCELERATE_", "DEEPSPEED_"))
+        and k not in {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}
+    }
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("HF_DATASETS_OFFLINE", "1")
