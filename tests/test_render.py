@@ -69,7 +69,8 @@ def check_latex_structure(tex: str, n_columns: int) -> None:
         assert rule in tex
     assert tex.index("\\toprule") < tex.index("\\midrule") < tex.index("\\bottomrule")
     assert "\\caption{" in tex
-    assert re.search(r"\\begin\{tabular\}\{([lrc]+)\}", tex).group(1).__len__() == n_columns
+    spec = re.search(r"\\begin\{tabular\}\{((?:[lrc]|p\{[^}]*\})+)\}\n", tex).group(1)
+    assert len(re.sub(r"p\{[^}]*\}", "p", spec)) == n_columns  # one letter per column (p{width} counts once)
     body = tex[tex.index("\\begin{tabular}") : tex.index("\\end{tabular}")]
     for line in body.splitlines():
         if line.endswith("\\\\") and "\\multicolumn" not in line:
@@ -273,7 +274,10 @@ def test_table7(tmp_path):
     render.render_table7(COST_SPEC, ctx(), i["scores"], i["decode"], i["train"], tmp_path / "t7")
     md = (tmp_path / "t7.md").read_text(encoding="utf-8").splitlines()
     assert "beam16 decoding: beam 16, batch 4" in md[0]
-    assert md[2] == "| Model | P | R | F0.5 | P | R | F0.5 | GPU-hours | Inst./s |"
+    # Markdown has one header row: repeated column names carry their group's title
+    assert md[2] == (
+        "| Model | CoNLL-14 P | CoNLL-14 R | CoNLL-14 F0.5 | BEA-19 P | BEA-19 R | BEA-19 F0.5 | GPU-hours | Inst./s |"
+    )
     assert md[4] == "| Sys A | **60.00** | 30.00 | 50.00 | **45.00** | **30.00** | **40.00** | – | 3.00 |"
     assert md[5] == "| Sys_B & co | 58.00 | **45.00** | **55.00** | 38.00 | 27.00 | 35.00 | 12.50 | 15.00 |"
     rows = read_csv(tmp_path / "t7.csv")
@@ -507,3 +511,252 @@ def test_cli_rejects_inputs_of_the_wrong_kind(tmp_path):
     odd.write_text("x", encoding="utf-8")
     with pytest.raises(WritingAlpacaError, match=r"notes\.txt: cannot tell what this input is"):
         _cli(_rule_args("table4", spec, [odd], tmp_path / "t4"))
+
+
+# --------------------------------------------------------------------------------------
+# Table 4 significance marks (analyse bootstrap results)
+# --------------------------------------------------------------------------------------
+
+
+def bootstrap_json(root: Path, dataset: str, pairs: list[tuple[str, str, float]], decoding="greedy") -> Path:
+    """A minimal `analyse bootstrap` result: (a, b, p_value) per pair."""
+    return write_json(
+        root / "results/analysis/bootstrap/table4" / f"{dataset}.json",
+        {
+            "kind": "paired_bootstrap",
+            "dataset": dataset,
+            "decoding": decoding,
+            "samples": 1000,
+            "pairs": [
+                {"a": a, "b": b, "delta": 1.0, "ci": [0.5, 1.5], "p_value": p, "a_wins": 0.9, "b_wins": 0.1}
+                for a, b, p in pairs
+            ],
+        },
+    )
+
+
+SIG_SPEC = {
+    "systems": ["a", "b", "c"],
+    "test_sets": ["asset", "conll14", "jfleg"],
+    "decoding": "greedy",
+    "significance": {"reference": "a", "alpha": 0.05, "samples": 1000},
+}
+
+
+def test_table4_marks_significant_differences_from_the_reference(tmp_path):
+    boots = [
+        bootstrap_json(tmp_path, "conll14", [("b", "a", 0.01), ("b", "c", 0.5), ("a", "c", 0.9)]),
+        bootstrap_json(tmp_path, "asset", [("a", "b", 0.3), ("a", "c", 0.001)]),
+    ]  # no bootstrap for jfleg
+    render.render_table4(SIG_SPEC, ctx(), score_files(tmp_path), tmp_path / "t4", boots)
+    md = (tmp_path / "t4.md").read_text(encoding="utf-8").splitlines()
+    assert md[4] == "| Sys A | 50.00 | **60.00** | **40.00** | **50.00** |"  # the reference is never marked
+    assert md[5] == "| Sys_B & co | **55.12‡** | – | 38.00 | 46.56* |"  # p 0.01 on CoNLL-14; 0.3 on ASSET
+    assert md[6] == "| Sys C | – | – | – | – |"  # no scores: nothing to mark (its p on ASSET is not shown)
+    notes = "\n".join(md[8:])
+    assert (
+        "‡ Significantly different from Sys A on that test set (paired bootstrap, 1,000 samples, two-sided p < 0.05)."
+        in notes
+    )
+    assert "No significance test for JFLEG." in notes
+    rows = read_csv(tmp_path / "t4.csv")
+    assert list(rows[0])[-3:] == ["p_conll14", "p_jfleg", "p_asset"]
+    assert (rows[0]["p_conll14"], rows[1]["p_conll14"], rows[1]["p_asset"], rows[1]["p_jfleg"]) == (
+        "", "0.0100", "0.3000", ""
+    )
+    tex = (tmp_path / "t4.tex").read_text(encoding="utf-8")
+    check_latex_structure(tex, 5)
+    assert "\\textbf{55.12\\textsuperscript{\\ddag}}" in tex
+
+
+def test_table4_significance_through_the_cli_as_the_rule_passes_it(tmp_path):
+    boots = [bootstrap_json(tmp_path, d, [("a", "b", 0.04)]) for d in ("conll14", "asset")]
+    assert _cli(_rule_args("table4", SIG_SPEC, score_files(tmp_path) + boots, tmp_path / "t4")) == 0
+    md = (tmp_path / "t4.md").read_text(encoding="utf-8")
+    assert "| Sys_B & co | **55.12‡** | – | 38.00‡ | 46.56* |" in md
+    # without a `significance` entry the same inputs give the plain table
+    plain = {k: v for k, v in SIG_SPEC.items() if k != "significance"}
+    assert _cli(_rule_args("table4", plain, score_files(tmp_path) + boots, tmp_path / "plain")) == 0
+    assert "‡" not in (tmp_path / "plain.md").read_text(encoding="utf-8")
+
+
+def test_table4_significance_errors(tmp_path):
+    scores = score_files(tmp_path)
+    missing_pair = bootstrap_json(tmp_path, "conll14", [("a", "c", 0.01)])
+    with pytest.raises(WritingAlpacaError, match=r"conll14\.json: has no comparison of 'b' with 'a'"):
+        render.render_table4(SIG_SPEC, ctx(), scores, tmp_path / "t4", [missing_pair])
+    beam = bootstrap_json(tmp_path / "beam", "conll14", [("a", "b", 0.01)], decoding="beam16")
+    with pytest.raises(WritingAlpacaError, match="bootstrap of decoding 'beam16'; the table is 'greedy'"):
+        render.render_table4(SIG_SPEC, ctx(), scores, tmp_path / "t4", [beam])
+    spec = dict(SIG_SPEC, significance={"reference": "zzz"})
+    with pytest.raises(WritingAlpacaError, match="reference 'zzz' is not one of the table's systems"):
+        render.render_table4(spec, ctx(), scores, tmp_path / "t4", [])
+    not_bootstrap = write_json(tmp_path / "results/analysis/bootstrap/table4/asset.json", {"score": 1})
+    with pytest.raises(WritingAlpacaError, match="not an `analyse bootstrap` result"):
+        render.render_table4(SIG_SPEC, ctx(), scores, tmp_path / "t4", [not_bootstrap])
+
+
+# --------------------------------------------------------------------------------------
+# Table 6: two systems' outputs on seeded inputs
+# --------------------------------------------------------------------------------------
+
+CONLL_SOURCES = [f"source {i} ." for i in range(6)]
+OUT_A = ["same 0", "a says 1", "same 2", "a says 3", "a says 4", "same 5"]
+OUT_B = ["same 0", "b says 1", "same  2", "b says 3", "", "same 5"]  # "same  2": whitespace only
+
+
+def table6_inputs(root: Path) -> tuple[list[Path], list[Path]]:
+    d, o = root / "results/data/test", root / "results/outputs"
+    data = [
+        jsonl(
+            d / "conll14.jsonl",
+            [{"id": f"c{i}", "source": s, "references": [f"ref {i}"]} for i, s in enumerate(CONLL_SOURCES)],
+        ),
+        jsonl(
+            d / "asset.jsonl", [{"id": f"s{i}", "source": "long " * 100 + str(i), "references": []} for i in range(4)]
+        ),
+    ]
+    outputs = []
+    for system, lines in (("a", OUT_A), ("b", OUT_B)):
+        path = o / system / "greedy" / "conll14.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        outputs.append(path)
+    asset = o / "a" / "greedy" / "asset.txt"  # b has no asset output
+    asset.write_text("".join(f"simple {i}\n" for i in range(4)), encoding="utf-8")
+    return data, outputs + [asset]
+
+
+T6_SPEC = {"systems": ["a", "b"], "test_sets": ["asset", "conll14"], "decoding": "greedy", "examples": 2, "seed": 42}
+
+
+def test_table6_samples_differing_outputs_first(tmp_path):
+    data, outputs = table6_inputs(tmp_path)
+    render.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "t6")
+    rows = read_csv(tmp_path / "t6.csv")
+    assert [r["dataset"] for r in rows] == ["conll14", "conll14", "asset", "asset"]  # the paper's task order
+    conll = rows[:2]
+    assert all(r["id"] in {"c1", "c3", "c4"} for r in conll)  # only the inputs answered differently
+    for r in conll:
+        i = int(r["id"][1:])
+        want = (CONLL_SOURCES[i], OUT_A[i], OUT_B[i], f"ref {i}")
+        assert (r["input"], r["output_a"], r["output_b"], r["reference"]) == want
+    assert all(r["output_b"] == "" for r in rows[2:])  # no output: empty in the CSV, "–" in the table
+    if "c4" in {r["id"] for r in conll}:  # b's empty output shows as "∅"
+        assert any(line.startswith("|") and line.endswith("| a says 4 | ∅ |") for line in
+                   (tmp_path / "t6.md").read_text(encoding="utf-8").splitlines())
+    md = (tmp_path / "t6.md").read_text(encoding="utf-8").splitlines()
+    assert md[2] == "| Task | Dataset | Input | Sys A | Sys_B & co |"
+    assert md[4].startswith("| Grammaticality | CoNLL-14 | source ")
+    assert md[5].startswith("|  |  | source ")
+    asset_row = md[6]
+    assert asset_row.startswith("| Simplification | ASSET | long long") and asset_row.endswith("| – |")
+    assert "…" in asset_row and len(rows[2]["input"]) == 5 * 100 + 1  # clipped in the table, whole in the CSV
+    tex = (tmp_path / "t6.tex").read_text(encoding="utf-8")
+    check_latex_structure(tex, 5)
+    assert "p{4.2cm}" in tex and "\\ldots{}" in tex
+    # same seed: same rows; the seed does choose (all pairs of c1, c3, c4 come up over seeds)
+    render.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "again")
+    assert (tmp_path / "again.csv").read_text(encoding="utf-8") == (tmp_path / "t6.csv").read_text(encoding="utf-8")
+    picks = set()
+    for seed in range(12):
+        render.render_table6(dict(T6_SPEC, seed=seed), ctx(), data, outputs, tmp_path / "s")
+        picks.add(tuple(r["id"] for r in read_csv(tmp_path / "s.csv")[:2]))
+    assert picks == {("c1", "c3"), ("c1", "c4"), ("c3", "c4")}
+
+
+def test_table6_cli_and_errors(tmp_path):
+    data, outputs = table6_inputs(tmp_path)
+    assert _cli(_rule_args("table6", T6_SPEC, data + outputs, tmp_path / "cli")) == 0
+    md = (tmp_path / "cli.md").read_text(encoding="utf-8")
+    assert md.startswith("**Table 6.** Case study: outputs of Sys A and Sys_B & co")
+    with pytest.raises(WritingAlpacaError, match="exactly two systems"):
+        render.render_table6(dict(T6_SPEC, systems=["a", "b", "c"]), ctx(), data, outputs, tmp_path / "x")
+    with pytest.raises(WritingAlpacaError, match="no test data for 'jfleg'"):
+        render.render_table6(dict(T6_SPEC, test_sets=["jfleg"]), ctx(), data, outputs, tmp_path / "x")
+    outputs[0].write_text("one line\n", encoding="utf-8")
+    with pytest.raises(WritingAlpacaError, match=r"conll14\.txt: has 1 lines but .*conll14\.jsonl has 6 records"):
+        render.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "x")
+
+
+# --------------------------------------------------------------------------------------
+# Table 8: entity-touching corrections
+# --------------------------------------------------------------------------------------
+
+
+def entity_example(i: int, o: str, c: str, ents: list[tuple[str, str, str]]) -> dict:
+    return {
+        "id": f"x{i}",
+        "source": f"source {i} with {o or 'nothing'}",
+        "hypothesis": f"output {i} with {c or 'nothing'}",
+        "edit": {
+            "o_start": 3, "o_end": 4 if o else 3, "o_str": o,
+            "c_start": 3, "c_end": 4 if c else 3, "c_str": c, "type": "R:NOUN",
+        },
+        "entities": [{"text": t, "label": lab, "side": side, "start": 3, "end": 4} for t, lab, side in ents],
+    }
+
+
+def table8_inputs(root: Path) -> list[Path]:
+    a = root / "results/analysis"
+    conll_a = dict(edits_json(4, 8, 0, 2), examples=[
+        entity_example(0, "Paris", "London", [("Paris", "GPE", "source"), ("London", "GPE", "hypothesis")]),
+        entity_example(1, "", "the", [("the United States", "GPE", "hypothesis")]),
+    ])
+    smith = entity_example(2, "Smith", "", [("John Smith", "PERSON", "source")])
+    bea_a = dict(edits_json(2, 4, 2, 1), examples=[smith])
+    return [
+        write_json(a / "a/beam16/conll14.edits.json", conll_a),
+        write_json(a / "a/beam16/bea19_dev.edits.json", bea_a),
+        write_json(a / "b/beam16/conll14.edits.json", edits_json(3, 3, 4, 0)),
+        write_json(a / "b/beam16/bea19_dev.edits.json", edits_json(1, 1, 0, 0)),
+    ]
+
+
+T8_SPEC = dict(COST_SPEC, examples=2, seed=42)  # systems a, b on conll14 and bea19_dev, beam16
+
+
+def test_table8_entity_examples_and_shares(tmp_path):
+    files = table8_inputs(tmp_path)
+    render.render_table8(T8_SPEC, ctx(), files, tmp_path / "t8")
+    rows = read_csv(tmp_path / "t8.csv")
+    a_rows = [r for r in rows if r["system"] == "a"]
+    assert len(a_rows) == 2 and {r["id"] for r in a_rows} <= {"x0", "x1", "x2"}
+    # a: (2 + 1) touching of (12 + 8) corrections; b: 0 of 12
+    assert {(r["entity_share"], r["touching_entity"], r["corrections"]) for r in a_rows} == {("15.0000", "3", "20")}
+    (b_row,) = [r for r in rows if r["system"] == "b"]
+    assert (b_row["entity_share"], b_row["id"], b_row["input"]) == ("0.0000", "", "")
+    md = (tmp_path / "t8.md").read_text(encoding="utf-8").splitlines()
+    assert md[2] == "| Model | NE share (%) | Input | Output | Edit | Entity |"
+    assert md[4].startswith("| Sys A | 15.00 (3/20) | source ")
+    assert md[5].startswith("|  |  | source ")
+    assert md[6] == "| Sys_B & co | 0.00 (0/12) | – | – | – | – |"
+    body = "\n".join(md)
+    picked = {r["id"] for r in a_rows}
+    if "x0" in picked:
+        assert "| Paris → London | Paris (GPE, input); London (GPE, output) |" in body
+    if "x1" in picked:
+        assert "| ∅ → the | the United States (GPE, output) |" in body
+    if "x2" in picked:
+        assert "| Smith → ∅ | John Smith (PERSON, input) |" in body
+    tex = (tmp_path / "t8.tex").read_text(encoding="utf-8")
+    check_latex_structure(tex, 6)
+    assert "$\\rightarrow$" in tex and "$\\emptyset$" in tex  # any two of x0-x2 include an empty side
+    # seeded: the same config gives the same rows; over seeds every example comes up
+    render.render_table8(T8_SPEC, ctx(), files, tmp_path / "again")
+    assert (tmp_path / "again.md").read_text(encoding="utf-8") == (tmp_path / "t8.md").read_text(encoding="utf-8")
+    seen = set()
+    for seed in range(10):
+        render.render_table8(dict(T8_SPEC, seed=seed), ctx(), files, tmp_path / "s")
+        seen |= {r["id"] for r in read_csv(tmp_path / "s.csv") if r["system"] == "a"}
+    assert seen == {"x0", "x1", "x2"}
+
+
+def test_table8_missing_run_and_cli(tmp_path):
+    files = table8_inputs(tmp_path)
+    assert _cli(_rule_args("table8", T8_SPEC, files[:3], tmp_path / "cli")) == 0  # b lacks bea19_dev
+    md = (tmp_path / "cli.md").read_text(encoding="utf-8")
+    assert "| Sys_B & co | – | – | – | – | – |" in md
+    with pytest.raises(WritingAlpacaError, match="not an `analyse edits` result"):
+        bad = write_json(tmp_path / "x/a/beam16/conll14.edits.json", {"entity": {}, "edits": {}})
+        render.render_table8(T8_SPEC, ctx(), [bad], tmp_path / "x8")

@@ -3,6 +3,7 @@ validation, and the whole demo run end to end on this machine (no GPU, no intern
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -152,7 +153,7 @@ def demo_run(tmp_path_factory):
 def test_demo_runs_every_stage_and_writes_every_artefact(demo_run):
     workdir, seconds, _ = demo_run
     print(f"demo DAG took {seconds:.0f} s")
-    for name in ("table2", "table3", "table4", "table5", "table7"):
+    for name in ("table2", "table3", "table4", "table5", "table6", "table7", "table8"):
         for ext in ("md", "tex", "csv"):
             path = workdir / "results" / "tables" / f"{name}.{ext}"
             assert path.is_file() and path.stat().st_size > 0, path
@@ -208,3 +209,27 @@ def test_demo_rebuilds_one_artefact_alone(demo_run):
     snakemake("--profile", "profiles/local", f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir),
               "results/tables/table4.md")
     assert (workdir / "results" / "tables" / "table4.md").is_file()
+
+
+REPORT_ARTEFACTS = [f"results/tables/table{n}.csv" for n in (2, 3, 4, 5, 6, 7, 8)] + [
+    f"results/figures/{name}.png" for name in ("figure1", "cost_quality")
+]
+
+
+@pytest.mark.slow
+def test_demo_report_holds_every_artefact_with_its_caption(demo_run):
+    workdir, _, _ = demo_run
+    report = workdir / "results" / "report.html"
+    snakemake("--report", str(report), f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir))
+    html = report.read_text(encoding="utf-8")
+    assert not re.search(r'(src|href)="https?://', html), "the report must be self-contained"
+    embedded = re.search(r'<script id="results">\s*var results = (.*?);\s*</script>', html, re.S)
+    assert embedded, "no embedded results in the report"
+    results = json.loads(embedded.group(1))
+    assert sorted(results) == sorted(REPORT_ARTEFACTS)
+    for path, entry in results.items():
+        caption = (REPO / "workflow" / "report" / f"{Path(path).stem}.rst").read_text(encoding="utf-8")
+        title = re.match(r"\*\*(.+?)\*\*", caption).group(1)  # e.g. "Table 6."
+        assert f"<strong>{title}</strong>" in entry["caption"], (path, entry["caption"])
+        data = base64.b64decode(entry["data_uri"].split(";base64,", 1)[1])
+        assert data == (workdir / path).read_bytes(), path

@@ -3,6 +3,7 @@
 Sub-commands (DESIGN.md, "CLI contract")::
 
     writing-alpaca analyse edits --data TEST.jsonl --hyp X.txt --spacy-model NAME --out X.edits.json
+    writing-alpaca analyse bootstrap --data TEST.jsonl --metric M [--m2 GOLD.m2] --hyps NAME=FILE ... --out X.json
 
 ``analyse edits``
 -----------------
@@ -43,8 +44,19 @@ parse puts "the" inside the entity.
 makes no correction).  Every touching correction is listed under ``examples`` with the
 entities it touches (``text``, ``label``, ``side``, token ``start``/``end``).
 
-``analyse bootstrap`` (confidence intervals of the scores) is a later issue; it will be a
-second sub-command of ``analyse``.
+``analyse bootstrap``
+--------------------
+::
+
+    writing-alpaca analyse bootstrap --data TEST.jsonl --metric m2|errant|gleu|sari [--m2 GOLD.m2]
+        --hyps NAME=FILE [NAME=FILE ...] [--samples 1000] [--seed N] [--alpha 0.05]
+        [--spacy-model NAME] [--cache DIR] [--dataset NAME] [--decoding NAME] --out X.json
+
+Paired bootstrap resampling (Koehn 2004; Berg-Kirkpatrick et al. 2012) of every system of
+a table on one test set: per-system scores with confidence intervals, and for every pair
+the difference, its interval and p-values.  The method, the JSON fields and the one
+approximation (M2/ERRANT's per-sentence annotator choice is fixed from the full test set)
+are documented in :mod:`writing_alpaca.bootstrap`.
 """
 
 from __future__ import annotations
@@ -283,8 +295,10 @@ def cmd_edits(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("analyse", help="analyses of system outputs (edit types, entity hallucination)")
-    sub = parser.add_subparsers(dest="analyse_command", metavar="{edits}")
+    parser = subparsers.add_parser(
+        "analyse", help="analyses of system outputs (edit types, entity hallucination, significance)"
+    )
+    sub = parser.add_subparsers(dest="analyse_command", metavar="{edits,bootstrap}")
     sub.required = True
     p = sub.add_parser(
         "edits",
@@ -308,3 +322,73 @@ def register(subparsers: Any) -> None:
         "--out", required=True, help="output JSON (results/analysis/{system}/{decoding}/{dataset}.edits.json)"
     )
     p.set_defaults(func=cmd_edits)
+    register_bootstrap(sub)
+
+
+def parse_hyps(values: Sequence[str]) -> dict[str, str]:
+    """``NAME=FILE`` arguments -> ``{name: file}`` in the given order."""
+    hyps: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise WritingAlpacaError(f"--hyps: expected NAME=FILE, got {value!r}")
+        if name in hyps:
+            raise WritingAlpacaError(f"--hyps: system {name!r} given twice")
+        hyps[name] = path
+    return hyps
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from .bootstrap import run_bootstrap
+
+    result = run_bootstrap(
+        args.data,
+        args.metric,
+        parse_hyps(args.hyps),
+        m2_path=args.m2,
+        spacy_model=args.spacy_model,
+        cache=args.cache,
+        samples=args.samples,
+        seed=args.seed,
+        alpha=args.alpha,
+        dataset=args.dataset,
+        decoding=args.decoding,
+    )
+    write_json(args.out, result)
+    return 0
+
+
+def register_bootstrap(sub: Any) -> None:
+    from .bootstrap import DEFAULT_ALPHA, DEFAULT_SAMPLES, METRICS
+
+    p = sub.add_parser(
+        "bootstrap",
+        help="paired bootstrap: confidence intervals and p-values of the differences between systems on one test set",
+        description=(
+            "Resample the test set's sentences (the same samples for every system) and recompute each system's "
+            "corpus score from summed per-sentence statistics; write per-system intervals and, for every pair, "
+            "the difference, its interval and two-sided p-value (see writing_alpaca.bootstrap)."
+        ),
+    )
+    p.add_argument("--data", required=True, help="normalised test records (results/data/test/{dataset}.jsonl)")
+    p.add_argument("--metric", required=True, choices=METRICS, help="the test set's metric")
+    p.add_argument("--m2", default=None, help="gold M2 (m2 and errant)")
+    p.add_argument(
+        "--hyps", required=True, nargs="+", metavar="NAME=FILE", help="each system's output, one line per record"
+    )
+    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="bootstrap samples (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default: %(default)s)")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=DEFAULT_ALPHA,
+        help="significance level; intervals are at 1 - alpha (default: %(default)s)",
+    )
+    p.add_argument(
+        "--spacy-model", default=DEFAULT_SPACY_MODEL, help="spaCy pipeline for errant (default: %(default)s)"
+    )
+    p.add_argument("--cache", default=None, help="directory of cached spaCy parses of the sources (errant)")
+    p.add_argument("--dataset", default=None, help="test-set name to record (default: the --data file's stem)")
+    p.add_argument("--decoding", default=None, help="decoding name to record")
+    p.add_argument("--out", required=True, help="output JSON (results/analysis/bootstrap/{table}/{dataset}.json)")
+    p.set_defaults(func=cmd_bootstrap)

@@ -5,8 +5,10 @@ Sub-commands (one per artefact; DESIGN.md "CLI contract")::
     writing-alpaca render ARTEFACT --spec JSON [--systems JSON] [--test-sets JSON] [--tasks JSON]
                                    --inputs FILE ... --out-prefix PREFIX
 
-with ARTEFACT one of ``table2 table3 table4 table5 table7 figure1 cost_quality``.
-``--spec`` is the artefact's ``tables.<name>`` config entry (cost_quality uses table7's);
+with ARTEFACT one of ``table2 table3 table4 table5 table6 table7 table8 figure1 cost_quality``.
+``--spec`` is the artefact's ``tables.<name>`` config entry (cost_quality uses table7's;
+table8 figure1's with table8's ``examples`` and the config's ``seed``; table6 its own with
+the ``seed``);
 ``--systems``, ``--test-sets``, ``--tasks`` are those config blocks (labels, titles, tasks,
 metrics); table3 also takes ``--train-sets`` (upstream sources), table7 ``--decodings``
 (beam/batch when the decode metrics lack them).  ``--inputs`` is one mixed list, each file's
@@ -18,21 +20,33 @@ kind                 file                                                  used 
 scores               ``.../{system}/{decoding}/{dataset}.json``            table4, table5, table7, cost
 decode metrics       ``.../{system}/{decoding}/{dataset}.metrics.json``    table7, cost
 training metrics     ``.../{system}/train_metrics.json`` or the model dir  table7, cost
-edit analyses        ``.../{system}/{decoding}/{dataset}.edits.json``      figure1
-test data            ``results/data/test/{dataset}.jsonl``                 table2
+edit analyses        ``.../{system}/{decoding}/{dataset}.edits.json``      figure1, table8
+test data            ``results/data/test/{dataset}.jsonl``                 table2, table6
+system outputs       ``.../outputs/{system}/{decoding}/{dataset}.txt``     table6
+bootstrap results    ``.../analysis/bootstrap/{table}/{dataset}.json``     table4 (significance marks)
 mixture              ``{mixture}.jsonl`` and/or ``{mixture}.counts.json``  table3
 published rows       ``*.yaml`` (default: the spec's ``published``)        table5
 ===================  ====================================================  ==========================
 
 A file of a kind the artefact does not use is an error.  The same files may also be given
-by kind: ``--scores``, ``--decode-metrics``, ``--train-metrics``, ``--edits``, ``--data``
-(table2), ``--instructions``/``--counts`` (table3), ``--published`` (table5).
+by kind (then any name will do): ``--scores``, ``--bootstrap`` (table4), ``--decode-metrics``,
+``--train-metrics``, ``--edits``, ``--data`` (table2, table6), ``--outputs`` (table6),
+``--instructions``/``--counts`` (table3), ``--published`` (table5).
 
 Which run a file belongs to is read from its path, as above; a JSON file that carries
 ``system``/``decoding``/``dataset`` fields uses those instead.  Fields read: scores
 ``score`` (and ``precision``/``recall``/``f0.5`` for table7, all 0-100); decode metrics
 ``instances_per_second`` (or ``instances``/``seconds``), ``batch_size``, ``num_beams``;
-training metrics ``gpu_hours``; edit analyses ``edits`` and ``entity``.
+training metrics ``gpu_hours``; edit analyses ``edits``, ``entity`` (and ``examples`` for
+table8); bootstrap results ``pairs[].p_value`` (:mod:`writing_alpaca.bootstrap`).
+
+Table 4 significance: with ``significance: {reference: SYSTEM, alpha: 0.05}`` in the spec
+and the bootstrap results of its test sets, every score whose difference from the reference
+system's score on that test set has a two-sided paired-bootstrap p-value below ``alpha`` is
+marked "‡" (the CSV adds ``p_{dataset}`` columns).  Tables 6 and 8 are seeded samples
+(``random.Random(f"{seed}/{stream}")``, one stream per test set / system): the same config
+gives the same rows.
+
 A named input that does not exist is an error; a run the spec asks for but no input
 provides is shown as "–" (and an average over fewer datasets is marked).
 
@@ -61,7 +75,11 @@ LOG = logging.getLogger(__name__)
 
 DASH = "–"
 DAGGER = "†"
+DOUBLE_DAGGER = "‡"  # Table 4: significantly different from the reference system
 INCOMPLETE = "*"
+ARROW = "→"
+EMPTY = "∅"
+ELLIPSIS = "…"
 
 TASK_ORDER = ("grammar", "fluency", "clarity", "coherence", "simplification", "neutralization", "paraphrase", "generic")
 DEFAULT_TASK_LABELS = {
@@ -109,6 +127,7 @@ class Table:
     notes: list[str] = field(default_factory=list)
     rules_before: set[int] = field(default_factory=set)
     wide: bool = False
+    latex_columns: str | None = None  # LaTeX column spec (e.g. with p{..} text columns); default: align
 
     def __post_init__(self) -> None:
         n = len(self.header)
@@ -187,12 +206,16 @@ _LATEX_SPECIALS = {
     ">": r"\textgreater{}",
     DASH: "--",
     DAGGER: r"\textsuperscript{\dag}",
+    DOUBLE_DAGGER: r"\textsuperscript{\ddag}",
     "—": "---",
+    ARROW: r"$\rightarrow$",
+    EMPTY: r"$\emptyset$",
+    ELLIPSIS: r"\ldots{}",
 }
 
 
 def latex_escape(text: str) -> str:
-    """Escape LaTeX specials (``& % $ # _ { } ~ ^ \\ < >``) and map "–", "—", "†"."""
+    """Escape LaTeX specials (``& % $ # _ { } ~ ^ \\ < >``) and map "–", "—", "†", "‡", "→", "∅", "…"."""
     return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
 
 
@@ -209,7 +232,7 @@ def to_latex(table: Table) -> str:
         "\\small",
         f"\\caption{{{latex_escape(table.caption)}}}",
         f"\\label{{{table.label}}}",
-        f"\\begin{{tabular}}{{{table.align}}}",
+        f"\\begin{{tabular}}{{{table.latex_columns or table.align}}}",
         "\\toprule",
     ]
     if table.groups is not None:
@@ -471,6 +494,9 @@ class ScoreRow:
     published: bool = False
     system: str | None = None
     citation: str | None = None
+    # Table 4's significance test: p-value per dataset against the reference system (None: not tested)
+    p_values: list[float | None] | None = None
+    marks: list[str] | None = None  # suffix per dataset value ("‡" when significant)
 
 
 def ordered_datasets(datasets: Sequence[str], ctx: Context) -> list[str]:
@@ -519,7 +545,10 @@ def score_table(
     any_incomplete = False
     for i, row in enumerate(rows):
         name = row.label + (DAGGER if row.published else "")
-        cells = [Cell(name)] + [Cell(fmt(v), bold_cols[j][i]) for j, v in enumerate(row.values)]
+        suffixes = row.marks or [""] * n
+        cells = [Cell(name)] + [
+            Cell(fmt(v) + (suffixes[j] if v is not None else ""), bold_cols[j][i]) for j, v in enumerate(row.values)
+        ]
         avg_text = fmt(avgs[i])
         if avgs[i] is not None and not complete[i]:
             avg_text += INCOMPLETE
@@ -552,6 +581,10 @@ def score_table(
         + [avgs[i], sum(v is not None for v in row.values)]
         for i, row in enumerate(rows)
     ]
+    if any(row.p_values is not None for row in rows):
+        csv_header += [f"p_{d}" for d in datasets]
+        for csv_row, row in zip(csv_rows, rows, strict=True):
+            csv_row += list(row.p_values) if row.p_values is not None else [None] * n
     return table, csv_header, csv_rows
 
 
@@ -573,13 +606,115 @@ def system_score_rows(
     return rows
 
 
+@dataclass(frozen=True)
+class Significance:
+    """Table 4's significance marks: every system against ``reference`` (paired bootstrap)."""
+
+    reference: str
+    alpha: float
+    samples: int | None
+    tested: list[str]  # datasets with a bootstrap result
+
+    def note(self, ctx: Context) -> str:
+        n = f"{self.samples:,} samples, " if self.samples else ""
+        return (
+            f"{DOUBLE_DAGGER} Significantly different from {ctx.system_label(self.reference)} on that test set "
+            f"(paired bootstrap, {n}two-sided p < {self.alpha:g})."
+        )
+
+
+def significance_spec(spec: Mapping[str, Any], systems: Sequence[str]) -> tuple[str, float] | None:
+    """``(reference, alpha)`` of a table's ``significance`` entry, or ``None`` when it has none."""
+    sig = spec.get("significance")
+    if sig is None:
+        return None
+    if not isinstance(sig, Mapping) or not isinstance(sig.get("reference"), str):
+        raise WritingAlpacaError(f"table4: --spec 'significance' needs a 'reference' system, got {sig!r}")
+    reference = sig["reference"]
+    if reference not in systems:
+        raise WritingAlpacaError(f"table4: significance reference {reference!r} is not one of the table's systems")
+    alpha = sig.get("alpha", 0.05)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise WritingAlpacaError(f"table4: significance alpha must be in (0, 1), got {alpha!r}")
+    return reference, float(alpha)
+
+
+def load_bootstrap(paths: Iterable[str | Path], decoding: str) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Index ``analyse bootstrap`` results by dataset; another decoding or a duplicate is an error."""
+    out: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for p in paths:
+        path = Path(p)
+        obj = _load_json_object(path)
+        if obj.get("kind") != "paired_bootstrap" or not isinstance(obj.get("pairs"), list):
+            raise located(path, None, "not an `analyse bootstrap` result (needs kind 'paired_bootstrap' and 'pairs')")
+        dataset = obj.get("dataset") if isinstance(obj.get("dataset"), str) else path.stem
+        if obj.get("decoding") not in (None, decoding):
+            raise located(path, None, f"bootstrap of decoding {obj['decoding']!r}; the table is {decoding!r}")
+        if dataset in out:
+            raise located(path, None, f"same test set as {out[dataset][0]} ({dataset})")
+        out[dataset] = (path, obj)
+    return out
+
+
+def apply_significance(
+    rows: Sequence[ScoreRow],
+    datasets: Sequence[str],
+    reference: str,
+    alpha: float,
+    bootstrap: Mapping[str, tuple[Path, dict[str, Any]]],
+) -> Significance:
+    """Set each row's p-values against ``reference`` and mark the significant ones (in place)."""
+    from .bootstrap import pair_result
+
+    samples: set[int] = set()
+    for row in rows:
+        row.p_values = [None] * len(datasets)
+        row.marks = [""] * len(datasets)
+        if row.system == reference:
+            continue
+        for j, d in enumerate(datasets):
+            if d not in bootstrap or row.values[j] is None:
+                continue
+            path, obj = bootstrap[d]
+            pair = pair_result(obj, str(row.system), reference)
+            if pair is None:
+                raise located(path, None, f"has no comparison of {row.system!r} with {reference!r}")
+            p = number_field(path, pair, "p_value")
+            row.p_values[j] = p
+            row.marks[j] = DOUBLE_DAGGER if p is not None and p < alpha else ""
+            if isinstance(obj.get("samples"), int):
+                samples.add(obj["samples"])
+    tested = [d for d in datasets if d in bootstrap]
+    return Significance(reference, alpha, samples.pop() if len(samples) == 1 else None, tested)
+
+
 def render_table4(
-    spec: Mapping[str, Any], ctx: Context, scores: Sequence[str | Path], prefix: str | Path
+    spec: Mapping[str, Any],
+    ctx: Context,
+    scores: Sequence[str | Path],
+    prefix: str | Path,
+    bootstrap: Sequence[str | Path] = (),
 ) -> list[Path]:
+    """Table 4; with a ``significance`` entry in the spec and ``analyse bootstrap`` results,
+    scores significantly different from the reference system's are marked "‡"."""
     systems = spec_list(spec, "systems", "table4")
     datasets = ordered_datasets(spec_list(spec, "test_sets", "table4"), ctx)
     decoding = spec_str(spec, "decoding", "table4")
     rows = system_score_rows(systems, decoding, datasets, scores, ctx)
+    notes = []
+    sig = significance_spec(spec, systems)
+    if sig is not None:
+        results = load_bootstrap(bootstrap, decoding)
+        if results:
+            marks = apply_significance(rows, datasets, sig[0], sig[1], results)
+            notes.append(marks.note(ctx))
+            untested = [ctx.dataset_label(d) for d in datasets if d not in marks.tested]
+            if untested:
+                notes.append(f"No significance test for {', '.join(untested)}.")
+        else:
+            LOG.warning("table4: the spec asks for significance marks but no bootstrap results were given")
+    elif bootstrap:
+        LOG.info("table4: bootstrap results given but the spec has no 'significance' entry; not marking")
     table, header, csv_rows = score_table(
         "Table 4",
         f"Results of the systems on the writing-assistance benchmark ({decoding} decoding).",
@@ -587,6 +722,7 @@ def render_table4(
         datasets,
         rows,
         ctx,
+        extra_notes=notes,
     )
     return write_table(prefix, table, header, csv_rows)
 
@@ -948,6 +1084,251 @@ def render_table3(
 
 
 # ======================================================================================
+# Tables 6 and 8: case studies (seeded samples of outputs)
+# ======================================================================================
+
+CASE_TEXT_LIMIT = 300  # characters of a text shown in the .md/.tex tables (the CSV keeps it whole)
+
+
+def clip(text: str, limit: int = CASE_TEXT_LIMIT) -> str:
+    """One line of at most ``limit`` characters ("…" marks a cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def spec_int(spec: Mapping[str, Any], key: str, artefact: str, default: int, minimum: int | None = None) -> int:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise WritingAlpacaError(f"{artefact}: --spec {key!r} must be an integer{bound}, got {value!r}")
+    return value
+
+
+def seeded_sample(items: Sequence[Any], k: int, seed: int, stream: str) -> list[int]:
+    """``k`` distinct positions of ``items`` (all when fewer), sorted; one random stream per
+    ``(seed, stream)`` so that each system / test set is sampled independently of the others."""
+    import random
+
+    rng = random.Random(f"{seed}/{stream}")
+    return sorted(rng.sample(range(len(items)), min(k, len(items))))
+
+
+def _text_run_key(path: Path) -> RunKey:
+    """``.../{system}/{decoding}/{dataset}.txt``."""
+    dataset = _strip_suffix(path.name, ".txt")
+    if dataset is None or len(path.parts) < 3:
+        raise located(path, None, "expected a system output .../{system}/{decoding}/{dataset}.txt")
+    return RunKey(path.parts[-3], path.parts[-2], dataset)
+
+
+def load_outputs(paths: Iterable[str | Path]) -> dict[RunKey, tuple[Path, list[str]]]:
+    from .io import read_lines
+
+    out: dict[RunKey, tuple[Path, list[str]]] = {}
+    for p in paths:
+        path = Path(p)
+        key = _text_run_key(path)
+        if key in out:
+            raise located(path, None, f"same run as {out[key][0]} ({key.system}/{key.decoding}/{key.dataset})")
+        out[key] = (path, read_lines(path))
+    return out
+
+
+def load_test_sets(paths: Iterable[str | Path]) -> dict[str, tuple[Path, list[dict[str, Any]]]]:
+    """Normalised test records by dataset (``{dataset}.jsonl``)."""
+    out: dict[str, tuple[Path, list[dict[str, Any]]]] = {}
+    for p in paths:
+        path = Path(p)
+        dataset = _dataset_of_jsonl(path)
+        if dataset in out:
+            raise located(path, None, f"test set {dataset!r} given twice")
+        records = read_jsonl(path)
+        for lineno, rec in enumerate(records, start=1):
+            if not isinstance(rec.get("source"), str):
+                raise located(path, lineno, "record has no string field 'source'")
+        out[dataset] = (path, records)
+    return out
+
+
+def render_table6(
+    spec: Mapping[str, Any],
+    ctx: Context,
+    data: Sequence[str | Path],
+    outputs: Sequence[str | Path],
+    prefix: str | Path,
+) -> list[Path]:
+    """Table 6: outputs of two systems (the paper: with / without generic instruction data) on a
+    seeded sample of ``examples`` inputs per test set.
+
+    Inputs the two systems answer differently (after whitespace normalisation) are sampled
+    first; the rest of the ``examples`` come from the inputs they answer alike.
+    """
+    systems = spec_list(spec, "systems", "table6")
+    if len(systems) != 2:
+        raise WritingAlpacaError(f"table6: --spec 'systems' must name exactly two systems, got {systems!r}")
+    datasets = ordered_datasets(spec_list(spec, "test_sets", "table6"), ctx)
+    decoding = spec_str(spec, "decoding", "table6")
+    k = spec_int(spec, "examples", "table6", 2, minimum=1)
+    seed = spec_int(spec, "seed", "table6", 0)
+    tests = load_test_sets(data)
+    runs = load_outputs(outputs)
+    labels = [ctx.system_label(s) for s in systems]
+
+    body: list[list[Cell]] = []
+    csv_rows: list[list[Any]] = []
+    rules: set[int] = set()
+    for d in datasets:
+        if d not in tests:
+            raise WritingAlpacaError(f"table6: no test data for {d!r} (give results/data/test/{d}.jsonl)")
+        path, records = tests[d]
+        lines: list[list[str] | None] = []
+        for s in systems:
+            hit = runs.get(RunKey(s, decoding, d))
+            if hit is not None and len(hit[1]) != len(records):
+                raise located(hit[0], None, f"has {len(hit[1])} lines but {path} has {len(records)} records")
+            lines.append(hit[1] if hit else None)
+        present = [ls for ls in lines if ls is not None]
+        differ = [i for i in range(len(records)) if len({" ".join(ls[i].split()) for ls in present}) > 1]
+        differing = set(differ)
+        alike = [i for i in range(len(records)) if i not in differing]
+        picked = [differ[j] for j in seeded_sample(differ, k, seed, f"{d}/differ")]
+        picked += [alike[j] for j in seeded_sample(alike, k - len(picked), seed, f"{d}/alike")]
+        rules.add(len(body))
+        task = ctx.task_label(ctx.dataset_task(d))
+        for n, i in enumerate(sorted(picked)):
+            rec = records[i]
+            outs = [ls[i] if ls is not None else None for ls in lines]
+            first = n == 0
+            body.append(
+                [Cell(task if first else ""), Cell(ctx.dataset_label(d) if first else ""), Cell(clip(rec["source"]))]
+                + [Cell(DASH if o is None else clip(o) or EMPTY) for o in outs]
+            )
+            refs = rec.get("references") if isinstance(rec.get("references"), list) else []
+            csv_rows.append(
+                [ctx.dataset_task(d), d, rec.get("id", i + 1), rec["source"], *outs, refs[0] if refs else None]
+            )
+    table = Table(
+        title="Table 6",
+        caption=(
+            f"Case study: outputs of {labels[0]} and {labels[1]} ({decoding} decoding) on {k} seeded example(s) "
+            "per test set, inputs the two answer differently first."
+        ),
+        label="tab:case-generic",
+        header=["Task", "Dataset", "Input", labels[0], labels[1]],
+        rows=body,
+        notes=[f"{EMPTY} = empty output; {DASH} = no output of that system."],
+        align="lllll",
+        latex_columns="llp{4.2cm}p{4.2cm}p{4.2cm}",
+        rules_before=rules,
+        wide=True,
+    )
+    header = ["task", "dataset", "id", "input", f"output_{systems[0]}", f"output_{systems[1]}", "reference"]
+    return write_table(prefix, table, header, csv_rows)
+
+
+def _entity_text(entities: Any) -> str:
+    if not isinstance(entities, list):
+        return DASH
+    side = {"source": "input", "hypothesis": "output"}
+    parts = [
+        f"{e.get('text')} ({e.get('label')}, {side.get(e.get('side'), e.get('side'))})"
+        for e in entities
+        if isinstance(e, Mapping)
+    ]
+    return "; ".join(parts) or DASH
+
+
+EDIT_TEXT_LIMIT = 60  # characters of each side of an edit shown in Table 8
+
+
+def _edit_text(edit: Any) -> str:
+    if not isinstance(edit, Mapping):
+        return DASH
+    source, output = (clip(str(edit.get(k) or ""), EDIT_TEXT_LIMIT) or EMPTY for k in ("o_str", "c_str"))
+    return f"{source} {ARROW} {output}"
+
+
+def render_table8(spec: Mapping[str, Any], ctx: Context, edits: Sequence[str | Path], prefix: str | Path) -> list[Path]:
+    """Table 8: corrections that touch a named entity (``analyse edits`` examples of the Figure-1
+    systems): a seeded sample of ``examples`` per system, with each system's share of
+    entity-touching corrections over all its test sets."""
+    systems = spec_list(spec, "systems", "table8")
+    datasets = spec_list(spec, "test_sets", "table8")
+    decoding = spec_str(spec, "decoding", "table8")
+    k = spec_int(spec, "examples", "table8", 3, minimum=1)
+    seed = spec_int(spec, "seed", "table8", 0)
+    runs = load_runs(edits, ".edits.json")
+
+    body: list[list[Cell]] = []
+    csv_rows: list[list[Any]] = []
+    rules: set[int] = set()
+    for s in systems:
+        label = ctx.system_label(s)
+        touching = corrections = 0
+        pool: list[tuple[str, dict[str, Any]]] = []
+        missing = []
+        for d in datasets:
+            hit = runs.get(RunKey(s, decoding, d))
+            if hit is None:
+                missing.append(d)
+                continue
+            path, obj = hit
+            ent, examples = obj.get("entity"), obj.get("examples")
+            if not isinstance(ent, dict) or not isinstance(examples, list):
+                raise located(path, None, "not an `analyse edits` result (needs 'entity' and 'examples')")
+            touching += int(number_field(path, ent, "touching_entity") or 0)
+            corrections += int(number_field(path, ent, "corrections") or 0)
+            pool += [(d, ex) for ex in examples if isinstance(ex, dict)]
+        share = None if missing or not corrections else 100.0 * touching / corrections
+        share_text = DASH if missing else f"{fmt(share)} ({touching:,}/{corrections:,})"
+        picked = [pool[j] for j in seeded_sample(pool, k, seed, s)]
+        rules.add(len(body))
+        if not picked:
+            body.append([Cell(label), Cell(share_text)] + [Cell(DASH)] * 4)
+        for n, (d, ex) in enumerate(picked):
+            first = n == 0
+            body.append(
+                [
+                    Cell(label if first else ""),
+                    Cell(share_text if first else ""),
+                    Cell(clip(str(ex.get("source", "")))),
+                    Cell(clip(str(ex.get("hypothesis", ""))) or EMPTY),
+                    Cell(_edit_text(ex.get("edit"))),
+                    Cell(_entity_text(ex.get("entities"))),
+                ]
+            )
+        for d, ex in picked or [(None, {})]:
+            edit = ex.get("edit") if isinstance(ex.get("edit"), Mapping) else {}
+            csv_rows.append(
+                [label, s, share, touching, corrections, d, ex.get("id"), ex.get("source"), ex.get("hypothesis")]
+                + [edit.get("o_str"), edit.get("c_str"), edit.get("type")]
+                + [_entity_text(ex.get("entities")) if ex else None]
+            )
+    names = " and ".join(ctx.dataset_label(d) for d in datasets)
+    table = Table(
+        title="Table 8",
+        caption=(
+            f"Corrections touching a named entity (spaCy NER on the input or output side) on {names} "
+            f"({decoding} decoding): up to {k} seeded example(s) per system. NE share = entity-touching "
+            "corrections / all ERRANT corrections of the system (%)."
+        ),
+        label="tab:case-entities",
+        header=["Model", "NE share (%)", "Input", "Output", "Edit", "Entity"],
+        rows=body,
+        notes=[f"{EMPTY} = empty (an insertion's input side, a deletion's output side, or an empty output)."],
+        align="llllll",
+        latex_columns="llp{3.6cm}p{3.6cm}p{2.2cm}p{2.4cm}",
+        rules_before=rules,
+        wide=True,
+    )
+    header = [
+        "model", "system", "entity_share", "touching_entity", "corrections", "dataset", "id",
+        "input", "output", "edit_source", "edit_output", "edit_type", "entities",
+    ]
+    return write_table(prefix, table, header, csv_rows)
+
+
+# ======================================================================================
 # Figures
 # ======================================================================================
 
@@ -1104,31 +1485,52 @@ def render_cost_quality(
     prefix: str | Path,
 ) -> list[Path]:
     """Cost vs quality: mean F0.5 over the GEC sets against training GPU-hours (left) and
-    inference instances/s (right), one labelled point per Table-7 system."""
+    inference instances/s (right), one point per Table-7 system.
+
+    Systems are told apart by colour *and* marker shape (hollow markers, so that systems at the
+    same point stay visible) and named in one legend below both panels -- no point labels,
+    which would overlap where systems coincide (e.g. every CPU run has 0 GPU-hours)."""
     rows, datasets, decoding, _ = cost_rows(spec, ctx, scores, decode_metrics, train_metrics, "cost_quality")
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4))
     names = " & ".join(ctx.dataset_label(d) for d in datasets)
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    colour = {r.system: palette[i % len(palette)] for i, r in enumerate(rows)}  # same colour in both panels
+    markers = "osD^vPX*<>"
+    # same colour and marker in both panels; later systems drawn smaller so that coinciding ones show
+    style = {
+        r.system: dict(color=palette[i % len(palette)], marker=markers[i % len(markers)], s=max(90 - 14 * i, 24))
+        for i, r in enumerate(rows)
+    }
+    handles = {}
     for ax, attr, title, xlabel in (
         (axes[0], "gpu_hours", "(a) Training cost", "Training GPU-hours"),
         (axes[1], "speed", "(b) Inference speed", f"Test instances per second ({decoding})"),
     ):
         points = [r for r in rows if getattr(r, attr) is not None and r.f05_mean is not None]
         for r in points:
-            x, y = getattr(r, attr), r.f05_mean
-            ax.scatter([x], [y], s=28, color=colour[r.system])
-            ax.annotate(r.label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            st = style[r.system]
+            handles[r.system] = ax.scatter(
+                [getattr(r, attr)], [r.f05_mean], s=st["s"], marker=st["marker"], facecolors="none",
+                edgecolors=st["color"], linewidths=1.4, label=r.label,
+            )
         xs = [getattr(r, attr) for r in points]
         if xs and min(xs) > 0 and max(xs) / min(xs) > 50:
             ax.set_xscale("log")
+        elif xs and min(xs) >= 0:  # counts and rates: the axis starts at 0
+            top = max(xs) or 1.0
+            ax.set_xlim(-0.04 * top, 1.08 * top)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"F0.5 (mean of {names})")
         ax.spines[["top", "right"]].set_visible(False)
         if not points:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+    if handles:
+        ordered = [handles[r.system] for r in rows if r.system in handles]
+        fig.legend(
+            ordered, [h.get_label() for h in ordered], loc="upper center", bbox_to_anchor=(0.5, 0.0),
+            ncol=len(ordered) if len(ordered) <= 4 else 3, frameon=False, fontsize=8,
+        )
     fig.tight_layout()
     paths = save_figure(fig, prefix)
     plt.close(fig)
@@ -1154,7 +1556,9 @@ INPUT_KINDS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
     ("counts", lambda p: p.name.endswith(".counts.json")),
     ("jsonl", lambda p: p.name.endswith(".jsonl")),
     ("published", lambda p: p.suffix in (".yaml", ".yml")),
+    ("bootstrap", lambda p: p.suffix == ".json" and p.parts[-4:-2] == ("analysis", "bootstrap")),
     ("scores", lambda p: p.suffix == ".json"),
+    ("outputs", lambda p: p.suffix == ".txt" and len(p.parts) >= 4 and p.parts[-4] == "outputs"),
 )
 KIND_HELP = {
     "scores": "results/scores/{system}/{decoding}/{dataset}.json",
@@ -1164,15 +1568,19 @@ KIND_HELP = {
     "jsonl": "results/data/test/{dataset}.jsonl (table2) or results/instructions/{mixture}.jsonl (table3)",
     "counts": "results/instructions/{mixture}.counts.json",
     "published": "published rows YAML (workflow/resources/published_table5.yaml)",
+    "bootstrap": "results/analysis/bootstrap/{table}/{dataset}.json",
+    "outputs": "results/outputs/{system}/{decoding}/{dataset}.txt",
 }
 ARTEFACT_KINDS = {
     "table2": ("jsonl",),
     "table3": ("jsonl", "counts"),
-    "table4": ("scores",),
+    "table4": ("scores", "bootstrap"),
     "table5": ("scores", "published"),
     "table7": ("scores", "decode-metrics", "train-metrics"),
     "cost_quality": ("scores", "decode-metrics", "train-metrics"),
     "figure1": ("edits",),
+    "table6": ("jsonl", "outputs"),
+    "table8": ("edits",),
 }
 
 
@@ -1221,8 +1629,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         test_sets=_json_arg(args.test_sets, "--test-sets"),
         tasks=_json_arg(args.tasks, "--tasks"),
     )
-    named = {kind: getattr(args, kind.replace("-", "_"), None) or [] for kind in ARTEFACT_KINDS[artefact]}
-    inputs = classify_inputs(artefact, [*args.inputs, *(p for paths in named.values() for p in paths)])
+    inputs = classify_inputs(artefact, args.inputs)
+    for kind in ARTEFACT_KINDS[artefact]:  # files given by kind (--scores, ...) are of that kind
+        inputs[kind] += [Path(p) for p in getattr(args, kind.replace("-", "_"), None) or []]
     prefix = args.out_prefix
     if artefact == "table2":
         paths = render_table2(spec, ctx, inputs["jsonl"], prefix)
@@ -1231,7 +1640,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         mixture = counts or _one(inputs["jsonl"], "mixture JSONL", artefact)
         paths = render_table3(spec, ctx, mixture, prefix, _json_arg(args.train_sets, "--train-sets"))
     elif artefact == "table4":
-        paths = render_table4(spec, ctx, inputs["scores"], prefix)
+        paths = render_table4(spec, ctx, inputs["scores"], prefix, inputs["bootstrap"])
     elif artefact == "table5":
         published = _one(inputs["published"], "published-rows YAML", artefact, required=False)
         paths = render_table5(spec, ctx, inputs["scores"], prefix, published)
@@ -1241,6 +1650,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         paths = render_fn(
             spec, ctx, inputs["scores"], inputs["decode-metrics"], inputs["train-metrics"], prefix, **extra
         )
+    elif artefact == "table6":
+        paths = render_table6(spec, ctx, inputs["jsonl"], inputs["outputs"], prefix)
+    elif artefact == "table8":
+        paths = render_table8(spec, ctx, inputs["edits"], prefix)
     else:
         paths = render_figure1(spec, ctx, inputs["edits"], prefix)
     for path in paths:
@@ -1251,11 +1664,13 @@ def cmd_render(args: argparse.Namespace) -> int:
 ARTEFACT_HELP = {
     "table2": "Table 2: test sets (task, dataset, #instances, metric)",
     "table3": "Table 3: training data of a mixture (task, data, #examples)",
-    "table4": "Table 4: systems x the ten test sets, grouped by task, with Avg.",
+    "table4": "Table 4: systems x the ten test sets, grouped by task, with Avg. (and significance marks)",
     "table5": "Table 5: our systems beside published LLM and SOTA numbers",
     "table7": "Table 7: GEC P/R/F0.5, training GPU-hours and inference speed",
     "figure1": "Figure 1: insert/replace/delete counts per system + entity-touching corrections",
     "cost_quality": "Figure: F0.5 against training GPU-hours and inference instances/s",
+    "table6": "Table 6: case study, outputs of two systems (with / without generic data) on seeded inputs",
+    "table8": "Table 8: case study, seeded entity-touching corrections of the Figure-1 systems",
 }
 
 
@@ -1287,6 +1702,6 @@ def register(subparsers: Any) -> None:
             + "; ".join(KIND_HELP[k] for k in kinds),
         )
         for kind in kinds:
-            flag = {"jsonl": "--data" if artefact == "table2" else "--instructions"}.get(kind, f"--{kind}")
+            flag = {"jsonl": "--data" if artefact in ("table2", "table6") else "--instructions"}.get(kind, f"--{kind}")
             p.add_argument(flag, dest=kind.replace("-", "_"), nargs="*", default=[], help=f"{KIND_HELP[kind]} files")
         p.set_defaults(func=cmd_render)

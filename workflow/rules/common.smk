@@ -192,6 +192,11 @@ def res(group, key, per_system=False):
     return group_resources(group)[key]
 
 
+# torchrun passes these signals on to its workers (SIGUSR1: `sbatch --signal=USR1@120`), then
+# gives them this many seconds to save a checkpoint before SIGKILL.
+TORCHRUN_SIGNALS = "--signals-to-handle SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1 --shutdown-timeout 300"
+
+
 def launcher(wildcards):
     """`writing-alpaca`, or torchrun over the job's GPUs when it has more than one.
 
@@ -203,15 +208,21 @@ def launcher(wildcards):
     if gpus <= 1 and nodes <= 1:
         return "writing-alpaca"
     if nodes <= 1:
-        return f"torchrun --standalone --nproc_per_node {gpus} -m writing_alpaca"
+        return f"torchrun --standalone --nproc_per_node {gpus} {TORCHRUN_SIGNALS} -m writing_alpaca"
     if gpus % nodes:
         raise WorkflowError(f"systems.{wildcards.system}.resources: gpu ({gpus}) must be a multiple of nodes ({nodes})")
     return (
-        f"srun --ntasks-per-node 1 torchrun --nnodes {nodes} --nproc_per_node {gpus // nodes} "
+        f"srun --ntasks-per-node 1 torchrun --nnodes {nodes} --nproc_per_node {gpus // nodes} {TORCHRUN_SIGNALS} "
         "--rdzv_backend c10d --rdzv_id $SLURM_JOB_ID "
         '--rdzv_endpoint "$(scontrol show hostnames $SLURM_JOB_NODELIST | head -n1):29500" '
         "-m writing_alpaca"
     )
+
+
+def checkpoint_dir(system_name):
+    """Where a training run checkpoints: outside its declared output, which Snakemake deletes
+    before re-running a failed job; the run resumes from here and removes it on success."""
+    return f"results/checkpoints/{system_name}"
 
 
 # --------------------------------------------------------------------------------------
@@ -230,7 +241,7 @@ def figure_targets():
 
 
 def all_targets():
-    return table_targets() + figure_targets()
+    return table_targets() + case_table_targets() + figure_targets()
 
 
 def score_files(table):
@@ -328,3 +339,81 @@ def render_params(artefact, table):
         test_sets=lambda wildcards: as_json(test_sets),
         tasks=lambda wildcards: as_json(tasks),
     )
+
+
+# --------------------------------------------------------------------------------------
+# Significance (rule bootstrap) and the case-study Tables 6 and 8
+# --------------------------------------------------------------------------------------
+def validate_significance(cfg):
+    """A table's `significance.reference` must be one of its systems."""
+    problems = []
+    for table, spec in cfg["tables"].items():
+        sig = spec.get("significance")
+        if sig and sig["reference"] not in spec.get("systems", []):
+            problems.append(
+                f"  tables.{table}.significance.reference: '{sig['reference']}' is not one of the table's systems "
+                f"({', '.join(spec.get('systems', []))})"
+            )
+    if problems:
+        raise WorkflowError("invalid configuration:\n" + "\n".join(problems))
+
+
+validate_significance(config)
+
+# Tables whose systems are compared by paired bootstrap on each of their test sets.
+SIGNIFICANCE_TABLES = [t for t, spec in config["tables"].items() if spec.get("significance")]
+BOOTSTRAP_DEFAULTS = {"samples": 1000, "alpha": 0.05}
+
+
+def significance(table, key):
+    return config["tables"][table]["significance"].get(key, BOOTSTRAP_DEFAULTS.get(key))
+
+
+def bootstrap_files(table):
+    """results/analysis/bootstrap/{table}/{dataset}.json of every test set (none without `significance`)."""
+    if table not in SIGNIFICANCE_TABLES:
+        return []
+    return [f"results/analysis/bootstrap/{table}/{ds}.json" for ds in config["tables"][table]["test_sets"]]
+
+
+def bootstrap_inputs(wildcards):
+    spec = config["tables"][wildcards.table]
+    inputs = {
+        "data": f"results/data/test/{wildcards.dataset}.jsonl",
+        "hyps": [f"results/outputs/{s}/{spec['decoding']}/{wildcards.dataset}.txt" for s in spec["systems"]],
+    }
+    if is_m2_set(wildcards.dataset):
+        inputs["m2"] = f"results/data/test/{wildcards.dataset}.m2"
+    return inputs
+
+
+def bootstrap_hyps(wildcards, input):
+    """`SYSTEM=PATH` arguments of `analyse bootstrap --hyps`, quoted for the shell."""
+    systems = config["tables"][wildcards.table]["systems"]
+    return " ".join(shlex.quote(f"{s}={path}") for s, path in zip(systems, input.hyps))
+
+
+def output_files(table):
+    spec = config["tables"][table]
+    return [f"results/outputs/{s}/{spec['decoding']}/{ds}.txt" for s in spec["systems"] for ds in spec["test_sets"]]
+
+
+def test_data_files(table):
+    return [f"results/data/test/{ds}.jsonl" for ds in config["tables"][table]["test_sets"]]
+
+
+# Table 8 samples the figure1 systems' entity-touching corrections; Table 6 has its own systems.
+CASE_TABLES = {"table6": "table6", "table8": "figure1"}
+
+
+def case_table_targets():
+    return [f"results/tables/{t}.{ext}" for t in CASE_TABLES for ext in TABLE_FORMATS]
+
+
+def case_render_params(artefact):
+    """render_params of a case-study table: its base table's spec with its own options and the seed."""
+    params = render_params(artefact, CASE_TABLES[artefact])
+    spec = dict(config["tables"][CASE_TABLES[artefact]], **config["tables"][artefact], seed=config["seed"])
+    params["spec"] = lambda wildcards: as_json(spec)
+    return params
+

@@ -1,4 +1,4 @@
-# The paper's artefacts: Tables 2, 3, 4, 5, 7, Figure 1 and the cost-vs-quality figure.
+# The paper's artefacts: Tables 2-8, Figure 1 and the cost-vs-quality figure.
 # Every table comes as Markdown, LaTeX (booktabs) and CSV; every figure as PNG, PDF and CSV.
 # One rule per artefact, so that `snakemake results/tables/table4.md` builds only its ancestors.
 
@@ -39,6 +39,7 @@ use rule render_table2 as render_table3 with:
 use rule render_table2 as render_table4 with:
     input:
         score_files("table4"),
+        bootstrap_files("table4"),
     output:
         **table_outputs("table4"),
     params:
@@ -94,3 +95,28 @@ use rule render_table2 as render_cost_quality with:
         **render_params("cost_quality", "table7"),
     log:
         "logs/render/cost_quality.log",
+
+
+# Case studies: Table 6 (two systems' outputs on seeded inputs of each test set) and Table 8
+# (seeded entity-touching corrections of the Figure-1 systems).
+use rule render_table2 as render_table6 with:
+    input:
+        test_data_files("table6"),
+        output_files("table6"),
+    output:
+        **table_outputs("table6"),
+    params:
+        **case_render_params("table6"),
+    log:
+        "logs/render/table6.log",
+
+
+use rule render_table2 as render_table8 with:
+    input:
+        edit_files("figure1"),
+    output:
+        **table_outputs("table8"),
+    params:
+        **case_render_params("table8"),
+    log:
+        "logs/render/table8.log",
