@@ -11,6 +11,7 @@ import atexit
 import json
 import random
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -115,6 +116,23 @@ def trained_system(method: str, **overrides: Any) -> Path:
         train(config, tiny_base(), instruction_file(), out)
 
     return _cached(key, build)
+
+
+def train_command(
+    out: Path,
+    checkpoint_dir: Path,
+    training: dict[str, Any],
+    method: str = "lora",
+    launcher: tuple[str, ...] = (sys.executable, "-m", "writing_alpaca"),
+) -> list[str]:
+    """The ``train`` command line a Snakemake rule would run (``launcher``: python or torchrun)."""
+    spec = {"method": method, "kind": "causal_lm", "base": "tiny"}
+    return [
+        *launcher, "train", "--system", f"toy-{method}", "--spec", json.dumps(spec),
+        "--training", json.dumps(training), "--template", json.dumps(TEMPLATE), "--seed", "1",
+        "--base", str(tiny_base()), "--data", str(instruction_file()), "--out", str(out),
+        "--checkpoint-dir", str(checkpoint_dir),
+    ]
 
 
 def fake_generate(tokenizer: Any, respond: Callable[[str], str]) -> Callable[..., Any]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 
 import pytest
 
 from _causal_lm_fixtures import GRAMMAR, TEMPLATE, TRAINING, instruction_file, tiny_base, trained_system
 from writing_alpaca import train as train_module
 from writing_alpaca.errors import WritingAlpacaError
+from writing_alpaca.training.checkpoints import Accounting, Attempt, CheckpointDir
 from writing_alpaca.training.config import TrainConfig
 from writing_alpaca.training.data import IGNORE_INDEX, PaddingCollator, build_examples, render_prompt, tokenize_example
-from writing_alpaca.training.recipe import deepspeed_config, train, validate_deepspeed_config
+from writing_alpaca.training.recipe import default_checkpoint_dir, train
+from writing_alpaca.training.zero import deepspeed_config, ensure_process_group_env, validate_deepspeed_config
 
 
 def _cuda() -> bool:
@@ -129,20 +130,45 @@ def test_template_must_have_slots():
 
 
 def test_deepspeed_config_generation_and_validation():
-    zero2 = deepspeed_config(_config(deepspeed={"stage": 2, "offload": False}))
+    zero2 = deepspeed_config(_config(deepspeed={"stage": 2, "offload": False}).deepspeed)
     assert zero2["zero_optimization"]["stage"] == 2
     assert zero2["train_micro_batch_size_per_gpu"] == "auto" and "optimizer" not in zero2
     validate_deepspeed_config(zero2, micro_batch=4, grad_accum=2, precision="fp32")
 
-    zero3 = deepspeed_config(_config(deepspeed={"stage": 3, "offload": True}))
+    # ZeRO-3 gathers full weights on save; offload on GPUs uses DeepSpeed's CPU Adam ...
+    zero3 = deepspeed_config(_config(deepspeed={"stage": 3, "offload": True}).deepspeed, cuda=True)
     z = zero3["zero_optimization"]
     assert z["stage3_gather_16bit_weights_on_model_save"] is True
-    assert z["offload_optimizer"]["device"] == z["offload_param"]["device"] == "cpu"
+    assert z["offload_optimizer"] == z["offload_param"] == {"device": "cpu", "pin_memory": True}
+    assert zero3["optimizer"]["type"] == "AdamW"
     validate_deepspeed_config(zero3, micro_batch=4, grad_accum=2, precision="bf16")
+    # ... and on a CPU-only machine torch AdamW (no cpu_adam op to build)
+    zero3_cpu = deepspeed_config(_config(deepspeed={"stage": 3, "offload": True}).deepspeed, cuda=False)
+    assert "optimizer" not in zero3_cpu and zero3_cpu["zero_force_ds_cpu_optimizer"] is False
+    assert zero3_cpu["zero_optimization"]["offload_param"]["pin_memory"] is False
+    validate_deepspeed_config(zero3_cpu, micro_batch=4, grad_accum=2, precision="fp32")
+    # ZeRO-3 without offload
+    plain3 = deepspeed_config(_config(deepspeed={"stage": 3, "offload": False}).deepspeed)
+    assert "offload_param" not in plain3["zero_optimization"] and "optimizer" not in plain3
+    validate_deepspeed_config(plain3, micro_batch=1, grad_accum=8, precision="bf16")
 
     broken = {**zero2, "zero_optimization": {**zero2["zero_optimization"], "stage": "two"}}
     with pytest.raises(WritingAlpacaError, match="DeepSpeed rejects"):
         validate_deepspeed_config(broken, micro_batch=4, grad_accum=2, precision="fp32")
+
+
+def test_single_process_gets_a_process_group_environment(monkeypatch):
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    ensure_process_group_env()
+    assert (os.environ["RANK"], os.environ["WORLD_SIZE"], os.environ["LOCAL_RANK"]) == ("0", "1", "0")
+    assert 0 < int(os.environ["MASTER_PORT"]) < 65536
+    monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun's values are kept
+    ensure_process_group_env()
+    assert os.environ["WORLD_SIZE"] == "2"
+    monkeypatch.delenv("MASTER_PORT")
+    with pytest.raises(WritingAlpacaError, match="MASTER_PORT"):
+        ensure_process_group_env()
 
 
 # ------------------------------------------------------------------ training
@@ -180,7 +206,17 @@ def test_training_lowers_the_loss_and_writes_a_system(method):
     assert metrics["tokens_seen"] == _expected_tokens_seen(30 * 2)
     first, last = metrics["loss_history"][0], metrics["final_loss"]
     assert last < 0.85 * first, (first, last)
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-20", "checkpoint-30"]
+    # batch 8 = micro-batch 4 x 2 accumulation steps x 1 process
+    assert (metrics["world_size"], metrics["gradient_accumulation"], metrics["effective_batch_size"]) == (1, 2, 8)
+    # one uninterrupted attempt: everything it processed is the trajectory
+    [attempt] = metrics["attempts"]
+    assert attempt["outcome"] == "finished" and (attempt["start_step"], attempt["end_step"]) == (0, 30)
+    assert metrics["tokens_processed"] == metrics["tokens_seen"] == attempt["tokens_processed"]
+    assert 0 < metrics["train_seconds"] <= metrics["wall_seconds"] == attempt["wall_seconds"]
+    assert metrics["tokens_per_second"] == pytest.approx(metrics["tokens_seen"] / metrics["train_seconds"], rel=1e-3)
+    # the checkpoints (every 20 steps and at the end) are gone once the system is written
+    assert sorted(p.name for p in out.iterdir()) == ["adapter" if method == "lora" else "model", "system.json", "train_metrics.json"]
+    assert not default_checkpoint_dir(out).exists()
 
 
 def test_lora_adapter_is_loadable_and_changes_the_model():
@@ -216,16 +252,53 @@ def test_full_model_dir_is_complete_and_training_is_deterministic(tmp_path):
     )["loss_history"]
 
 
-def test_resume_from_latest_checkpoint(tmp_path):
-    out = tmp_path / "sys"
-    cfg = _config("lora", max_steps=4, save_steps=2)
-    first = train(cfg, tiny_base(), instruction_file(), out)
-    assert first["resumed_from"] is None
-    (out / "system.json").unlink()  # as if the job died after its last checkpoint
-    second = train(cfg, tiny_base(), instruction_file(), out)
-    assert second["resumed_from"].endswith("checkpoint-4")
-    assert second["steps"] == 4 and second["loss_history"] == first["loss_history"]
-    assert (out / "system.json").is_file()
+def test_checkpoint_dir_resumes_only_complete_checkpoints_of_the_same_settings(tmp_path):
+    fingerprint = {"training": {"lora": {"r": 8, "target_modules": ["q_proj", "v_proj"]}}, "data_sha256": "ab"}
+    directory = CheckpointDir(tmp_path / "ckpt")
+    assert directory.prepare(fingerprint) is None  # nothing yet: a fresh start
+    for step in (2, 4, 6):
+        (directory.path / f"checkpoint-{step}").mkdir()
+    for step in (2, 4):
+        directory.mark_complete(directory.path / f"checkpoint-{step}")
+    # checkpoint-6 was being written when the job died: dropped, the run resumes from checkpoint-4
+    assert directory.prepare(fingerprint) == directory.path / "checkpoint-4"
+    assert [p.name for p in directory.checkpoints()] == ["checkpoint-2", "checkpoint-4"]
+
+    changed = {"training": {"lora": {"r": 8, "target_modules": ["q_proj"]}}, "data_sha256": "cd"}
+    with pytest.raises(WritingAlpacaError) as error:
+        directory.prepare(changed)
+    message = str(error.value)
+    assert "refusing to resume" in message and str(directory.path) in message
+    assert 'training.lora.target_modules: ["q_proj", "v_proj"] -> ["q_proj"]' in message
+    assert 'data_sha256: "ab" -> "cd"' in message
+
+    directory.remove()
+    assert not directory.path.exists()
+
+
+def test_accounting_sums_attempts_and_marks_killed_ones(tmp_path):
+    books = Accounting(tmp_path / "accounting.json")
+    books.attempts.append(Attempt("t0", gpus=8, world_size=8, start_step=0, end_step=70, wall_seconds=3600.0,
+                                  train_seconds=3000.0, tokens_processed=7000))
+    books.save()  # still "running" when the job was SIGKILLed
+    books = Accounting.load(tmp_path / "accounting.json")
+    assert books.attempts[0].outcome == "killed"
+    books.attempts.append(Attempt("t1", gpus=8, world_size=8, start_step=60, end_step=100, wall_seconds=1800.0,
+                                  train_seconds=1000.0, tokens_processed=4000, outcome="finished"))
+    totals = books.totals()
+    assert totals["wall_seconds"] == 5400.0
+    assert totals["gpu_hours"] == 12.0  # 8 GPUs x 1.5 h
+    assert totals["tokens_processed"] == 11000  # the 10 redone steps count: they were paid for
+    assert totals["tokens_per_second"] == 2.75
+    assert [a["outcome"] for a in totals["attempts"]] == ["killed", "finished"]
+
+
+def test_training_fingerprint_ignores_only_bookkeeping_settings():
+    base = _config("lora").fingerprint()
+    assert _config("lora", save_steps=7, logging_steps=3).fingerprint() == base
+    assert _config("lora", micro_batch_size=2).fingerprint() != base
+    assert _config("lora", lora={"r": 4, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj"]}).fingerprint() != base
+    assert "lora" not in _config("full").fingerprint()
 
 
 def test_cli_train(tmp_path):
@@ -238,11 +311,58 @@ def test_cli_train(tmp_path):
             "train", "--system", "cli", "--spec", json.dumps({"method": "lora", "kind": "causal_lm", "base": "tiny"}),
             "--training", json.dumps(training), "--template", json.dumps(TEMPLATE),
             "--base", str(tiny_base()), "--data", str(instruction_file()), "--out", str(out),
+            "--checkpoint-dir", str(tmp_path / "checkpoints" / "cli"),
         ]
     )
     assert args.func(args) == 0
     assert json.loads((out / "train_metrics.json").read_text())["steps"] == 2
     assert not (out / "deepspeed.json").exists()
+    assert list((tmp_path / "checkpoints").iterdir()) == []  # removed after success
+
+
+def _logits(model, ids):
+    import torch
+
+    with torch.no_grad():
+        return model(ids).logits
+
+
+def test_merged_lora_model_gives_the_logits_of_base_plus_adapter(tmp_path):
+    import torch
+    from peft import PeftModel
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    system = trained_system("lora")
+    parser = argparse.ArgumentParser()
+    train_module.register(parser.add_subparsers())
+    args = parser.parse_args(["merge", "--system-dir", str(system), "--out", str(tmp_path / "merged")])
+    assert args.func(args) == 0
+
+    merged_dir = tmp_path / "merged"
+    files = {p.name for p in merged_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "merged_from.json"} <= files
+    assert "adapter_config.json" not in files
+    with safe_open(str(merged_dir / "model.safetensors"), "pt") as merged, safe_open(
+        str(tiny_base() / "model.safetensors"), "pt"
+    ) as base_file:
+        assert set(merged.keys()) == set(base_file.keys())  # a plain LLaMA: no lora_A / lora_B left
+
+    ids = torch.tensor([[1, 40, 50, 60, 70, 80], [1, 90, 100, 110, 120, 130]])
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_base()))
+    before = _logits(base, ids)
+    with_adapter = _logits(PeftModel.from_pretrained(base, str(system / "adapter")).eval(), ids)
+    standalone = _logits(AutoModelForCausalLM.from_pretrained(str(merged_dir)).eval(), ids)
+    assert not torch.allclose(before, with_adapter, atol=1e-3)
+    torch.testing.assert_close(standalone, with_adapter, atol=1e-5, rtol=1e-5)
+
+
+def test_merge_needs_a_lora_system(tmp_path):
+    from writing_alpaca.training.merge import merge_adapter
+
+    with pytest.raises(WritingAlpacaError, match="not a LoRA system"):
+        merge_adapter(trained_system("full"), tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
 
 
 def test_bad_data_is_a_located_error(tmp_path):
@@ -250,32 +370,3 @@ def test_bad_data_is_a_located_error(tmp_path):
     bad.write_text(json.dumps({"instruction": GRAMMAR, "input": "x", "output": "y"}) + "\n" + json.dumps({"instruction": GRAMMAR}) + "\n")
     with pytest.raises(WritingAlpacaError, match=r"bad.jsonl:2: .*'output'"):
         train(_config(), tiny_base(), bad, tmp_path / "out")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.slow
-def test_zero2_on_cpu_single_process(tmp_path, monkeypatch):
-    """A few steps under DeepSpeed ZeRO-2 (CPU accelerator, gloo, one process).
-
-    The first DeepSpeed run on a machine JIT-builds its shared-memory comm op
-    (~1-2 min, cached in ~/.cache/torch_extensions); the optimizer is torch AdamW,
-    so no cpu_adam build is needed.
-    """
-    for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}.items():
-        monkeypatch.setenv(key, value)
-    out = tmp_path / "zero2"
-    cfg = _config("lora", max_steps=4, save_steps=100, deepspeed={"stage": 2, "offload": False})
-    metrics = train(cfg, tiny_base(), instruction_file(), out)
-    ds = json.loads((out / "deepspeed.json").read_text())
-    assert ds["zero_optimization"]["stage"] == 2
-    assert metrics["steps"] == 4
-    # ZeRO-2 on one process is numerically the plain run.
-    plain = train(_config("lora", max_steps=4, save_steps=100), tiny_base(), instruction_file(), tmp_path / "plain")
-    assert metrics["loss_history"] == pytest.approx(plain["loss_history"], rel=1e-4)
-    assert (out / "adapter" / "adapter_model.safetensors").is_file()
-    assert os.environ["WORLD_SIZE"] == "1"

@@ -1,4 +1,5 @@
-"""``writing-alpaca train``: instruction-tune a causal LM (LoRA or full) on one mixture.
+"""``writing-alpaca train`` (instruction-tune a causal LM, LoRA or full) and ``writing-alpaca merge``
+(fold a trained LoRA adapter into a standalone model).
 
 All logic lives in :mod:`writing_alpaca.training`; this module is the CLI.
 """
@@ -21,12 +22,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
         parse_json_arg(args.template, "--template"),
         seed=args.seed,
     )
-    train(config, args.base, args.data, args.out)
+    train(config, args.base, args.data, args.out, checkpoint_dir=args.checkpoint_dir)
+    return 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from .training.merge import merge_adapter
+
+    merge_adapter(args.system_dir, args.out)
     return 0
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="instruction-tune a causal LM (LoRA or full fine-tuning)")
+    parser = subparsers.add_parser(
+        "train",
+        help="instruction-tune a causal LM (LoRA or full fine-tuning)",
+        description="Train one system. Checkpoints every training.save_steps into --checkpoint-dir; "
+        "re-running the same command resumes from the newest complete checkpoint. SIGTERM or SIGUSR1 "
+        "saves a checkpoint and exits with status 2.",
+    )
     parser.add_argument("--system", required=True, help="system name (config systems.<name>)")
     parser.add_argument("--spec", required=True, help="JSON: systems.<name> (method: lora|full)")
     parser.add_argument("--training", required=True, help="JSON: the training: block")
@@ -34,5 +48,18 @@ def register(subparsers) -> None:
     parser.add_argument("--base", required=True, help="base model directory")
     parser.add_argument("--data", required=True, help="instruction records (JSONL)")
     parser.add_argument("--out", required=True, help="system directory to write")
+    parser.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        help="where checkpoints live until the run succeeds (default: .OUT.checkpoints beside --out)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="overrides training.seed (default 42)")
     parser.set_defaults(func=_cmd_train)
+
+    merge = subparsers.add_parser(
+        "merge",
+        help="merge a LoRA system's adapter into its base model (standalone safetensors model)",
+    )
+    merge.add_argument("--system-dir", required=True, help="a trained LoRA system (results/models/<system>)")
+    merge.add_argument("--out", required=True, help="model directory to write")
+    merge.set_defaults(func=_cmd_merge)

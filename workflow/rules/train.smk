@@ -61,7 +61,10 @@ rule train:
         command="train",
         spec=lambda wildcards: as_json(system(wildcards.system)),
         training=lambda wildcards: as_json(training_for(wildcards.system)),
-        extra=lambda wildcards: f"--template {shlex.quote(as_json(config['template']))}",
+        extra=lambda wildcards: (
+            f"--template {shlex.quote(as_json(config['template']))} "
+            f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))}"
+        ),
     log:
         "logs/train/{system}.log",
     wildcard_constraints:

@@ -8,7 +8,7 @@ turns every mistake into one :class:`~writing_alpaca.errors.WritingAlpacaError`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Mapping
 
 from ..errors import WritingAlpacaError
@@ -195,6 +195,7 @@ class TrainConfig:
             learning_rate=learning_rate,
             warmup_steps=_int(training, "warmup_steps", what, 0, minimum=0),
             save_steps=_int(training, "save_steps", what, 200),
+            logging_steps=_int(training, "logging_steps", what, 1),
             bf16=bf16,
             lora=LoraSettings.from_dict(training.get("lora")),
             deepspeed=DeepSpeedSettings.from_dict(training.get("deepspeed")),
@@ -203,6 +204,21 @@ class TrainConfig:
         if config.batch_size % config.micro_batch_size:
             raise _err(what, f"batch_size ({config.batch_size}) must be a multiple of micro_batch_size ({config.micro_batch_size})")
         return config
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that determine the optimisation trajectory (stored with checkpoints).
+
+        Everything except ``save_steps`` and ``logging_steps``, which change when state is
+        written or printed but not the weights a run ends with.
+        """
+        data = asdict(self)
+        for key in ("save_steps", "logging_steps"):
+            data.pop(key)
+        if self.method == "lora":
+            data["lora"]["target_modules"] = list(self.lora.target_modules)
+        else:
+            data.pop("lora")  # irrelevant to full fine-tuning
+        return data
 
     def gradient_accumulation(self, world_size: int = 1) -> int:
         """``batch_size / (micro_batch_size * world_size)``, at least 1 (as alpaca-lora)."""

@@ -109,7 +109,9 @@ def apply_lora(model: Any, lora: LoraSettings) -> Any:
         task_type="CAUSAL_LM",
     )
     peft_model = get_peft_model(model, config)
-    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in peft_model.parameters())
+    # under ZeRO-3 the base parameters are partitioned: ds_numel is their full size
+    sizes = [(getattr(p, "ds_numel", p.numel()), p.requires_grad) for p in peft_model.parameters()]
+    trainable = sum(n for n, grad in sizes if grad)
+    total = sum(n for n, _ in sizes) or 1
     log.info("LoRA: %d trainable of %d parameters (%.3f%%)", trainable, total, 100 * trainable / total)
     return peft_model

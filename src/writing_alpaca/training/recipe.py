@@ -1,15 +1,22 @@
 """The training recipe: Hugging Face ``Trainer`` (+ peft LoRA, + optional DeepSpeed ZeRO).
 
-Layout of the output directory ``DIR`` (``results/models/{system}/``)::
+Outputs, in the system directory ``DIR`` (``results/models/{system}/``), written by rank 0::
 
-    checkpoints/checkpoint-N/   every save_steps (HF format; the latest is resumed from)
+    adapter/ | model/           LoRA adapter (peft, safetensors) or full weights (safetensors),
+                                each with the tokenizer
     deepspeed.json              the generated DeepSpeed config (ZeRO stage > 0 only)
-    adapter/ | model/           LoRA adapter (peft) or full weights, each with the tokenizer
     train_metrics.json
     system.json                 written last: its presence marks a complete system
 
-Every run takes exactly ``max_steps`` optimiser steps, so runs are comparable.
-On CPU the run is fp32 with ``use_cpu=True`` and deterministic for a given seed.
+Checkpoints go to a separate directory (``--checkpoint-dir``; by default ``.DIR.checkpoints``
+beside ``DIR``), which Snakemake does not delete before re-running a failed job: a killed
+run resumes from there, and the directory is removed after success.  See
+:mod:`.checkpoints` for resuming, signals and the accounting of interrupted runs.
+
+Every run takes exactly ``max_steps`` optimiser steps with an effective batch of
+``batch_size = micro_batch_size x gradient accumulation x world size``, so runs are
+comparable.  On CPU the run is fp32 with ``use_cpu=True`` (gloo between processes) and
+deterministic for a given seed: a resumed run ends with the weights of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -19,10 +26,21 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import WritingAlpacaError
 from ..io import write_json
+from .checkpoints import (
+    ACCOUNTING,
+    Accounting,
+    Attempt,
+    CheckpointCallback,
+    CheckpointDir,
+    StopOnSignal,
+    TrainingInterrupted,
+    file_digest,
+    model_identity,
+)
 from .config import TrainConfig
 from .data import PaddingCollator, build_examples, load_instruction_records
 from .modelling import (
@@ -34,102 +52,38 @@ from .modelling import (
     load_base_model,
     load_tokenizer,
 )
+from .zero import (
+    deepspeed_config,
+    ensure_process_group_env,
+    init_distributed,
+    rank,
+    validate_deepspeed_config,
+    world_size,
+)
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"
 DEEPSPEED_JSON = "deepspeed.json"
+#: Checkpoints kept at a time (the newest complete one is always among them).
+SAVE_TOTAL_LIMIT = 2
 
 
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
+def default_checkpoint_dir(out: str | Path) -> Path:
+    """``.NAME.checkpoints`` beside the system directory ``NAME`` (the rule passes its own)."""
+    out = Path(out)
+    return out.with_name(f".{out.name}.checkpoints")
 
 
-# --------------------------------------------------------------------------- DeepSpeed
-
-
-def deepspeed_config(config: TrainConfig) -> dict[str, Any]:
-    """The DeepSpeed config for ``training.deepspeed`` (stage > 0).
-
-    Batch sizes, clipping and precision are ``"auto"``: the HF integration fills
-    them from ``TrainingArguments`` so the two can never disagree.  Without offload
-    the Trainer's torch AdamW is used (no DeepSpeed op build); with offload the
-    optimizer is DeepSpeed's ``AdamW`` (``DeepSpeedCPUAdam``, JIT-built on first use).
-    """
-    ds = config.deepspeed
-    if not ds.enabled:
-        raise ValueError("deepspeed_config() called with stage 0")
-    zero: dict[str, Any] = {
-        "stage": ds.stage,
-        "overlap_comm": True,
-        "contiguous_gradients": True,
-        "reduce_bucket_size": "auto",
+def run_fingerprint(config: TrainConfig, base: Path, data: Path, precision: str, world: int) -> dict[str, Any]:
+    """What must not change between a checkpoint and the run resuming from it."""
+    return {
+        "training": config.fingerprint(),
+        "base": model_identity(base),
+        "data_sha256": file_digest(data),
+        "precision": precision,
+        # ZeRO partitions optimizer state per rank: its checkpoints need the same world size
+        "deepspeed_world_size": world if config.deepspeed.enabled else None,
     }
-    if ds.stage == 3:
-        zero.update(
-            {
-                "stage3_gather_16bit_weights_on_model_save": True,
-                "stage3_prefetch_bucket_size": "auto",
-                "stage3_param_persistence_threshold": "auto",
-            }
-        )
-    out: dict[str, Any] = {
-        "train_batch_size": "auto",
-        "train_micro_batch_size_per_gpu": "auto",
-        "gradient_accumulation_steps": "auto",
-        "gradient_clipping": "auto",
-        "bf16": {"enabled": "auto"},
-        "zero_optimization": zero,
-        "steps_per_print": 10**9,
-        "wall_clock_breakdown": False,
-    }
-    if ds.offload:
-        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
-        if ds.stage == 3:
-            zero["offload_param"] = {"device": "cpu", "pin_memory": True}
-        out["optimizer"] = {
-            "type": "AdamW",
-            "params": {"lr": "auto", "betas": "auto", "eps": "auto", "weight_decay": "auto"},
-        }
-    return out
-
-
-def _resolve_auto(value: Any, concrete: Mapping[str, Any], key: str = "") -> Any:
-    if isinstance(value, dict):
-        return {k: _resolve_auto(v, concrete, k) for k, v in value.items()}
-    if value == "auto":
-        return concrete.get(key, None)
-    return value
-
-
-def validate_deepspeed_config(ds_config: Mapping[str, Any], micro_batch: int, grad_accum: int, precision: str) -> None:
-    """Check ``ds_config`` with DeepSpeed's own parser (``"auto"`` replaced by this run's values)."""
-    from deepspeed.runtime.config import DeepSpeedConfig
-
-    concrete = {
-        "train_batch_size": micro_batch * grad_accum * world_size(),
-        "train_micro_batch_size_per_gpu": micro_batch,
-        "gradient_accumulation_steps": grad_accum,
-        "gradient_clipping": 1.0,
-        "enabled": precision == "bf16",
-        "reduce_bucket_size": 5e8,
-        "stage3_prefetch_bucket_size": 5e7,
-        "stage3_param_persistence_threshold": 1e5,
-        "lr": 1e-4,
-        "betas": [0.9, 0.999],
-        "eps": 1e-8,
-        "weight_decay": 0.0,
-    }
-    resolved = _resolve_auto(dict(ds_config), concrete)
-    # DeepSpeedConfig derives world size from torch.distributed (1 when not initialised).
-    resolved["train_batch_size"] = micro_batch * grad_accum
-    try:
-        DeepSpeedConfig(resolved)
-    except Exception as exc:  # DeepSpeed raises assorted types (AssertionError, ValidationError, ...)
-        raise WritingAlpacaError(f"training.deepspeed: DeepSpeed rejects the generated config: {exc}") from exc
-
-
-# --------------------------------------------------------------------------- Trainer
 
 
 class _ListDataset:
@@ -151,44 +105,25 @@ def _replace_dir(src: Path, dst: Path) -> None:
     os.replace(src, dst)
 
 
-def train(
+def _count_parameters(model: Any, trainable_only: bool = False) -> int:
+    # under ZeRO-3 parameters are partitioned: ds_numel is the full size
+    return sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _training_arguments(
     config: TrainConfig,
-    base: str | Path,
-    data: str | Path,
-    out: str | Path,
-) -> dict[str, Any]:
-    """Train one system and write ``out`` (see module docstring). Returns the metrics."""
-    from transformers import Trainer, TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
+    output_dir: Path,
+    grad_accum: int,
+    precision: str,
+    cuda: bool,
+    world: int,
+    ds_config: dict[str, Any] | None,
+) -> Any:
+    """The Trainer's arguments: the recipe's settings, checkpoints into ``output_dir``."""
+    from transformers import TrainingArguments
 
-    out = Path(out)
-    base = check_model_dir(base)
-    records = load_instruction_records(data)
-    cuda = cuda_available()
-    precision = choose_precision(config.bf16, cuda)
-    grad_accum = config.gradient_accumulation(world_size())
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "system.json").unlink(missing_ok=True)  # only a finished run has system.json
-
-    set_seed(config.seed)
-    tokenizer = load_tokenizer(base, padding_side="right")
-    examples = build_examples(records, tokenizer, config.template, config.cutoff_len, config.train_on_inputs)
-    # Full fine-tuning keeps fp32 master weights (bf16 autocast); a frozen LoRA base is loaded in bf16.
-    model = load_base_model(base, precision if config.method == "lora" else "fp32")
-    model.config.use_cache = False
-    if config.method == "lora":
-        model = apply_lora(model, config.lora)
-
-    ds_path = None
-    if config.deepspeed.enabled:
-        ds_config = deepspeed_config(config)
-        validate_deepspeed_config(ds_config, config.micro_batch_size, grad_accum, precision)
-        ds_path = out / DEEPSPEED_JSON
-        write_json(ds_path, ds_config)
-
-    args = TrainingArguments(
-        output_dir=str(out / CHECKPOINTS),
+    return TrainingArguments(
+        output_dir=str(output_dir),
         per_device_train_batch_size=config.micro_batch_size,
         gradient_accumulation_steps=grad_accum,
         max_steps=config.max_steps,
@@ -197,38 +132,108 @@ def train(
         lr_scheduler_type="linear",
         optim="adamw_torch",
         bf16=precision == "bf16",
-        use_cpu=not cuda,
+        use_cpu=not cuda,  # on a GPU the Trainer must use it
         logging_steps=config.logging_steps,
         save_strategy="steps",
         save_steps=config.save_steps,
-        save_total_limit=2,
+        save_total_limit=SAVE_TOTAL_LIMIT,
         seed=config.seed,
         data_seed=config.seed,
-        deepspeed=str(ds_path) if ds_path else None,
+        deepspeed=ds_config,
         include_num_input_tokens_seen="non_padding",
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        ddp_find_unused_parameters=False if world_size() > 1 else None,
+        ddp_find_unused_parameters=False if world > 1 else None,
         report_to="none",
         disable_tqdm=True,
     )
+
+
+def train(
+    config: TrainConfig,
+    base: str | Path,
+    data: str | Path,
+    out: str | Path,
+    checkpoint_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train one system and write ``out`` (see module docstring). Returns the metrics.
+
+    Resumes from the newest complete checkpoint in ``checkpoint_dir`` if there is one.
+    Raises :class:`~.checkpoints.TrainingInterrupted` after checkpointing on SIGTERM/SIGUSR1.
+    """
+    from transformers import Trainer, set_seed
+
+    started = time.monotonic()
+    out, data = Path(out), Path(data)
+    base = check_model_dir(base)
+    records = load_instruction_records(data)
+    cuda = cuda_available()
+    precision = choose_precision(config.bf16, cuda)
+    if config.deepspeed.enabled:
+        ensure_process_group_env()
+    world, is_main = world_size(), rank() == 0
+    grad_accum = config.gradient_accumulation(world)
+    gpus = world if cuda else 0
+
+    checkpoints = CheckpointDir(checkpoint_dir or default_checkpoint_dir(out), is_main=is_main)
+    resume = checkpoints.prepare(run_fingerprint(config, base, data, precision, world))
+    if resume is not None:
+        log.info("resuming from %s", resume)
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "system.json").unlink(missing_ok=True)  # only a finished run has system.json
+
+    ds_config = None
+    if config.deepspeed.enabled:
+        ds_config = deepspeed_config(config.deepspeed, cuda)
+        validate_deepspeed_config(ds_config, config.micro_batch_size, grad_accum, precision)
+
+    set_seed(config.seed)
+    tokenizer = load_tokenizer(base, padding_side="right")
+    examples = build_examples(records, tokenizer, config.template, config.cutoff_len, config.train_on_inputs)
+
+    # Built before the model: with a ZeRO-3 config, from_pretrained then creates it partitioned.
+    args = _training_arguments(config, checkpoints.path, grad_accum, precision, cuda, world, ds_config)
+    if config.deepspeed.stage == 3:
+        init_distributed(cuda)
+
+    # Full fine-tuning keeps fp32 master weights (bf16 autocast); a frozen LoRA base is loaded in bf16.
+    model = load_base_model(base, precision if config.method == "lora" else "fp32")
+    model.config.use_cache = False
+    if config.method == "lora":
+        model = apply_lora(model, config.lora)
+
+    # rank 0 keeps the books; the other ranks only report their own attempt
+    accounting = Accounting.load(checkpoints.path / ACCOUNTING) if is_main else Accounting(checkpoints.path / ACCOUNTING)
+    attempt = Attempt(
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), gpus=gpus, world_size=world, start_step=0, end_step=0
+    )
+    accounting.attempts.append(attempt)
+    bookkeeper = CheckpointCallback(checkpoints, accounting, attempt, started)
+    stopper = StopOnSignal()
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=_ListDataset(examples),
         data_collator=PaddingCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
+        callbacks=[bookkeeper, stopper],
     )
-    last = get_last_checkpoint(str(out / CHECKPOINTS)) if (out / CHECKPOINTS).is_dir() else None
-    if last:
-        log.info("resuming from %s", last)
 
-    gpus = (world_size() if world_size() > 1 else args.n_gpu) if cuda else 0
-    start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last)
-    wall = time.perf_counter() - start
+    stopper.install()
+    try:
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    finally:
+        stopper.restore()
+    state = trainer.state
+    if state.global_step < config.max_steps:
+        bookkeeper.update(state, outcome="interrupted")
+        raise TrainingInterrupted(
+            f"{config.system}: stopped by {stopper.name or 'a request'} at step {state.global_step} of "
+            f"{config.max_steps}; checkpoint saved in {checkpoints.path}: run the same command again to resume"
+        )
 
-    # Save on every rank (ZeRO-3 gathers weights collectively); only rank 0 moves files.
+    # Save on every rank (ZeRO-3 gathers weights collectively); only rank 0 writes files.
     weights = "adapter" if config.method == "lora" else "model"
     staging = out / f".{weights}.tmp"
     trainer.save_model(str(staging))
@@ -236,26 +241,39 @@ def train(
         tokenizer.save_pretrained(str(staging))
         (staging / "training_args.bin").unlink(missing_ok=True)
         _replace_dir(staging, out / weights)
+    bookkeeper.update(state, outcome="finished")
 
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    tokens_seen = int(trainer.state.num_input_tokens_seen)
+    losses = [entry["loss"] for entry in state.log_history if "loss" in entry]
+    tokens_seen = int(state.num_input_tokens_seen)
+    totals = accounting.totals()
     metrics = {
-        "wall_seconds": round(wall, 3),
+        "wall_seconds": totals["wall_seconds"],
         "gpus": gpus,
-        "gpu_hours": round(gpus * wall / 3600, 6),
+        "gpu_hours": totals["gpu_hours"],
         "tokens_seen": tokens_seen,
-        "tokens_per_second": round(tokens_seen / wall, 3) if wall > 0 else 0.0,
-        "steps": int(trainer.state.global_step),
+        "tokens_per_second": totals["tokens_per_second"],
+        "steps": int(state.global_step),
         "final_loss": losses[-1] if losses else float(result.training_loss),
         "loss_history": losses,
         "hardware": hardware_description(),
+        "world_size": world,
         "precision": precision,
         "method": config.method,
+        "deepspeed_stage": config.deepspeed.stage,
         "examples": len(examples),
-        "effective_batch_size": config.micro_batch_size * grad_accum * world_size(),
-        "resumed_from": last,
+        "parameters": _count_parameters(model),
+        "trainable_parameters": _count_parameters(model, trainable_only=True),
+        "micro_batch_size": config.micro_batch_size,
+        "gradient_accumulation": grad_accum,
+        "effective_batch_size": config.micro_batch_size * grad_accum * world,
+        "train_seconds": totals["train_seconds"],
+        "tokens_processed": totals["tokens_processed"],
+        "resumed_from": str(resume) if resume else None,
+        "attempts": totals["attempts"],
     }
-    if trainer.is_world_process_zero():
+    if is_main:
+        if ds_config is not None:
+            write_json(out / DEEPSPEED_JSON, ds_config)
         write_json(out / "train_metrics.json", metrics)
         write_json(
             out / "system.json",
@@ -268,7 +286,8 @@ def train(
                 "model": "model" if config.method == "full" else None,
             },
         )
-    log.info("trained %s: %d steps, final loss %.4f, %.1f s", config.system, metrics["steps"], metrics["final_loss"], wall)
+        checkpoints.remove()
+    log.info("trained %s: %d steps, final loss %.4f, %.1f s", config.system, metrics["steps"], metrics["final_loss"], metrics["wall_seconds"])
     return metrics
 
 
@@ -286,4 +305,4 @@ def read_system(path: str | Path) -> dict[str, Any]:
     return spec
 
 
-__all__ = ["deepspeed_config", "validate_deepspeed_config", "train", "read_system"]
+__all__ = ["default_checkpoint_dir", "deepspeed_config", "validate_deepspeed_config", "train", "read_system"]
