@@ -212,7 +212,8 @@ def launcher(wildcards):
     if gpus % nodes:
         raise WorkflowError(f"systems.{wildcards.system}.resources: gpu ({gpus}) must be a multiple of nodes ({nodes})")
     return (
-        f"srun --ntasks-per-node 1 torchrun --nnodes {nodes} --nproc_per_node {gpus // nodes} {TORCHRUN_SIGNALS} "
+        # the job step itself is one task on one node: --overlap lets this step share its resources
+        f"srun --overlap --nodes {nodes} --ntasks {nodes} --ntasks-per-node 1 torchrun --nnodes {nodes} --nproc_per_node {gpus // nodes} {TORCHRUN_SIGNALS} "
         "--rdzv_backend c10d --rdzv_id $SLURM_JOB_ID "
         '--rdzv_endpoint "$(scontrol show hostnames $SLURM_JOB_NODELIST | head -n1):29500" '
         "-m writing_alpaca"
