@@ -35,6 +35,7 @@ from typing import Any, Mapping, Sequence
 
 from .errors import WritingAlpacaError, located
 from .io import parse_json_arg, read_jsonl, write_json, write_lines
+from .tokenise import TOKENIZERS, tokenise_lines
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,13 @@ class DecodingSpec:
     batch_size: int = 16
     max_new_tokens: int = 256
     backend: str = "hf"
+    retokenize: str | None = None  # tokenise outputs (writing_alpaca.tokenise) for tokenised gold
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DecodingSpec":
         if not isinstance(data, Mapping):
             raise WritingAlpacaError("--decoding: expected a JSON object")
-        unknown = set(data) - {"num_beams", "batch_size", "max_new_tokens", "backend"}
+        unknown = set(data) - {"num_beams", "batch_size", "max_new_tokens", "backend", "retokenize"}
         if unknown:
             raise WritingAlpacaError(f"--decoding: unknown keys: {', '.join(sorted(unknown))}")
         values = {}
@@ -70,7 +72,10 @@ class DecodingSpec:
         backend = data.get("backend", "hf")
         if backend not in ("hf", "vllm"):
             raise WritingAlpacaError(f"--decoding: backend must be 'hf' or 'vllm', got {backend!r}")
-        return cls(backend=backend, **values)
+        retokenize = data.get("retokenize")
+        if retokenize not in (None, *TOKENIZERS):
+            raise WritingAlpacaError(f"--decoding: retokenize must be one of {', '.join(TOKENIZERS)} or null")
+        return cls(backend=backend, retokenize=retokenize, **values)
 
 
 @dataclass
@@ -287,6 +292,8 @@ def decode(
         device = lm.device
     if len(outputs) != len(sources):  # a hard invariant: scoring aligns lines with records
         raise AssertionError(f"{len(outputs)} outputs for {len(sources)} records")
+    if spec.retokenize:
+        outputs = tokenise_lines(outputs, spec.retokenize)
     seconds = max(stats.seconds, 1e-9)
     metrics = {
         "instances": stats.instances,
@@ -298,6 +305,7 @@ def decode(
         "num_beams": spec.num_beams,
         "max_new_tokens": spec.max_new_tokens,
         "backend": spec.backend,
+        "retokenized": spec.retokenize,
         "device": device,
         "hardware": hardware_description(),
     }

@@ -160,6 +160,14 @@ def system_dir(name):
     return f"results/models/{name}"
 
 
+def decoding_for(decoding, dataset):
+    """A decoding setting for one test set: outputs of sets with tokenised gold are tokenised."""
+    spec = dict(config["decodings"][decoding])
+    if test_set(dataset).get("output_tokenizer"):
+        spec["retokenize"] = test_set(dataset)["output_tokenizer"]
+    return spec
+
+
 def training_for(name):
     """The `training:` block with a system's own overrides (e.g. its DeepSpeed stage) applied."""
     block = json.loads(json.dumps(config["training"]))
