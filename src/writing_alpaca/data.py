@@ -80,7 +80,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .errors import WritingAlpacaError, located
-from .io import atomic_path, parse_json_arg, read_lines, read_text, write_jsonl
+from .io import atomic_path, parse_json_object, read_lines, read_text, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -671,10 +671,7 @@ def _read_train_pairs(name: str, spec: dict[str, Any], raw: Path, fmt: str) -> l
 
 
 def _spec_arg(value: str, name: str) -> dict[str, Any]:
-    spec = parse_json_arg(value, f"{name}: --spec")
-    if not isinstance(spec, dict):
-        raise WritingAlpacaError(f"{name}: --spec must be a JSON object")
-    return spec
+    return parse_json_object(value, f"{name}: --spec")
 
 
 def _raw_dir(value: str) -> Path:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import WritingAlpacaError, located
-from .io import parse_json_arg, read_jsonl, write_json, write_jsonl
+from .io import parse_json_arg, parse_json_object, read_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +212,7 @@ def default_counts_path(out: str | Path) -> Path:
 
 def cmd_format(args: argparse.Namespace) -> int:
     spec = parse_json_arg(args.spec, f"{args.name}: --spec")
-    tasks = parse_json_arg(args.tasks, f"{args.name}: --tasks")
-    if not isinstance(tasks, dict):
-        raise WritingAlpacaError(f"{args.name}: --tasks must be a JSON object {{task: {{prompt: ...}}}}")
+    tasks = parse_json_object(args.tasks, f"{args.name}: --tasks {{task: {{prompt: ...}}}}")
     records = build_mixture(args.name, spec, tasks, args.seed, args.inputs)
     write_jsonl(args.out, records)
     counts_path = Path(args.counts_out) if args.counts_out else default_counts_path(args.out)

@@ -140,3 +140,11 @@ def parse_json_arg(value: str, what: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise WritingAlpacaError(f"{what}: invalid JSON argument: {exc.msg} (column {exc.colno})") from None
+
+
+def parse_json_object(value: str, what: str) -> dict[str, Any]:
+    """Parse a JSON command-line argument that must be an object (a config fragment)."""
+    obj = parse_json_arg(value, what)
+    if not isinstance(obj, dict):
+        raise WritingAlpacaError(f"{what}: expected a JSON object, got {type(obj).__name__}")
+    return obj

@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WritingAlpacaError, located
-from .io import atomic_path, parse_json_arg, read_json, read_jsonl, read_text
+from .io import atomic_path, parse_json_object, read_json, read_jsonl, read_text
 
 LOG = logging.getLogger(__name__)
 
@@ -961,12 +961,7 @@ def _dataset_of_jsonl(path: Path) -> str:
 def render_table2(spec: Mapping[str, Any], ctx: Context, data: Sequence[str | Path], prefix: str | Path) -> list[Path]:
     counts: dict[str, int] = {}
     tasks: dict[str, str] = {}
-    for p in data:
-        path = Path(p)
-        dataset = _dataset_of_jsonl(path)
-        if dataset in counts:
-            raise located(path, None, f"test set {dataset!r} given twice")
-        records = read_jsonl(path)
+    for dataset, (_, records) in load_test_sets(data).items():
         counts[dataset] = len(records)
         if records and isinstance(records[0].get("task"), str):
             tasks[dataset] = records[0]["task"]
@@ -1434,7 +1429,6 @@ def render_figure1(
         "touching_entity",
         "entity_share",
     ]
-    paths.append(write_text_atomic(out_path(prefix, "csv"), to_csv(csv_header, csv_rows)))
 
     header = ["Model"]
     groups: list[tuple[str, int]] = [("", 1)]
@@ -1471,9 +1465,7 @@ def render_figure1(
         groups=groups,
         wide=True,
     )
-    paths.append(write_text_atomic(out_path(prefix, "md"), to_markdown(table)))
-    paths.append(write_text_atomic(out_path(prefix, "tex"), to_latex(table)))
-    return paths
+    return paths + write_table(prefix, table, csv_header, csv_rows)
 
 
 def render_cost_quality(
@@ -1607,10 +1599,7 @@ def classify_inputs(artefact: str, paths: Iterable[str | Path]) -> dict[str, lis
 def _json_arg(value: str | None, what: str) -> dict[str, Any]:
     if value is None:
         return {}
-    obj = parse_json_arg(value, what)
-    if not isinstance(obj, dict):
-        raise WritingAlpacaError(f"{what}: expected a JSON object")
-    return obj
+    return parse_json_object(value, what)
 
 
 def _one(paths: Sequence[Path], what: str, artefact: str, required: bool = True) -> Path | None:

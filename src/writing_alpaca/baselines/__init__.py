@@ -18,15 +18,13 @@ import argparse
 from pathlib import Path
 
 from ..errors import WritingAlpacaError
-from ..io import parse_json_arg
+from ..io import parse_json_object
 from .common import KINDS, check_kind, read_system
 
 
 def _train(args: argparse.Namespace) -> int:
-    spec = parse_json_arg(args.spec, "--spec")
-    training = parse_json_arg(args.training, "--training")
-    if not isinstance(spec, dict) or not isinstance(training, dict):
-        raise WritingAlpacaError("--spec and --training must be JSON objects")
+    spec = parse_json_object(args.spec, "--spec")
+    training = parse_json_object(args.training, "--training")
     kind = check_kind(spec.get("kind", ""), f"system {args.system}")
     if spec.get("method", "full") != "full":
         raise WritingAlpacaError(f"system {args.system}: baselines train all weights (method: full), got {spec['method']!r}")
@@ -41,9 +39,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    decoding = parse_json_arg(args.decoding, "--decoding")
-    if not isinstance(decoding, dict):
-        raise WritingAlpacaError("--decoding must be a JSON object")
+    decoding = parse_json_object(args.decoding, "--decoding")
     kind = read_system(args.system_dir)["kind"]
     if kind == "seq2seq":
         from . import seq2seq as module
@@ -56,9 +52,7 @@ def _decode(args: argparse.Namespace) -> int:
 def _build_tiny(args: argparse.Namespace) -> int:
     from .tiny import build_tiny
 
-    spec = parse_json_arg(args.spec, "--spec")
-    if not isinstance(spec, dict):
-        raise WritingAlpacaError("--spec must be a JSON object")
+    spec = parse_json_object(args.spec, "--spec")
     build_tiny(args.kind, spec, args.corpus, args.seed, args.out)
     return 0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,13 +176,12 @@ def device_and_dtype(bf16: Any = "auto"):
 
 
 def hardware() -> tuple[int, str]:
-    """(number of GPUs used, a one-line description of the hardware)."""
+    """(number of GPUs used, the same hardware description as the LLM trainer and decoder)."""
     import torch
 
-    if torch.cuda.is_available():
-        n = torch.cuda.device_count()
-        return n, f"{n}x {torch.cuda.get_device_name(0)}"
-    return 0, f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+    from ..training.modelling import hardware_description
+
+    return (torch.cuda.device_count() if torch.cuda.is_available() else 0), hardware_description()
 
 
 def train_metrics(
