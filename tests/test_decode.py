@@ -112,9 +112,16 @@ def test_decode_strips_prompt_restores_order_and_writes_one_line_each(tmp_path, 
         "[SHE GO SCHOOL] done",
         "",
         "[TWO LINES HERE] done",
-        "[" + " ".join(["LONG"] * 12) + "] done",
+        None,  # below: cut to its own budget
         "Stopped.",
     ]
+    # the reply to the long record is longer than its budget, min(64, 2 * n + 16): it is cut there
+    tok = load_lm(base=tiny_base()).tokenizer
+    budget = new_token_budget(64, len(tok(sources[5], add_special_tokens=False)["input_ids"]))
+    reply = tok(respond(sources[5]), add_special_tokens=False)["input_ids"]
+    assert len(reply) > budget
+    expected[5] = one_line(tok.decode(reply[:budget]))
+    assert expected[5].startswith("[LONG LONG") and not expected[5].endswith("done")
     assert lines[:-1] == expected
     metrics = json.loads(metrics_path.read_text())
     assert METRIC_KEYS <= set(metrics)
@@ -171,3 +178,138 @@ def test_vllm_backend_is_optional_and_explains_itself(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # as if vllm were not installed
     with pytest.raises(WritingAlpacaError, match="vllm is not installed"):
         decode(eval_file(6), GRAMMAR, TEMPLATE, {"backend": "vllm"}, tmp_path / "o.txt", tmp_path / "o.json", base=tiny_base())
+
+
+# ------------------------------------------------------------------------------------------
+# Per-record budgets: an output does not depend on the records that share its batch
+# ------------------------------------------------------------------------------------------
+def test_outputs_do_not_depend_on_batch_composition(tmp_path):
+    sources = ["she go", "the cat sat on mat a dog ran to park he go goes", "they is", "a dog ran to the park", "x"]
+    data = write_jsonl(tmp_path / "t.jsonl", [{"id": str(i), "source": s, "references": []} for i, s in enumerate(sources)])
+    lm = load_lm(base=tiny_base())
+    budgets = decode_module.token_budgets(lm.tokenizer, sources, 40)
+    assert len(set(budgets)) > 1 and max(budgets) == 40  # the records have different budgets
+    outputs = {}
+    for batch_size in (1, 2, 5):
+        out = tmp_path / f"bs{batch_size}.txt"
+        decode(data, GRAMMAR, TEMPLATE, {"batch_size": batch_size, "max_new_tokens": 40}, out, tmp_path / "m.json", base=tiny_base())
+        outputs[batch_size] = out.read_text(encoding="utf-8").split("\n")[:-1]
+    assert outputs[1] == outputs[2] == outputs[5]
+    # the untrained model runs on (no EOS, no "###"): every record gets exactly its own budget
+    prompts = decode_module.build_prompts(TEMPLATE, GRAMMAR, sources)
+    _, stats = decode_module.generate_hf(lm, prompts, sources, DecodingSpec(batch_size=5, max_new_tokens=40))
+    assert stats.generated_tokens == sum(budgets)
+
+
+# ------------------------------------------------------------------------------------------
+# The vLLM backend's request contract, checked against a recording stand-in for vLLM.
+# The stand-in answers each request the way vLLM's greedy decoding is specified to (one
+# prompt at a time, ``max_tokens``, text cut before the stop string), using the HF model;
+# it verifies what our backend asks for, not vLLM itself (that needs a GPU).
+# ------------------------------------------------------------------------------------------
+class _RecordingVLLM:
+    calls: list = []
+
+    def __init__(self):
+        import types
+
+        self.module = types.ModuleType("vllm")
+        self.lora_module = types.ModuleType("vllm.lora.request")
+        record = self.calls
+
+        class SamplingParams:
+            def __init__(self, **kwargs):
+                self.__dict__.update(kwargs)
+
+        class LoRARequest:
+            def __init__(self, name, int_id, path):
+                self.name, self.int_id, self.path = name, int_id, path
+
+        class LLM:
+            def __init__(self, **kwargs):
+                record.append(("init", kwargs))
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                self.model = AutoModelForCausalLM.from_pretrained(kwargs["model"])
+                self.tokenizer = AutoTokenizer.from_pretrained(kwargs["tokenizer"])
+
+            def generate(self, prompts, params, lora_request=None, use_tqdm=True):
+                import types as _types
+
+                import torch
+
+                record.append(("generate", {"prompts": list(prompts), "params": list(params), "lora": lora_request}))
+                model = self.model
+                if lora_request is not None:
+                    from peft import PeftModel
+
+                    model = PeftModel.from_pretrained(self.model, lora_request.path).merge_and_unload()
+                results = []
+                for prompt, p in zip(prompts, params):
+                    assert p.temperature == 0.0
+                    ids = self.tokenizer(prompt, return_tensors="pt")
+                    with torch.inference_mode():
+                        out = model.generate(**ids, max_new_tokens=p.max_tokens, do_sample=False,
+                                             pad_token_id=self.tokenizer.pad_token_id or 0)
+                    new = out[0, ids["input_ids"].shape[1]:].tolist()
+                    if self.tokenizer.eos_token_id in new:
+                        new = new[: new.index(self.tokenizer.eos_token_id)]
+                    text = self.tokenizer.decode(new, skip_special_tokens=True)
+                    for stop in p.stop:
+                        text = text.split(stop, 1)[0]
+                    completion = _types.SimpleNamespace(text=text, token_ids=new)
+                    results.append(_types.SimpleNamespace(outputs=[completion]))
+                return results
+
+        self.module.LLM, self.module.SamplingParams = LLM, SamplingParams
+        self.lora_module.LoRARequest = LoRARequest
+
+    def install(self, monkeypatch):
+        self.calls.clear()
+        monkeypatch.setitem(sys.modules, "vllm", self.module)
+        monkeypatch.setitem(sys.modules, "vllm.lora", self.module)
+        monkeypatch.setitem(sys.modules, "vllm.lora.request", self.lora_module)
+        return self.calls
+
+
+@pytest.mark.parametrize("which", ["base", "full", "lora"])
+def test_vllm_backend_asks_for_what_hf_greedy_generates(tmp_path, monkeypatch, which):
+    if which == "base":
+        model = {"base": tiny_base()}
+    elif which == "full":
+        model = {"system_dir": trained_system("full")}
+    else:  # an adapter vLLM can serve: attention projections only, rank 12 -> max_lora_rank 16
+        lora = {"r": 12, "alpha": 24, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+        model = {"system_dir": trained_system("lora", lora=lora)}
+    data = eval_file(6)
+    decoding = {"batch_size": 4, "max_new_tokens": 20}
+    decode(data, GRAMMAR, TEMPLATE, decoding, tmp_path / "hf.txt", tmp_path / "hf.json", **model)
+    calls = _RecordingVLLM().install(monkeypatch)
+    metrics = decode(data, GRAMMAR, TEMPLATE, {**decoding, "backend": "vllm"}, tmp_path / "vllm.txt", tmp_path / "v.json", **model)
+    assert (tmp_path / "vllm.txt").read_text(encoding="utf-8") == (tmp_path / "hf.txt").read_text(encoding="utf-8")
+    (_, init), (_, request) = calls
+    weights, adapter, tokenizer_dir = decode_module.resolve_model_dirs(**model)
+    assert init["model"] == str(weights) and init["tokenizer"] == str(tokenizer_dir) and init["dtype"] == "bfloat16"
+    lm = load_lm(**model)
+    sources = [json.loads(line)["source"] for line in data.read_text().splitlines()]
+    assert request["prompts"] == decode_module.build_prompts(TEMPLATE, GRAMMAR, sources)
+    assert [p.max_tokens for p in request["params"]] == decode_module.token_budgets(lm.tokenizer, sources, 20)
+    assert all(p.stop == ["###"] for p in request["params"])
+    if which == "lora":
+        assert init["enable_lora"] and init["max_lora_rank"] == 16
+        assert request["lora"].path == str(adapter)
+    else:
+        assert "enable_lora" not in init and request["lora"] is None
+    assert metrics["backend"] == "vllm" and metrics["instances"] == 6
+
+
+def test_vllm_backend_refuses_what_it_cannot_serve(tmp_path, monkeypatch):
+    _RecordingVLLM().install(monkeypatch)
+    # the suite's LoRA system also trains lm_head, which vLLM's LoRA layers do not cover
+    with pytest.raises(WritingAlpacaError, match=r"adapter_config.json: the adapter trains lm_head; .*backend: hf.*merge"):
+        decode(eval_file(6), GRAMMAR, TEMPLATE, {"backend": "vllm"}, tmp_path / "o.txt", tmp_path / "o.json",
+               system_dir=trained_system("lora"))
+    with pytest.raises(WritingAlpacaError, match="greedy decoding only"):
+        decode(eval_file(6), GRAMMAR, TEMPLATE, {"backend": "vllm", "num_beams": 4}, tmp_path / "o.txt", tmp_path / "o.json",
+               base=tiny_base())
+    assert not (tmp_path / "o.txt").exists()

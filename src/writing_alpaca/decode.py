@@ -8,19 +8,27 @@ Hugging Face backend (default, ``backend: hf``):
 - batches of ``batch_size`` prompts, sorted by length (longest first) so that little
   padding is wasted, padded on the **left**; outputs are put back in the input order;
 - greedy (``num_beams: 1``) or beam search (``num_beams > 1``), with the KV cache;
-- new tokens per batch: ``min(max_new_tokens, 2 * n + 16)`` where ``n`` is the token
-  count of the longest *source* text in the batch (an edit is about as long as its
-  input; the bound stops a degenerate model from running on for ``max_new_tokens``);
+- new tokens per record: ``min(max_new_tokens, 2 * n + 16)`` where ``n`` is the token
+  count of the record's *source* text (an edit is about as long as its input; the bound
+  stops a degenerate model from running on for ``max_new_tokens``).  A batch generates up
+  to its largest budget and every row is then cut to its own, so an output does not
+  depend on which records share its batch (nor on the backend);
 - generation stops at EOS or once the text generated since the prompt contains ``###``
   (the start of a new template section); the text is cut at ``###``, stripped of the
   prompt (only generated tokens are decoded) and collapsed to one line.
 
 Exactly one output line is written per input record, empty generations included.
 
-``backend: vllm`` (optional, for GPU clusters; **not exercised by the test suite**):
-the same prompts go to ``vllm.LLM`` with ``SamplingParams(temperature=0,
-max_tokens=max_new_tokens, stop=["###"])`` (greedy only); a LoRA system is served
-through vLLM's ``LoRARequest``.  vllm is imported only when chosen.
+``backend: vllm`` (optional, for GPU clusters; vllm is imported only when chosen): the
+same prompts go to ``vllm.LLM`` (bf16, as the HF backend on a GPU) with one
+``SamplingParams(temperature=0, max_tokens=<the record's budget>, stop=["###"])`` per
+record (greedy only), so both backends ask for the same continuation of the same
+prompt.  A LoRA system is served through vLLM's ``LoRARequest`` (``max_lora_rank`` from
+the adapter's ``r``); adapters that also train modules other than the attention/MLP
+projections (``lm_head``, ``embed_tokens``, ``modules_to_save``) are refused with the
+way out (``backend: hf``, or ``writing-alpaca merge`` and decode the merged model).
+The test suite checks this request contract against a recording stand-in for vLLM;
+outputs of a real vLLM engine against HF greedy are **not verified here** (no GPU).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import WritingAlpacaError, located
-from .io import parse_json_arg, read_jsonl, write_json, write_lines
+from .io import parse_json_arg, read_json, read_jsonl, write_json, write_lines
 from .tokenise import TOKENIZERS, tokenise_lines
 
 log = logging.getLogger(__name__)
@@ -97,6 +105,14 @@ def one_line(text: str) -> str:
 def new_token_budget(max_new_tokens: int, source_tokens: int) -> int:
     """``min(max_new_tokens, 2 * source_tokens + 16)``."""
     return min(max_new_tokens, 2 * source_tokens + 16)
+
+
+def token_budgets(tokenizer: Any, sources: Sequence[str], max_new_tokens: int) -> list[int]:
+    """Each record's new-token budget (:func:`new_token_budget` of its source's token count)."""
+    if not sources:
+        return []
+    counts = [len(ids) for ids in tokenizer(list(sources), add_special_tokens=False)["input_ids"]]
+    return [new_token_budget(max_new_tokens, n) for n in counts]
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -189,20 +205,19 @@ def generate_hf(lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str], sp
 
     tok = lm.tokenizer
     prompt_lengths = [len(ids) for ids in tok(list(prompts))["input_ids"]]
-    source_lengths = [len(ids) for ids in tok(list(sources), add_special_tokens=False)["input_ids"]] if sources else []
+    budgets = token_budgets(tok, sources, spec.max_new_tokens)
     outputs: list[str] = [""] * len(prompts)
     stats = GenerationStats(instances=len(prompts))
     start = time.perf_counter()
     for batch in length_sorted_batches(prompt_lengths, spec.batch_size):
         enc = tok([prompts[i] for i in batch], return_tensors="pt", padding=True).to(lm.device)
         prompt_len = enc["input_ids"].shape[1]
-        budget = new_token_budget(spec.max_new_tokens, max(source_lengths[i] for i in batch))
         beam_args = {"num_beams": spec.num_beams, "early_stopping": True} if spec.num_beams > 1 else {}
         with torch.inference_mode():
             out = lm.model.generate(
                 **enc,
                 **beam_args,
-                max_new_tokens=budget,
+                max_new_tokens=max(budgets[i] for i in batch),
                 do_sample=False,
                 use_cache=True,
                 pad_token_id=tok.pad_token_id,
@@ -211,6 +226,7 @@ def generate_hf(lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str], sp
             )
         generated = out[:, prompt_len:]
         for row, index in zip(generated.tolist(), batch):
+            row = row[: budgets[index]]  # the record's own budget, whatever its batch allowed
             if tok.eos_token_id in row:
                 row = row[: row.index(tok.eos_token_id)]
             while row and row[-1] == tok.pad_token_id:  # rows finished early (stop string) are padded
@@ -221,25 +237,60 @@ def generate_hf(lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str], sp
     return outputs, stats
 
 
+#: LoRA target modules vLLM applies adapters to in LLaMA-style models.
+VLLM_LORA_MODULES = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
+#: ranks vLLM accepts for ``max_lora_rank``.
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256)
+
+
+def vllm_lora_rank(adapter_dir: Path) -> int:
+    """``max_lora_rank`` for serving ``adapter_dir`` with vLLM; refuses adapters vLLM cannot serve."""
+    config_path = adapter_dir / "adapter_config.json"
+    config = read_json(config_path)
+    targets = config.get("target_modules") or []
+    if isinstance(targets, str):  # a regular expression: vLLM cannot tell which modules it names
+        targets = [targets]
+    unsupported = sorted({*targets, *(config.get("modules_to_save") or [])} - VLLM_LORA_MODULES)
+    if unsupported:
+        raise WritingAlpacaError(
+            f"{config_path}: the adapter trains {', '.join(unsupported)}; the vllm backend serves LoRA on "
+            f"{', '.join(sorted(VLLM_LORA_MODULES))} only: decode with backend: hf, or merge the adapter "
+            "(writing-alpaca merge) and decode the merged model"
+        )
+    rank = config.get("r")
+    if not isinstance(rank, int) or rank < 1:
+        raise WritingAlpacaError(f"{config_path}: 'r' must be a positive integer, got {rank!r}")
+    for allowed in VLLM_LORA_RANKS:
+        if rank <= allowed:
+            return allowed
+    raise WritingAlpacaError(f"{config_path}: LoRA rank {rank} exceeds vLLM's largest ({VLLM_LORA_RANKS[-1]})")
+
+
 def generate_vllm(
-    weights_dir: Path, adapter_dir: Path | None, prompts: Sequence[str], spec: DecodingSpec
+    weights_dir: Path, adapter_dir: Path | None, tokenizer_dir: Path, prompts: Sequence[str], sources: Sequence[str],
+    spec: DecodingSpec,
 ) -> tuple[list[str], GenerationStats]:
-    """The optional vLLM backend (greedy only). Untested here: needs a GPU and ``pip install vllm``."""
+    """The optional vLLM backend (greedy only): the same prompts and per-record budgets as :func:`generate_hf`."""
+    from .training.modelling import load_tokenizer
+
     try:
         from vllm import LLM, SamplingParams  # type: ignore[import-not-found]
     except ImportError:
         raise WritingAlpacaError("decoding backend 'vllm' chosen but vllm is not installed (pip install vllm)") from None
     if spec.num_beams != 1:
         raise WritingAlpacaError("decoding backend 'vllm' supports greedy decoding only (num_beams: 1); use backend: hf")
-    llm = LLM(model=str(weights_dir), enable_lora=adapter_dir is not None, seed=0)
-    params = SamplingParams(temperature=0, max_tokens=spec.max_new_tokens, stop=[STOP])
+    budgets = token_budgets(load_tokenizer(tokenizer_dir), sources, spec.max_new_tokens)
+    engine_args: dict[str, Any] = {"model": str(weights_dir), "tokenizer": str(tokenizer_dir), "dtype": "bfloat16", "seed": 0}
     lora = None
     if adapter_dir is not None:
         from vllm.lora.request import LoRARequest  # type: ignore[import-not-found]
 
+        engine_args.update(enable_lora=True, max_loras=1, max_lora_rank=vllm_lora_rank(adapter_dir))
         lora = LoRARequest("adapter", 1, str(adapter_dir))
+    llm = LLM(**engine_args)
+    params = [SamplingParams(temperature=0.0, max_tokens=budget, stop=[STOP]) for budget in budgets]
     start = time.perf_counter()
-    results = llm.generate(list(prompts), params, lora_request=lora)
+    results = llm.generate(list(prompts), params, lora_request=lora, use_tqdm=False)
     stats = GenerationStats(instances=len(prompts), seconds=time.perf_counter() - start)
     outputs = []
     for result in results:
@@ -283,8 +334,8 @@ def decode(
     sources = read_sources(data)
     prompts = build_prompts(template, task_prompt, sources)
     if spec.backend == "vllm":
-        weights, adapter, _ = resolve_model_dirs(system_dir, base)
-        outputs, stats = generate_vllm(weights, adapter, prompts, spec)
+        weights, adapter, tokenizer_dir = resolve_model_dirs(system_dir, base)
+        outputs, stats = generate_vllm(weights, adapter, tokenizer_dir, prompts, sources, spec)
         device = "cuda"
     else:
         lm = load_lm(system_dir, base)
