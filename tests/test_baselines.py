@@ -20,6 +20,8 @@ from writing_alpaca.baselines.gector_tags import (
     apply_tags,
     extract_tags,
     keep_one,
+    lemminflect_verb_forms,
+    load_verb_forms,
 )
 from writing_alpaca.errors import WritingAlpacaError
 
@@ -107,6 +109,40 @@ def test_verb_forms_file(tmp_path):
     path.write_text("go_goes:VB_VBZ\nbroken line\n")
     with pytest.raises(WritingAlpacaError, match=r"verbs.txt:2: expected"):
         VerbForms.load(path)
+
+
+def test_lemminflect_verb_forms_cover_regular_irregular_and_be(tmp_path):
+    verbs = lemminflect_verb_forms()
+    assert len(verbs.encode) > 50_000  # ~6,750 verbs x up to 20 ordered form pairs
+    hand_checked = {
+        ("go", "goes"): "VB_VBZ", ("go", "went"): "VB_VBD", ("goes", "go"): "VBZ_VB", ("eat", "eating"): "VB_VBG",
+        ("eaten", "eat"): "VBN_VB", ("is", "was"): "VBZ_VBD", ("was", "is"): "VBD_VBZ", ("has", "have"): "VBZ_VB",
+        ("been", "be"): "VBN_VB",
+    }
+    # "walked" is both VBD and VBN: the later entry of the pair keeps the encoding, as in GECToR
+    assert verbs.encode["walking_walked"] in ("VBG_VBD", "VBG_VBN")
+    for (word, form), tags in hand_checked.items():
+        assert verbs.tag(word, form) == "$TRANSFORM_VERB_" + tags, (word, form)
+        assert verbs.apply(word, "$TRANSFORM_VERB_" + tags) == form
+    assert verbs.tag("apple", "apples") is None and verbs.tag("go", "gone away") is None
+    # the dictionary drives the tags: agreement and tense errors become verb g-transformations
+    src, tgt = "He go to school and have eat .".split(), "He goes to school and has eaten .".split()
+    tags = extract_tags(src, tgt, verbs)
+    assert [t for t in tags if t] == [["$TRANSFORM_VERB_VB_VBZ"], ["$TRANSFORM_VERB_VB_VBZ"], ["$TRANSFORM_VERB_VB_VBN"]]
+    assert apply_tags(src, tags, verbs) == tgt
+    # every real W&I correction is still rebuilt exactly with the dictionary
+    for source, target in m2_pairs(BEA_TRAIN_M2, 500):
+        assert apply_tags(source.split(), extract_tags(source.split(), target.split(), verbs), verbs) == target.split()
+
+
+def test_load_verb_forms_settings(tmp_path):
+    assert load_verb_forms(None) is None
+    path = tmp_path / "verb-form-vocab.txt"
+    path.write_text("go_goes:VB_VBZ\n")
+    assert load_verb_forms(str(path)).tag("go", "goes") == "$TRANSFORM_VERB_VB_VBZ"
+    assert load_verb_forms("lemminflect").tag("go", "went") == "$TRANSFORM_VERB_VB_VBD"
+    with pytest.raises(WritingAlpacaError, match=r"verb_forms: .*missing.txt: file not found"):
+        load_verb_forms(str(tmp_path / "missing.txt"))
 
 
 def test_label_vocabulary_is_frequency_ranked():
@@ -234,6 +270,20 @@ def test_gector_trains_and_loss_falls(gector_run):
     settings = json.loads((gector_run["dir"] / "system" / "model" / "gector.json").read_text())
     assert settings["labels"][:2] == [KEEP, "<OOV>"] and "$REPLACE_goes" in settings["labels"]
     assert settings["iterations"] == 5
+
+
+def test_gector_with_lemminflect_verb_forms_learns_agreement_as_verb_transforms(tmp_path_factory):
+    hp = {"max_steps": 30, "batch_size": 16, "micro_batch_size": 8, "learning_rate": 2e-3, "cold_learning_rate": 1e-2,
+          "cold_steps": 5, "warmup_steps": 0, "logging_steps": 5, "max_length": 32, "verb_forms": "lemminflect"}
+    run_info = _train_and_decode(tmp_path_factory, "gector", hp)
+    model_dir = run_info["dir"] / "system" / "model"
+    settings = json.loads((model_dir / "gector.json").read_text())
+    # go->goes, like->likes, eat->eats, want->wants: one verb tag instead of four $REPLACE tags
+    assert "$TRANSFORM_VERB_VB_VBZ" in settings["labels"] and not any(t.startswith("$REPLACE_") for t in settings["labels"])
+    assert settings["verb_forms"] == "verb-form-vocab.txt"
+    saved = VerbForms.load(model_dir / settings["verb_forms"])  # the dictionary travels with the model
+    assert saved.tag("want", "wants") == "$TRANSFORM_VERB_VB_VBZ" and len(saved.encode) > 50_000
+    _check_outputs(run_info)
 
 
 def test_gector_decode_one_line_per_input(gector_run):

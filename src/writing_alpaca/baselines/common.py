@@ -52,7 +52,7 @@ GECTOR_DEFAULTS: dict[str, Any] = {
     "skip_correct": False,  # drop training pairs with source == target
     "label_smoothing": 0.0,
     "dropout": 0.0,  # dropout before the tag head
-    "verb_forms": None,  # GECToR's verb-form-vocab.txt (word1_word2:TAG1_TAG2); None = no verb transforms
+    "verb_forms": None,  # None (no verb transforms), "lemminflect", or a verb-form-vocab.txt (word1_word2:TAG1_TAG2)
     "iterations": 5,  # inference: correction rounds
     "keep_confidence": 0.0,  # inference: bias added to P($KEEP)
     "min_error_prob": 0.0,  # inference: sentence-level minimum error probability

@@ -17,7 +17,9 @@ sentence leaves the loop when a round changes nothing.  ``keep_confidence`` is a
 
 The model directory holds the fine-tuned encoder and tokenizer (``save_pretrained``),
 ``gector_heads.safetensors``, ``gector.json`` (tag vocabulary and inference settings) and,
-when used, the verb-form dictionary ``verb-form-vocab.txt``.
+when used, the verb-form dictionary ``verb-form-vocab.txt``.  ``verb_forms: lemminflect``
+(the paper configuration) builds that dictionary from LemmInflect's English lexicon
+(:func:`.gector_tags.lemminflect_verb_forms`); a path reads GECToR's own file instead.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from ..errors import WritingAlpacaError
 from ..io import atomic_dir, read_json, write_json, write_lines
 from . import common
-from .gector_tags import KEEP, VerbForms, apply_tags, extract_tags, keep_one
+from .gector_tags import KEEP, VerbForms, apply_tags, extract_tags, keep_one, load_verb_forms
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +215,7 @@ def train(
     import torch
 
     hp = common.hyperparameters("gector", training)
-    verbs = VerbForms.load(hp["verb_forms"]) if hp["verb_forms"] else None
+    verbs = load_verb_forms(hp["verb_forms"])
     pairs = common.load_pairs(data)
     if hp["skip_correct"]:
         pairs = [p for p in pairs if p.source.split() != p.target.split()]

@@ -21,10 +21,11 @@ the rest in later rounds.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import located
+from ..errors import WritingAlpacaError, located
 from ..io import read_lines
 
 KEEP = "$KEEP"
@@ -91,6 +92,53 @@ class VerbForms:
 
     def apply(self, token: str, tag: str) -> str | None:
         return self.decode.get(f"{token}_{tag[len(VERB):]}")
+
+
+#: ``verb_forms: lemminflect``: build the dictionary from LemmInflect's English lexicon.
+LEMMINFLECT = "lemminflect"
+#: the verb forms GECToR transforms between (VBP is the VB form in English, except "be").
+VERB_TAGS = ("VB", "VBZ", "VBD", "VBN", "VBG")
+_ONE_TOKEN = re.compile(r"[^\s_:]+")
+
+
+def lemminflect_verb_forms() -> VerbForms:
+    """A verb-form dictionary of "be" and every verb in LemmInflect's lexicon (6,748 in 0.2.3).
+
+    For each lemma, the first spelling of each of its :data:`VERB_TAGS` forms
+    (``getAllInflections(lemma, upos="VERB")``), and one ``word1_word2:TAG1_TAG2`` entry
+    per ordered pair of different single-token forms, in lexicon order -- the format and
+    the tags of GECToR's ``verb-form-vocab.txt``.
+    """
+    import gzip
+    import importlib.resources
+
+    try:
+        import lemminflect
+    except ImportError:
+        raise WritingAlpacaError("verb_forms: lemminflect needs the lemminflect package (pip install lemminflect)") from None
+    lexicon = importlib.resources.files("lemminflect") / "resources" / "infl_lu.csv.gz"
+    with lexicon.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
+        lemmas = [row.split(",", 2)[0] for row in fh if row.split(",", 2)[1:2] == ["verb"]]
+    if not lemmas:
+        raise WritingAlpacaError(f"{lexicon}: no verb in LemmInflect's lexicon (an unsupported lemminflect version?)")
+    lines: list[str] = []
+    for lemma in ["be", *lemmas]:  # "be" is inflected by LemmInflect's code, not its lexicon
+        inflections = lemminflect.getAllInflections(lemma, upos="VERB")
+        forms = [(tag, inflections[tag][0]) for tag in VERB_TAGS if inflections.get(tag)]
+        forms = [(tag, word) for tag, word in forms if _ONE_TOKEN.fullmatch(word)]
+        lines += [f"{w1}_{w2}:{t1}_{t2}" for t1, w1 in forms for t2, w2 in forms if w1 != w2]
+    return VerbForms.from_lines(lines, str(lexicon))
+
+
+def load_verb_forms(setting: str | Path | None) -> VerbForms | None:
+    """``verb_forms:`` of the GECToR settings: none, ``lemminflect``, or a ``verb-form-vocab.txt`` file."""
+    if setting is None:
+        return None
+    if setting == LEMMINFLECT:
+        return lemminflect_verb_forms()
+    if not Path(setting).is_file():
+        raise WritingAlpacaError(f"verb_forms: {setting}: file not found (give a verb-form-vocab.txt, {LEMMINFLECT} or null)")
+    return VerbForms.load(setting)
 
 
 def transform_token(token: str, tag: str, verbs: VerbForms | None = None) -> str | None:
