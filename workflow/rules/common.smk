@@ -174,12 +174,31 @@ def decoding_for(decoding, dataset):
     return spec
 
 
+# The keys of `training:` (besides `baselines.<kind>`) that the baselines' trainers read.
+BASELINE_TRAINING_KEYS = ("bf16",)
+
+
 def training_for(name):
-    """The `training:` block with a system's own overrides (e.g. its DeepSpeed stage) applied."""
+    """The part of `training:` a system's trainer reads, with its own overrides (e.g. its DeepSpeed stage).
+
+    Snakemake reruns a job whose params changed, so each system gets only what it reads:
+    editing a GECToR setting does not retrain the LLMs, nor a LoRA setting the baselines or
+    the fully fine-tuned LLMs.
+    """
     block = json.loads(json.dumps(config["training"]))
+    baselines = block.pop("baselines", None) or {}
+    kind, method = system(name)["kind"], system(name)["method"]
+    if kind == "causal_lm":
+        if method == "full":
+            block.pop("lora", None)
+        if isinstance(block.get("learning_rate"), dict) and method in block["learning_rate"]:
+            block["learning_rate"] = {method: block["learning_rate"][method]}
+        if "deepspeed" in system(name):
+            block["deepspeed"] = dict(block["deepspeed"], **system(name)["deepspeed"])
+    else:
+        block = {key: block[key] for key in BASELINE_TRAINING_KEYS if key in block}
+        block["baselines"] = {kind: baselines.get(kind) or {}}
     block["seed"] = config["seed"]
-    if "deepspeed" in system(name):
-        block["deepspeed"] = dict(block["deepspeed"], **system(name)["deepspeed"])
     return block
 
 
