@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import re
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -278,17 +277,15 @@ def test_one_sided_p_is_at_most_two_sided(data_dir):
 
 
 # --------------------------------------------------------------------------------------
-# Speed: statistics once, samples vectorised
+# 1,000 samples of GLEU on JFLEG (speed: benchmarks/bench_bootstrap.py, BENCHMARKS.md)
 # --------------------------------------------------------------------------------------
 
 
-def test_gleu_1000_samples_of_jfleg_are_fast(data_dir):
+def test_gleu_1000_samples_of_jfleg_centre_on_the_published_score(data_dir):
     metric, n = bootstrap.load_metric("gleu", data_dir / "jfleg.jsonl")
     stats = metric.statistics(lines(JFLEG["jd18_transformer-ens"]), "h")  # 747 x (500 samplings x 10)
-    t0 = time.perf_counter()
     scores = bootstrap.bootstrap_scores(metric, stats, bootstrap.resample_indices(n, 1000, seed=0))
-    seconds = time.perf_counter() - t0
-    assert seconds < 20, f"1000 GLEU samples took {seconds:.1f} s"
+    assert scores.shape == (1000,)
     full = metric.scores(stats.sum(axis=0, keepdims=True))[0]
     assert full == pytest.approx(59.797, abs=1e-3)  # the NAACL 2018 ensemble's published 0.597967
     assert abs(float(np.median(scores)) - full) < 1.0
