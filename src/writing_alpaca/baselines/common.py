@@ -230,14 +230,12 @@ def write_system(out: Path, *, system: str, kind: str, base: str | Path, metrics
 
 
 def read_system(system_dir: str | Path) -> dict[str, Any]:
-    from ..io import read_json
+    """``system.json`` of a trained baseline (read and checked as every system's, then its kind and model dir)."""
+    from ..training.recipe import read_system as read_any_system
 
-    system_dir = Path(system_dir)
-    path = system_dir / "system.json"
-    if not path.is_file():
-        raise WritingAlpacaError(f"{path}: not found (is {system_dir} a trained baseline system?)")
-    info = read_json(path)
-    if not isinstance(info, dict) or info.get("kind") not in KINDS or not info.get("model"):
+    info = read_any_system(system_dir)
+    if info.get("kind") not in KINDS or not info.get("model"):
+        path = Path(system_dir) / "system.json"
         raise located(path, None, f"not a baseline system (kind must be one of {', '.join(KINDS)}, with a model dir)")
     return info
 

@@ -298,7 +298,9 @@ def read_system(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     spec_path = path / "system.json"
     if not spec_path.is_file():
-        raise WritingAlpacaError(f"{path}: not a trained system (system.json missing: training incomplete?)")
+        raise WritingAlpacaError(
+            f"{spec_path}: not found (system.json missing: {path} is not a trained system, or its training did not finish)"
+        )
     spec = read_json(spec_path)
     if not isinstance(spec, dict) or "kind" not in spec or "base" not in spec:
         raise WritingAlpacaError(f"{spec_path}: expected an object with kind, method, base, adapter, model")
