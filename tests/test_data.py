@@ -241,10 +241,35 @@ def test_m2_errors(tmp_path, text, line, fragment):
     assert where in str(err.value) and fragment in str(err.value)
 
 
-def test_m2_rejects_detokenize(tmp_path):
+def test_m2_detokenize_needs_postprocess(tmp_path):
     write(tmp_path / "x.m2", M2_TEXT)
-    with pytest.raises(WritingAlpacaError, match="tokenised"):
-        test_records("t", {"task": "grammar", "format": "m2", "path": "x.m2", "detokenize": True}, tmp_path)
+    spec = {"task": "grammar", "format": "m2", "path": "x.m2", "detokenize": True}
+    with pytest.raises(WritingAlpacaError, match="needs 'postprocess' .*gold M2 is tokenised"):
+        test_records("t", spec, tmp_path)
+    with pytest.raises(WritingAlpacaError, match="'tokenized: false'"):
+        test_records("t", {**spec, "postprocess": "nltk"}, tmp_path)
+    with pytest.raises(WritingAlpacaError, match="postprocess' must be one of nltk, ptb, spacy"):
+        test_records("t", {**spec, "postprocess": "moses", "tokenized": True}, tmp_path)
+    recs = test_records("t", {**spec, "postprocess": "nltk", "tokenized": True}, tmp_path)
+    # the model sees natural text; the scorer's side stays as the gold M2 has it
+    for rec in recs:
+        assert rec["gold_source"].split() == rec["gold_source"].split(" ")
+        assert " ." not in rec["source"] and rec["gold_source"].endswith(" .")
+
+
+def test_jfleg_gold_side_stays_tokenised():
+    spec = {"task": "fluency", "format": "parallel", "src": "test/test.src", "refs": [f"test/test.ref{i}" for i in range(4)],
+            "detokenize": True, "tokenized": True, "postprocess": "ptb", "size": 747}
+    recs = test_records("jfleg", spec, shared("jfleg"))
+    assert recs[0]["source"] == "New and new technology has been introduced to the society."
+    assert recs[0]["gold_source"] == "New and new technology has been introduced to the society ."
+    src = (shared("jfleg") / "test" / "test.src").read_text(encoding="utf-8").splitlines()
+    ref0 = (shared("jfleg") / "test" / "test.ref0").read_text(encoding="utf-8").splitlines()
+    assert [r["gold_source"] for r in recs] == [s.strip() for s in src]
+    assert [r["gold_references"][0] for r in recs] == [s.strip() for s in ref0]
+    # without post-processing the scorer sees what the model sees: no second copy
+    plain = test_records("jfleg", {**spec, "postprocess": None}, shared("jfleg"))
+    assert "gold_source" not in plain[0]
 
 
 # --------------------------------------------------------------------------- parallel

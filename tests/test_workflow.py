@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake
+from writing_alpaca.io import read_jsonl, read_lines
+from writing_alpaca.score import dataset_postprocessor
 
 PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
 DEMO_OVERLAY = REPO / "demo" / "config.yaml"
@@ -173,12 +175,20 @@ def test_demo_outputs_are_real(demo_run):
         dataset = hyp.stem
         n_records = len((results / "data" / "test" / f"{dataset}.jsonl").read_text().splitlines())
         assert len(hyp.read_text(encoding="utf-8").split("\n")) - 1 == n_records, hyp
-    # outputs of the sets with tokenised gold are tokenised before scoring; the others are not
-    for metrics in (results / "outputs").glob("*/*/*.metrics.json"):
-        dataset = metrics.name[: -len(".metrics.json")]
-        retokenized = json.loads(metrics.read_text()).get("retokenized")
-        if metrics.parent.parent.name != "tiny-gector":  # GECToR edits the input's own tokens
-            assert retokenized == PAPER["test_sets"][dataset].get("output_tokenizer"), metrics
+    # the scored hypotheses are the answers post-processed for each set's scorer, and the score
+    # says how; nothing else re-tokenises outputs
+    n_hyps = 0
+    for hyp in (results / "hypotheses").glob("*/*/*.txt"):
+        system, decoding, dataset = hyp.parts[-3], hyp.parts[-2], hyp.stem
+        data = results / "data" / "test" / f"{dataset}.jsonl"
+        tokenizer = PAPER["test_sets"][dataset].get("postprocess")
+        answers = read_lines(results / "outputs" / system / decoding / f"{dataset}.txt")
+        expected = dataset_postprocessor(read_jsonl(data), tokenizer, data)(answers)
+        assert read_lines(hyp) == expected, hyp
+        score = json.loads((results / "scores" / system / decoding / f"{dataset}.json").read_text())
+        assert score["postprocess"] == tokenizer, hyp
+        n_hyps += 1
+    assert n_hyps == len(list((results / "scores").glob("*/*/*.json")))
     # scores are computed numbers in range, for every (system, test set) of Table 4
 
     t4 = demo["tables"]["table4"]

@@ -229,7 +229,8 @@ def analyse_pairs(
 
 
 def read_pairs(data_path: str | Path, hyp_path: str | Path) -> tuple[list[str], list[str], list[str]]:
-    """Read the test records' ids and sources and the system's output lines (same order)."""
+    """Read the test records' ids and gold sources (as the set's scorer sees them; the hypotheses
+    are post-processed into that form) and the system's hypothesis lines (same order)."""
     records = read_jsonl(data_path)
     hyps = read_lines(hyp_path)
     if len(hyps) != len(records):
@@ -240,9 +241,9 @@ def read_pairs(data_path: str | Path, hyp_path: str | Path) -> tuple[list[str], 
         )
     ids, sources = [], []
     for lineno, rec in enumerate(records, start=1):
-        source = rec.get("source")
+        source = rec.get("gold_source", rec.get("source"))
         if not isinstance(source, str):
-            raise located(data_path, lineno, "record has no string field 'source'")
+            raise located(data_path, lineno, "record has no string field 'source' / 'gold_source'")
         ids.append(str(rec.get("id", lineno)))
         sources.append(source)
     return ids, sources, hyps

@@ -81,6 +81,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .errors import WritingAlpacaError, located
 from .io import atomic_path, parse_json_object, read_lines, read_text, write_jsonl
+from .postprocess import TOKENIZERS
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,13 @@ def _m2_test_pairs(path: Path) -> list[Pair]:
     sentences = parse_m2(path)
     annotators = _m2_annotators(sentences)
     return [Pair(s.source, [s.corrected(a, path) for a in annotators], path, s.lineno) for s in sentences]
+
+
+def m2_gold_texts(path: str | Path) -> tuple[list[str], list[str]]:
+    """The sources of a gold M2 file and every annotator's corrected sentence, as the test
+    records of an M2 set hold them (what its post-processing draws on)."""
+    pairs = _m2_test_pairs(Path(path))
+    return [p.source.strip() for p in pairs], [r.strip() for p in pairs for r in p.references]
 
 
 def _m2_train_pairs(path: Path) -> list[Pair]:
@@ -562,8 +570,6 @@ def _check_pairs(pairs: Sequence[Pair], name: str) -> None:
 def _read_test_pairs(name: str, spec: dict[str, Any], raw: Path) -> tuple[list[Pair], Path | None]:
     fmt = spec.get("format")
     if fmt == "m2":
-        if _bool(spec, "detokenize", name):
-            raise WritingAlpacaError(f"{name}: 'detokenize: true' is not supported for M2 sets (the gold M2 is tokenised)")
         path = _raw_path(raw, _get(spec, "path", name), name, "path")
         return _m2_test_pairs(path), path
     if fmt == "parallel":
@@ -593,20 +599,45 @@ def build_test_records(name: str, spec: dict[str, Any], raw: str | Path, seed: i
         where = pairs[0].path if pairs else raw
         raise WritingAlpacaError(f"{name}: {where}: expected {size} test items (spec 'size'), found {len(pairs)}")
     normalise, detok = _normaliser(spec, name)
+    postprocess = _postprocess(spec, name, fmt=spec.get("format"), detok=detok)
+    # what the scorer compares, where it differs from what the model sees: the upstream
+    # tokenisation of a detokenised set whose answers are post-processed into it
+    gold_form = _normaliser(dict(spec, detokenize=False), name)[0] if postprocess and detok else None
     records = []
     for i, pair in enumerate(pairs, start=1):
         source = normalise(pair.source)
         if not source:
             raise located(pair.path, pair.lineno, f"{name}: empty source after normalisation")
-        records.append({
+        record = {
             "id": f"{name}-{i:06d}",
             "dataset": name,
             "task": task,
             "source": source,
             "references": [normalise(r) for r in pair.references],
             "detokenized": detok,
-        })
+        }
+        if gold_form is not None:
+            record["gold_source"] = gold_form(pair.source)
+            record["gold_references"] = [gold_form(r) for r in pair.references]
+        records.append(record)
     return records, gold
+
+
+def _postprocess(spec: dict[str, Any], name: str, fmt: Any, detok: bool) -> str | None:
+    """The test set's ``postprocess`` tokenizer (None: scored on the text the model sees)."""
+    value = spec.get("postprocess")
+    if value is None:
+        if fmt == "m2" and detok:
+            raise WritingAlpacaError(
+                f"{name}: 'detokenize: true' on an M2 set needs 'postprocess' (the gold M2 is tokenised; "
+                f"one of {', '.join(TOKENIZERS)})"
+            )
+        return None
+    if value not in TOKENIZERS:
+        raise WritingAlpacaError(f"{name}: spec 'postprocess' must be one of {', '.join(TOKENIZERS)} or null, got {value!r}")
+    if not _bool(spec, "tokenized", name):
+        raise WritingAlpacaError(f"{name}: 'postprocess: {value}' re-tokenises answers like a tokenised gold, but the set has 'tokenized: false'")
+    return value
 
 
 def build_train_records(name: str, spec: dict[str, Any], raw: str | Path, seed: int) -> list[dict[str, Any]]:

@@ -43,7 +43,6 @@ from typing import Any, Mapping, Sequence
 
 from .errors import WritingAlpacaError, located
 from .io import parse_json_arg, read_json, read_jsonl, write_json, write_lines
-from .tokenise import TOKENIZERS, tokenise_lines
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +60,12 @@ class DecodingSpec:
     batch_size: int = 16
     max_new_tokens: int = 256
     backend: str = "hf"
-    retokenize: str | None = None  # tokenise outputs (writing_alpaca.tokenise) for tokenised gold
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DecodingSpec":
         if not isinstance(data, Mapping):
             raise WritingAlpacaError("--decoding: expected a JSON object")
-        unknown = set(data) - {"num_beams", "batch_size", "max_new_tokens", "backend", "retokenize"}
+        unknown = set(data) - {"num_beams", "batch_size", "max_new_tokens", "backend"}
         if unknown:
             raise WritingAlpacaError(f"--decoding: unknown keys: {', '.join(sorted(unknown))}")
         values = {}
@@ -80,10 +78,7 @@ class DecodingSpec:
         backend = data.get("backend", "hf")
         if backend not in ("hf", "vllm"):
             raise WritingAlpacaError(f"--decoding: backend must be 'hf' or 'vllm', got {backend!r}")
-        retokenize = data.get("retokenize")
-        if retokenize not in (None, *TOKENIZERS):
-            raise WritingAlpacaError(f"--decoding: retokenize must be one of {', '.join(TOKENIZERS)} or null")
-        return cls(backend=backend, retokenize=retokenize, **values)
+        return cls(backend=backend, **values)
 
 
 @dataclass
@@ -343,8 +338,6 @@ def decode(
         device = lm.device
     if len(outputs) != len(sources):  # a hard invariant: scoring aligns lines with records
         raise AssertionError(f"{len(outputs)} outputs for {len(sources)} records")
-    if spec.retokenize:
-        outputs = tokenise_lines(outputs, spec.retokenize)
     seconds = max(stats.seconds, 1e-9)
     metrics = {
         "instances": stats.instances,
@@ -356,7 +349,6 @@ def decode(
         "num_beams": spec.num_beams,
         "max_new_tokens": spec.max_new_tokens,
         "backend": spec.backend,
-        "retokenized": spec.retokenize,
         "device": device,
         "hardware": hardware_description(),
     }

@@ -1192,16 +1192,18 @@ def render_table6(
         task = ctx.task_label(ctx.dataset_task(d))
         for n, i in enumerate(sorted(picked)):
             rec = records[i]
+            # the hypotheses are post-processed into the scorer's form: show the source and
+            # reference in that form too
+            source = rec.get("gold_source", rec["source"])
             outs = [ls[i] if ls is not None else None for ls in lines]
             first = n == 0
             body.append(
-                [Cell(task if first else ""), Cell(ctx.dataset_label(d) if first else ""), Cell(clip(rec["source"]))]
+                [Cell(task if first else ""), Cell(ctx.dataset_label(d) if first else ""), Cell(clip(source))]
                 + [Cell(DASH if o is None else clip(o) or EMPTY) for o in outs]
             )
-            refs = rec.get("references") if isinstance(rec.get("references"), list) else []
-            csv_rows.append(
-                [ctx.dataset_task(d), d, rec.get("id", i + 1), rec["source"], *outs, refs[0] if refs else None]
-            )
+            refs = rec.get("gold_references", rec.get("references"))
+            refs = refs if isinstance(refs, list) else []
+            csv_rows.append([ctx.dataset_task(d), d, rec.get("id", i + 1), source, *outs, refs[0] if refs else None])
     table = Table(
         title="Table 6",
         caption=(
@@ -1550,7 +1552,7 @@ INPUT_KINDS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
     ("published", lambda p: p.suffix in (".yaml", ".yml")),
     ("bootstrap", lambda p: p.suffix == ".json" and p.parts[-4:-2] == ("analysis", "bootstrap")),
     ("scores", lambda p: p.suffix == ".json"),
-    ("outputs", lambda p: p.suffix == ".txt" and len(p.parts) >= 4 and p.parts[-4] == "outputs"),
+    ("outputs", lambda p: p.suffix == ".txt" and len(p.parts) >= 4 and p.parts[-4] in ("outputs", "hypotheses")),
 )
 KIND_HELP = {
     "scores": "results/scores/{system}/{decoding}/{dataset}.json",
@@ -1561,7 +1563,7 @@ KIND_HELP = {
     "counts": "results/instructions/{mixture}.counts.json",
     "published": "published rows YAML (workflow/resources/published_table5.yaml)",
     "bootstrap": "results/analysis/bootstrap/{table}/{dataset}.json",
-    "outputs": "results/outputs/{system}/{decoding}/{dataset}.txt",
+    "outputs": "results/hypotheses/{system}/{decoding}/{dataset}.txt",
 }
 ARTEFACT_KINDS = {
     "table2": ("jsonl",),

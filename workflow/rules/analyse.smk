@@ -4,7 +4,7 @@
 rule analyse_edits:
     input:
         data="results/data/test/{dataset}.jsonl",
-        hyp="results/outputs/{system}/{decoding}/{dataset}.txt",
+        hyp="results/hypotheses/{system}/{decoding}/{dataset}.txt",
     output:
         "results/analysis/{system}/{decoding}/{dataset}.edits.json",
     params:

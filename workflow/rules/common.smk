@@ -166,12 +166,20 @@ def system_dir(name):
     return f"results/models/{name}"
 
 
-def decoding_for(decoding, dataset):
-    """A decoding setting for one test set: outputs of sets with tokenised gold are tokenised."""
-    spec = dict(config["decodings"][decoding])
-    if test_set(dataset).get("output_tokenizer"):
-        spec["retokenize"] = test_set(dataset)["output_tokenizer"]
-    return spec
+def decoding_for(decoding):
+    """A decoding setting; decoders write what the system answered, `score` post-processes it."""
+    return dict(config["decodings"][decoding])
+
+
+def hypothesis_file(system_name, decoding, dataset):
+    """A system's answers post-processed for the test set's scorer (written by rule `score`);
+    every consumer of outputs (scores, bootstrap, edit analysis, case studies) reads it."""
+    return f"results/hypotheses/{system_name}/{decoding}/{dataset}.txt"
+
+
+def postprocess_flag(dataset):
+    tokenizer = test_set(dataset).get("postprocess")
+    return f"--postprocess {tokenizer}" if tokenizer else ""
 
 
 # The keys of `training:` (besides `baselines.<kind>`) that the baselines' trainers read.
@@ -398,7 +406,7 @@ def bootstrap_inputs(wildcards):
     spec = config["tables"][wildcards.table]
     inputs = {
         "data": f"results/data/test/{wildcards.dataset}.jsonl",
-        "hyps": [f"results/outputs/{s}/{spec['decoding']}/{wildcards.dataset}.txt" for s in spec["systems"]],
+        "hyps": [hypothesis_file(s, spec["decoding"], wildcards.dataset) for s in spec["systems"]],
     }
     if is_m2_set(wildcards.dataset):
         inputs["m2"] = f"results/data/test/{wildcards.dataset}.m2"
@@ -413,7 +421,7 @@ def bootstrap_hyps(wildcards, input):
 
 def output_files(table):
     spec = config["tables"][table]
-    return [f"results/outputs/{s}/{spec['decoding']}/{ds}.txt" for s in spec["systems"] for ds in spec["test_sets"]]
+    return [hypothesis_file(s, spec["decoding"], ds) for s in spec["systems"] for ds in spec["test_sets"]]
 
 
 def test_data_files(table):

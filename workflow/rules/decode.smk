@@ -10,7 +10,7 @@ rule decode:
     params:
         command="decode",
         model_flag=lambda wildcards: "--base" if system(wildcards.system)["method"] == "none" else "--system-dir",
-        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding, wildcards.dataset)),
+        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
         extra=lambda wildcards: (
             f"--task-prompt {shlex.quote(config['tasks'][test_set(wildcards.dataset)['task']]['prompt'])} "
             f"--template {shlex.quote(as_json(config['template']))}"
@@ -38,7 +38,7 @@ use rule decode as decode_baseline with:
     params:
         command="baselines decode",
         model_flag="--system-dir",
-        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding, wildcards.dataset)),
+        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
         extra="",
     wildcard_constraints:
         system=alternatives(BASELINES),

@@ -1,13 +1,18 @@
 # Score every decoded test set with the paper's metric for it (M2, ERRANT, GLEU or SARI).
+# The system's answers are first post-processed for the set's official scorer (test set
+# `postprocess`: into the gold's tokenisation, source-preserving); the hypotheses as scored are
+# an output, read by every later consumer.
 
 
 rule score:
     input:
         unpack(score_inputs),
     output:
-        "results/scores/{system}/{decoding}/{dataset}.json",
+        score="results/scores/{system}/{decoding}/{dataset}.json",
+        hyp="results/hypotheses/{system}/{decoding}/{dataset}.txt",
     params:
         metric=lambda wildcards: test_set(wildcards.dataset)["metric"],
+        postprocess=lambda wildcards: postprocess_flag(wildcards.dataset),
         m2=lambda wildcards, input: f"--m2 {input.m2}" if "m2" in input.keys() else "",
         spacy_model=config["spacy_model"],
         cache="results/cache/score",
@@ -25,4 +30,5 @@ rule score:
         "../../envs/score.yaml"
     shell:
         "writing-alpaca score dataset --data {input.data:q} --hyp {input.hyp:q} --metric {params.metric} "
-        "{params.m2} --spacy-model {params.spacy_model:q} --cache {params.cache:q} --out {output:q} > {log} 2>&1"
+        "{params.postprocess} --hyp-out {output.hyp:q} {params.m2} --spacy-model {params.spacy_model:q} "
+        "--cache {params.cache:q} --out {output.score:q} > {log} 2>&1"

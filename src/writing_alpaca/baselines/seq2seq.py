@@ -16,7 +16,6 @@ from typing import Any, Mapping
 
 from ..errors import WritingAlpacaError
 from ..io import atomic_dir, read_json, write_json, write_lines
-from ..tokenise import tokenise_lines
 from . import common
 
 log = logging.getLogger(__name__)
@@ -206,8 +205,6 @@ def decode(
             for row, i in enumerate(batch):
                 outputs[i] = tokenizer.decode(body[row], skip_special_tokens=True).strip()
     seconds = time.perf_counter() - started
-    if decoding.get("retokenize"):
-        outputs = tokenise_lines(outputs, decoding["retokenize"])
     write_lines(out, outputs)
     metrics = common.decode_metrics(
         instances=len(outputs),
@@ -218,6 +215,5 @@ def decode(
         device=str(device),
         max_new_tokens=max_new_tokens,
     )
-    metrics["retokenized"] = decoding.get("retokenize")
     write_json(metrics_out, metrics)
     return metrics

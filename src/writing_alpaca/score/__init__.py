@@ -8,12 +8,20 @@
 
 Command line (each prints one JSON object, scores in percent)::
 
-    writing-alpaca score m2 --hyp H --m2 GOLD.m2
-    writing-alpaca score errant --hyp H --m2 GOLD.m2 [--src S] [--spacy-model NAME] [--cache DIR]
-    writing-alpaca score gleu --src S --hyp H --refs R0 R1 ...
-    writing-alpaca score sari --src S --hyp H --refs R0 R1 ...
-    writing-alpaca score dataset --data TEST.jsonl --hyp X.txt --metric m2|errant|gleu|sari \
-        [--m2 GOLD.m2] [--spacy-model NAME] [--cache DIR] --out X.json
+    writing-alpaca score m2 --hyp H --m2 GOLD.m2 [--dataset NAME]
+    writing-alpaca score errant --hyp H --m2 GOLD.m2 [--src S] [--spacy-model NAME] [--cache DIR] [--dataset NAME]
+    writing-alpaca score gleu --src S --hyp H --refs R0 R1 ... [--dataset NAME]
+    writing-alpaca score sari --src S --hyp H --refs R0 R1 ... [--dataset NAME]
+    writing-alpaca score dataset --data TEST.jsonl --hyp ANSWERS.txt --metric m2|errant|gleu|sari \
+        [--postprocess nltk|ptb|spacy] [--hyp-out HYP.txt] [--m2 GOLD.m2] [--spacy-model NAME] \
+        [--cache DIR] --out X.json
+
+``--dataset NAME`` (a key of ``test_sets`` in config.yaml; ``--config FILE ...`` to use other
+config files) treats ``--hyp`` as a system's raw answers and applies that test set's
+post-processing (:mod:`writing_alpaca.postprocess`) first, exactly as the workflow does; the
+gold files are the official ones, as without it. ``score dataset`` is the workflow's job: it
+post-processes the answers with ``--postprocess`` against the records' ``gold_source``, writes
+the hypotheses it scored to ``--hyp-out`` and scores them against ``gold_references`` / the M2.
 
 Heavy libraries (spaCy, errant, sacrebleu) are imported only when a scorer runs.
 """
@@ -25,9 +33,11 @@ import json
 import logging
 import os
 import sys
+from typing import Callable
 
 from ..errors import WritingAlpacaError, located
-from ..io import read_jsonl, read_lines, write_json
+from ..io import read_jsonl, read_lines, write_json, write_lines
+from ..postprocess import TOKENIZERS, Postprocessor, dataset_postprocess, m2_postprocessor
 from .common import read_aligned, require_file
 from .errant_scorer import DEFAULT_SPACY_MODEL, ErrantScorer, errant_score
 from .gleu import gleu_corpus, gleu_files
@@ -58,16 +68,22 @@ METRICS = ("m2", "errant", "gleu", "sari")
 HEADLINE = {"m2": "f0.5", "errant": "f0.5", "gleu": "gleu", "sari": "sari"}
 
 
+def gold_side(rec: dict) -> tuple[object, object]:
+    """A test record's source and references as its scorer compares them (upstream tokenisation
+    for post-processed sets, else the text the model saw)."""
+    return rec.get("gold_source", rec.get("source")), rec.get("gold_references", rec.get("references"))
+
+
 def _references_by_set(records: list[dict], data_path: str | os.PathLike) -> tuple[list[str], list[list[str]]]:
-    """Sources and reference sets (``refs[k][i]``) of normalised test records."""
+    """Gold sources and reference sets (``refs[k][i]``) of normalised test records."""
     sources: list[str] = []
     per_record: list[list[str]] = []
     for lineno, rec in enumerate(records, start=1):
-        src, refs = rec.get("source"), rec.get("references")
+        src, refs = gold_side(rec)
         if not isinstance(src, str):
-            raise located(data_path, lineno, "record has no string 'source'")
+            raise located(data_path, lineno, "record has no string 'source' / 'gold_source'")
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
-            raise located(data_path, lineno, "record needs a non-empty list of string 'references'")
+            raise located(data_path, lineno, "record needs a non-empty list of string 'references' / 'gold_references'")
         if per_record and len(refs) != len(per_record[0]):
             raise located(
                 data_path, lineno,
@@ -80,6 +96,14 @@ def _references_by_set(records: list[dict], data_path: str | os.PathLike) -> tup
     return sources, [[refs[k] for refs in per_record] for k in range(n_refs)]
 
 
+def dataset_postprocessor(records: list[dict], tokenizer: str | None, data_path: str | os.PathLike) -> Postprocessor:
+    """The post-processing of a normalised test set (its records' gold sources and references)."""
+    if tokenizer is None:
+        return Postprocessor(None)
+    sources, refs = _references_by_set(records, data_path) if records else ([], [])
+    return Postprocessor(tokenizer, sources, (r for col in refs for r in col))
+
+
 def score_dataset(
     data: str | os.PathLike,
     hyp: str | os.PathLike,
@@ -87,14 +111,24 @@ def score_dataset(
     m2: str | os.PathLike | None = None,
     spacy_model: str = DEFAULT_SPACY_MODEL,
     cache: str | os.PathLike | None = None,
+    postprocess: str | None = None,
+    hyp_out: str | os.PathLike | None = None,
 ) -> dict:
-    """Score a hypothesis file against a normalised test set: ``{"metric", "score", ...fields}``."""
+    """Score a system's answers on a normalised test set: ``{"metric", "score", ...fields}``.
+
+    The answers are post-processed for the set first (``postprocess``: its tokenizer, or None
+    for natural-text scoring); ``hyp_out`` receives the hypotheses as scored.
+    """
     if metric not in METRICS:
         raise WritingAlpacaError(f"unknown metric {metric!r} (choose from {', '.join(METRICS)})")
     records = read_jsonl(data)
-    hyp_lines = read_lines(hyp)
-    if len(hyp_lines) != len(records):
-        raise WritingAlpacaError(f"{hyp}: has {len(hyp_lines)} lines but {data} has {len(records)} records")
+    answers = read_lines(hyp)
+    if len(answers) != len(records):
+        raise WritingAlpacaError(f"{hyp}: has {len(answers)} lines but {data} has {len(records)} records")
+    postprocessor = dataset_postprocessor(records, postprocess, data)
+    hyp_lines = postprocessor(answers, str(hyp))
+    if hyp_out is not None:
+        write_lines(hyp_out, hyp_lines)
     if metric in ("m2", "errant"):
         if m2 is None:
             raise WritingAlpacaError(f"metric {metric} needs --m2 GOLD.m2")
@@ -106,7 +140,13 @@ def score_dataset(
     else:
         sources, refs = _references_by_set(records, data)
         fields = (gleu_corpus if metric == "gleu" else sari_corpus)(sources, hyp_lines, refs)
-    return {"metric": metric, "score": fields[HEADLINE[metric]], **fields}
+    return {
+        "metric": metric,
+        "score": fields[HEADLINE[metric]],
+        **fields,
+        "postprocess": postprocess,
+        "answers": postprocessor.answers_form,
+    }
 
 
 # --------------------------------------------------------------------------- CLI
@@ -117,10 +157,18 @@ def _print(result: dict) -> int:
     return 0
 
 
+def _hyp_lines(args: argparse.Namespace, make: Callable[[str | None], Postprocessor]) -> list[str]:
+    """``--hyp``'s lines; with ``--dataset``, a system's answers post-processed as that test set's."""
+    lines = read_lines(args.hyp)
+    if args.dataset is None:
+        return lines
+    return make(dataset_postprocess(args.dataset, args.config))(lines, args.hyp)
+
+
 def _cmd_m2(args: argparse.Namespace) -> int:
     gold = read_m2(args.m2)
     scorer = M2Scorer(gold, max_unchanged_words=args.max_unchanged_words, beta=args.beta)
-    return _print(scorer.score(read_lines(args.hyp), args.hyp))
+    return _print(scorer.score(_hyp_lines(args, lambda tok: m2_postprocessor(tok, args.m2)), args.hyp))
 
 
 def _cmd_errant(args: argparse.Namespace) -> int:
@@ -129,12 +177,18 @@ def _cmd_errant(args: argparse.Namespace) -> int:
     scorer = ErrantScorer(
         args.m2, sources, spacy_model=args.spacy_model, cache_dir=args.cache, jobs=args.jobs, src_path=args.src
     )
-    return _print(scorer.score(read_lines(args.hyp), args.hyp))
+    hyp = _hyp_lines(args, lambda tok: m2_postprocessor(tok, args.m2, scorer.sources if sources is not None else None))
+    return _print(scorer.score(hyp, args.hyp))
 
 
 def _text_columns(args: argparse.Namespace) -> tuple[list[str], list[str], list[list[str]]]:
     cols = read_aligned([args.src, args.hyp, *args.refs])
-    return cols[0], cols[1], cols[2:]
+    src, refs = cols[0], cols[2:]
+    hyp = cols[1]
+    if args.dataset is not None:
+        pp = Postprocessor(dataset_postprocess(args.dataset, args.config), src, (r for col in refs for r in col))
+        hyp = pp(hyp, args.hyp)
+    return src, hyp, refs
 
 
 def _cmd_gleu(args: argparse.Namespace) -> int:
@@ -148,7 +202,9 @@ def _cmd_sari(args: argparse.Namespace) -> int:
 
 
 def _cmd_dataset(args: argparse.Namespace) -> int:
-    result = score_dataset(args.data, args.hyp, args.metric, args.m2, args.spacy_model, args.cache)
+    result = score_dataset(
+        args.data, args.hyp, args.metric, args.m2, args.spacy_model, args.cache, args.postprocess, args.hyp_out
+    )
     write_json(args.out, result)
     log.info("%s %s = %.4f -> %s", args.hyp, args.metric, result["score"], args.out)
     return 0
@@ -183,9 +239,18 @@ def register(subparsers) -> None:
         p.add_argument("--refs", required=True, nargs="+", help="reference files, line-aligned with --src")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("dataset", help="score one output on a normalised test set and write JSON")
+    for p in sub.choices.values():
+        p.add_argument(
+            "--dataset", metavar="NAME",
+            help="--hyp holds a system's raw answers: apply test set NAME's post-processing (config.yaml) first",
+        )
+        p.add_argument("--config", nargs="+", metavar="FILE", help="config files for --dataset (default: config.yaml)")
+
+    p = sub.add_parser("dataset", help="score one system's answers on a normalised test set and write JSON")
     p.add_argument("--data", required=True, help="normalised test records (JSONL)")
-    p.add_argument("--hyp", required=True, help="system output, one line per record")
+    p.add_argument("--hyp", required=True, help="the system's answers, one line per record")
+    p.add_argument("--postprocess", choices=TOKENIZERS, help="the test set's post-processing tokenizer (none: natural text)")
+    p.add_argument("--hyp-out", help="write the post-processed hypotheses (what was scored) here")
     p.add_argument("--metric", required=True, choices=METRICS)
     p.add_argument("--m2", help="gold M2 (m2 and errant)")
     p.add_argument("--spacy-model", default=DEFAULT_SPACY_MODEL)
