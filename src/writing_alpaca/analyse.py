@@ -70,6 +70,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .data import gold_side
 from .errors import WritingAlpacaError, located
 from .io import read_jsonl, read_lines, write_json
 
@@ -241,7 +242,7 @@ def read_pairs(data_path: str | Path, hyp_path: str | Path) -> tuple[list[str], 
         )
     ids, sources = [], []
     for lineno, rec in enumerate(records, start=1):
-        source = rec.get("gold_source", rec.get("source"))
+        source = gold_side(rec)[0]
         if not isinstance(source, str):
             raise located(data_path, lineno, "record has no string field 'source' / 'gold_source'")
         ids.append(str(rec.get("id", lineno)))

@@ -623,6 +623,12 @@ def build_test_records(name: str, spec: dict[str, Any], raw: str | Path, seed: i
     return records, gold
 
 
+def gold_side(record: dict[str, Any]) -> tuple[Any, Any]:
+    """A test record's source and references as its scorer compares them: ``gold_source`` /
+    ``gold_references`` where the set carries them, else what the model sees."""
+    return record.get("gold_source", record.get("source")), record.get("gold_references", record.get("references"))
+
+
 def _postprocess(spec: dict[str, Any], name: str, fmt: Any, detok: bool) -> str | None:
     """The test set's ``postprocess`` tokenizer (None: scored on the text the model sees)."""
     value = spec.get("postprocess")

@@ -46,7 +46,7 @@ import re
 import unicodedata
 from collections import Counter
 from difflib import SequenceMatcher
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -169,8 +169,7 @@ def to_gold_tokens(answer: str, source: str, tokenizer: str, lexicon: frozenset[
     """``answer`` in the tokenisation of the gold ``source`` (tokens joined by single spaces).
 
     ``source`` is the test item's source as the gold has it (tokenised); ``lexicon`` holds
-    the tokens of the gold (:func:`gold_lexicon`): a word of the answer that is one of them
-    is never split.
+    the words that are never split (:func:`gold_lexicon`).
     """
     check_tokenizer(tokenizer)
     answer = normalise_answer(answer)
@@ -298,11 +297,8 @@ def gold_lexicon(texts: Iterable[str], tokenizer: str) -> frozenset[str]:
         token_counts.update(toks)
     split_forms: dict[str, tuple[str, ...]] = {}
     for word in token_counts:
-        if not word.isalpha():
-            pieces = _pieces(word, tokenizer)
-            if len(pieces) > 1:
-                split_forms[word] = pieces
-        elif word.lower() in ("cannot", "gonna", "wanna", "gotta"):  # the tokenizers' in-word splits
+        # only punctuation, digits and the tokenizers' in-word splits (``cannot``) can be split
+        if not word.isalpha() or word.lower() in ("cannot", "gonna", "wanna", "gotta"):
             pieces = _pieces(word, tokenizer)
             if len(pieces) > 1:
                 split_forms[word] = pieces
@@ -331,9 +327,15 @@ class Postprocessor:
     def __init__(self, tokenizer: str | None, sources: Sequence[str] = (), gold_texts: Iterable[str] = ()):
         self.tokenizer = check_tokenizer(tokenizer) if tokenizer is not None else None
         self.sources = list(sources)
-        self.lexicon = gold_lexicon([*self.sources, *gold_texts], self.tokenizer) if self.tokenizer else frozenset()
-
+        self._gold_texts = list(gold_texts) if tokenizer is not None else []
         self.answers_form: str | None = None  # "natural" or "tokenised": what the last call was given
+
+    @cached_property
+    def lexicon(self) -> frozenset[str]:
+        """:func:`gold_lexicon` of the set, built when natural-text answers first need it."""
+        if self.tokenizer is None:
+            return frozenset()
+        return gold_lexicon([*self.sources, *self._gold_texts], self.tokenizer)
 
     def __call__(self, answers: Sequence[str], path: str = "<answers>") -> list[str]:
         if self.tokenizer is None:

@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data import gold_side
 from .errors import WritingAlpacaError, located
 from .io import atomic_path, parse_json_object, read_json, read_jsonl, read_text
 
@@ -1194,14 +1195,13 @@ def render_table6(
             rec = records[i]
             # the hypotheses are post-processed into the scorer's form: show the source and
             # reference in that form too
-            source = rec.get("gold_source", rec["source"])
+            source, refs = gold_side(rec)
             outs = [ls[i] if ls is not None else None for ls in lines]
             first = n == 0
             body.append(
                 [Cell(task if first else ""), Cell(ctx.dataset_label(d) if first else ""), Cell(clip(source))]
                 + [Cell(DASH if o is None else clip(o) or EMPTY) for o in outs]
             )
-            refs = rec.get("gold_references", rec.get("references"))
             refs = refs if isinstance(refs, list) else []
             csv_rows.append([ctx.dataset_task(d), d, rec.get("id", i + 1), source, *outs, refs[0] if refs else None])
     table = Table(

@@ -35,6 +35,7 @@ import os
 import sys
 from typing import Callable
 
+from ..data import gold_side
 from ..errors import WritingAlpacaError, located
 from ..io import read_jsonl, read_lines, write_json, write_lines
 from ..postprocess import TOKENIZERS, Postprocessor, dataset_postprocess, m2_postprocessor
@@ -66,12 +67,6 @@ log = logging.getLogger(__name__)
 
 METRICS = ("m2", "errant", "gleu", "sari")
 HEADLINE = {"m2": "f0.5", "errant": "f0.5", "gleu": "gleu", "sari": "sari"}
-
-
-def gold_side(rec: dict) -> tuple[object, object]:
-    """A test record's source and references as its scorer compares them (upstream tokenisation
-    for post-processed sets, else the text the model saw)."""
-    return rec.get("gold_source", rec.get("source")), rec.get("gold_references", rec.get("references"))
 
 
 def _references_by_set(records: list[dict], data_path: str | os.PathLike) -> tuple[list[str], list[list[str]]]:
