@@ -31,7 +31,7 @@ TRAINING: dict[str, Any] = {
     "learning_rate": {"lora": 2e-2, "full": 3e-3},
     "warmup_steps": 2,
     "save_steps": 20,
-    "bf16": "auto",
+    "precision": "auto",
     "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "lm_head"]},
     "deepspeed": {"stage": 0, "offload": False},
 }

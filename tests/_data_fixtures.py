@@ -25,7 +25,7 @@ DEMO_TEST_SETS: dict[str, tuple[str, dict[str, Any]]] = {
                             "refs": [f"GEM/test.8turkers.tok.turk.{i}" for i in range(8)], "detokenize": True, "size": 30}),
     "asset": ("asset", {"task": "simplification", "format": "parallel", "src": "asset.test.orig",
                         "refs": [f"asset.test.simp.{i}" for i in range(10)], "size": 30}),
-    "wnc": ("wnc", {"task": "neutralization", "format": "wnc", "path": "bias_data/WNC/biased.word.test", "sample": 30, "size": 30}),
+    "wnc": ("wnc", {"task": "neutralization", "format": "wnc", "path": "bias_data/WNC/biased.word.test", "size": 36}),
     "sts": ("stsb", {"task": "paraphrase", "format": "stsb", "path": "stsb-en-test.csv", "size": 16}),
 }
 

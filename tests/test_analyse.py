@@ -68,15 +68,19 @@ def test_figure1_counts_hand_case(pipeline):
     assert result["edits"] == {"M": 2, "R": 1, "U": 2, "total": 5}
     assert result["by_type"] == {"M:DET": 1, "M:VERB:FORM": 1, "R:VERB:SVA": 1, "U:DET": 1, "U:PRON": 1}
     # no correction here touches an entity; deleting "it" next to the DATE "yesterday" is adjacent, not inside
-    assert result["entity"] == {"corrections": 5, "touching_entity": 0, "share": 0.0}
+    assert result["entity"] == {"corrections": 5, "touching_entity": 0, "share": 0.0, "touching_named_entity": 0,
+                                "named_share": 0.0, "named_labels": sorted(analyse.NAMED_ENTITY_LABELS)}
     assert result["examples"] == []
 
 
 def test_entity_share_hand_case(pipeline):
     result = run_pairs(ENTITY_CASE, pipeline)
     assert result["edits"] == {"M": 0, "R": 2, "U": 0, "total": 2}
-    assert result["entity"] == {"corrections": 2, "touching_entity": 1, "share": 50.0}
+    assert result["entity"]["corrections"] == 2
+    assert (result["entity"]["touching_entity"], result["entity"]["share"]) == (1, 50.0)
+    assert (result["entity"]["touching_named_entity"], result["entity"]["named_share"]) == (1, 50.0)
     [example] = result["examples"]
+    assert example["named"] is True
     assert example["id"] == "t-0"
     assert example["edit"]["o_str"] == "Paris" and example["edit"]["c_str"] == "London"
     assert (example["edit"]["o_start"], example["edit"]["o_end"]) == (4, 5)
@@ -84,6 +88,33 @@ def test_entity_share_hand_case(pipeline):
         {"text": "Paris", "label": "GPE", "side": "source", "start": 4, "end": 5},
         {"text": "London", "label": "GPE", "side": "hypothesis", "start": 4, "end": 5},
     ]
+
+
+# Both readings of the paper's "corrections involving entities using spaCy", by hand:
+#   Paris -> London     replaces a GPE (a name)                  any label: yes  named: yes
+#   a -> an             no entity                                 no             no
+#   5 -> 6              inside the DATE "5 May 2019"              yes            no
+#   book -> books       next to the CARDINAL "three", not inside  no             no
+#   two -> three        inside the DATE "two days"                yes            no
+BOTH_DEFINITIONS_CASE = ENTITY_CASE + [
+    ("We met on 5 May 2019 .", "We met on 6 May 2019 ."),
+    ("He paid 30 dollars for three book .", "He paid 30 dollars for three books ."),
+    ("It rained for two days .", "It rained for three days ."),
+]
+
+
+def test_entity_share_in_both_definitions_hand_case(pipeline):
+    result = run_pairs(BOTH_DEFINITIONS_CASE, pipeline)
+    entity = result["entity"]
+    assert entity["corrections"] == 5
+    assert (entity["touching_entity"], entity["share"]) == (3, 60.0)  # any spaCy label
+    assert (entity["touching_named_entity"], entity["named_share"]) == (1, 20.0)  # PERSON, ORG, GPE, ...
+    assert [(e["id"], e["named"], sorted({x["label"] for x in e["entities"]})) for e in result["examples"]] == [
+        ("t-0", True, ["GPE"]), ("t-2", False, ["DATE"]), ("t-4", False, ["DATE"])
+    ]
+    assert analyse.NAMED_ENTITY_LABELS == {
+        "PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"
+    }
 
 
 class _RecordingNLP:
@@ -107,7 +138,8 @@ def test_unchanged_lines_are_not_parsed_and_yield_no_edits():
     assert result["n_changed"] == 0
     assert result["edits"] == {"M": 0, "R": 0, "U": 0, "total": 0}
     assert result["by_type"] == {}
-    assert result["entity"] == {"corrections": 0, "touching_entity": 0, "share": None}
+    assert result["entity"] == {"corrections": 0, "touching_entity": 0, "share": None, "touching_named_entity": 0,
+                                "named_share": None, "named_labels": sorted(analyse.NAMED_ENTITY_LABELS)}
 
 
 def test_tokenisation_difference_alone_is_no_edit(pipeline):
@@ -175,6 +207,7 @@ def test_real_bea19_output_sample(tmp_path, pipeline):
     assert 0 < result["n_changed"] <= 120
     assert edits["M"] + edits["R"] + edits["U"] == edits["total"] == sum(result["by_type"].values()) > 0
     assert len(result["examples"]) == result["entity"]["touching_entity"]
+    assert result["entity"]["touching_named_entity"] == sum(e["named"] for e in result["examples"])
     for example in result["examples"]:
         assert example["entities"]
         assert {e["side"] for e in example["entities"]} <= {"source", "hypothesis"}

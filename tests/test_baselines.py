@@ -201,7 +201,7 @@ def _train_and_decode(tmp_path_factory, kind: str, hp: dict) -> dict:
     spec = {"kind": kind, "build_tiny": {"layers": 2, "hidden": 64, "heads": 4, "intermediate": 128, "vocab": 400, "max_positions": 64}}
     run("build-tiny", "--kind", kind, "--spec", json.dumps(spec), "--corpus", str(mixture), "--seed", "1", "--out", str(tmp / "base"))
     system = {"label": kind, "kind": kind, "base": "tiny", "method": "full", "mixture": "toy"}
-    training = {"max_steps": 1000, "bf16": "auto", "baselines": {kind: hp}}
+    training = {"max_steps": 1000, "precision": "auto", "baselines": {kind: hp}}
     run("train", "--system", f"tiny-{kind}", "--spec", json.dumps(system), "--training", json.dumps(training),
         "--base", str(tmp / "base"), "--data", str(mixture), "--out", str(tmp / "system"))
     decoding = {"num_beams": 2, "batch_size": 3, "max_new_tokens": 16, "backend": "hf"}
@@ -222,6 +222,44 @@ def gector_run(tmp_path_factory):
     hp = {"max_steps": 30, "batch_size": 16, "micro_batch_size": 8, "learning_rate": 2e-3, "cold_learning_rate": 1e-2,
           "cold_steps": 5, "warmup_steps": 0, "logging_steps": 5, "max_length": 32}
     return _train_and_decode(tmp_path_factory, "gector", hp)
+
+
+def _gpu(monkeypatch, capability: tuple[int, int]) -> None:
+    """Pretend a CUDA GPU of ``capability`` (torch says bf16 is supported below 8.0 only by emulation)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: capability >= (8, 0) or including_emulation)
+
+
+@pytest.mark.parametrize("capability, gector, t5", [((7, 0), "float16", None), ((8, 0), "bfloat16", "bfloat16")])
+def test_baselines_take_the_llm_trainers_precision(monkeypatch, capability, gector, t5):
+    import torch
+
+    from writing_alpaca.baselines.common import device_and_dtype, training_precision
+
+    _gpu(monkeypatch, capability)
+    device, dtype = device_and_dtype(training_precision({"precision": "auto"}))
+    assert device.type == "cuda" and dtype == getattr(torch, gector)
+    # T5 overflows in fp16: `auto` is fp32 (None) on a GPU without native bf16
+    assert device_and_dtype("auto", fp16=False)[1] == (getattr(torch, t5) if t5 else None)
+    assert device_and_dtype("fp16", fp16=False)[1] == torch.float16  # asked for explicitly
+    assert device_and_dtype("fp32")[1] is None
+
+
+def test_baselines_precision_errors(monkeypatch):
+    import torch
+
+    from writing_alpaca.baselines.common import device_and_dtype, training_precision
+
+    with pytest.raises(WritingAlpacaError, match=r"training.bf16: renamed: use precision"):
+        training_precision({"bf16": "auto"})
+    _gpu(monkeypatch, (7, 0))
+    with pytest.raises(WritingAlpacaError, match=r"training.precision is bf16 but this GPU has compute capability 7.0"):
+        device_and_dtype("bf16")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device_and_dtype("auto") == (torch.device("cpu"), None)
 
 
 def _check_training_artefacts(system_dir: Path, kind: str, steps: int) -> dict:

@@ -364,5 +364,5 @@ def test_paper_dry_run_has_one_bootstrap_per_table4_test_set():
     # every system of Table 4 is resampled together, with the configured samples, alpha and seed
     cmd = next(line for line in out.splitlines() if "analyse bootstrap" in line and "--dataset conll14" in line)
     for s in paper["tables"]["table4"]["systems"]:
-        assert f"{s}=results/hypotheses/{s}/greedy/conll14.txt" in cmd
+        assert f"{s}=results/hypotheses/{s}/{paper['decoding']}/conll14.txt" in cmd
     assert "--samples 1000 --seed 42 --alpha 0.05" in cmd and "--m2 results/data/test/conll14.m2" in cmd

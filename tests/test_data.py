@@ -135,9 +135,9 @@ def test_wnc_real_test_file_is_absent_so_partial_sample_and_demo_are_parsed():
     train = data.build_train_records("wnc_sample_train", {"task": "neutralization", "format": "parallel", "src": "pre.train",
                                                           "tgt": "post.train", "n": None}, sample, 42)
     assert len(train) == 1000
-    demo = test_records("wnc", {"task": "neutralization", "format": "wnc", "path": "bias_data/WNC/biased.word.test", "sample": 30,
-                                "size": 30}, DEMO / "wnc")
-    assert len(demo) == 30 and all(r["source"] != r["references"][0] for r in demo)
+    demo = test_records("wnc", {"task": "neutralization", "format": "wnc", "path": "bias_data/WNC/biased.word.test",
+                                "size": 36}, DEMO / "wnc")
+    assert len(demo) == 36 and all(r["source"] != r["references"][0] for r in demo)
 
 
 def test_wi_train_real_keeps_unchanged_sentences():
@@ -389,8 +389,25 @@ def test_wnc_columns_and_seeded_sample(tmp_path):
     assert [r["id"] for r in a] == [f"wnc-{i:06d}" for i in range(1, 6)]
     assert a[0]["references"] == [f"Tgt {expected[0]}."]
     write(tmp_path / "bad.tsv", rows[0] + "\n" + "1\ta\tb\tc\n")
-    with pytest.raises(WritingAlpacaError, match=r"bad.tsv:2: WNC TSV line has 4 tab-separated columns, expected 7"):
+    with pytest.raises(WritingAlpacaError, match=r"bad.tsv:2: WNC TSV line has 4 tab-separated columns, expected 7 .* or 5"):
         test_records("wnc", {"task": "neutralization", "format": "wnc", "path": "bad.tsv"}, tmp_path)
+    write(tmp_path / "six.tsv", rows[0] + "\n" + rows[1].rsplit("\t", 1)[0] + "\n")
+    with pytest.raises(WritingAlpacaError, match=r"six.tsv:2: WNC TSV line has 6 tab-separated columns"):
+        test_records("wnc", {"task": "neutralization", "format": "wnc", "path": "six.tsv"}, tmp_path)
+
+
+def test_wnc_reads_both_line_forms_as_the_authors_loader(tmp_path):
+    # rpryzant/neutralizing-bias get_examples: 7 columns (with POS/parse tags) or 5 (without), line stripped first.
+    seven = "11\tthe great man .\tthe man .\tThe great man.\tThe man.\tDT JJ NN .\tdet amod ROOT punct"
+    five = "12\tshe bravely left .\tshe left .\tShe bravely left.\tShe left."
+    write(tmp_path / "w.tsv", seven + "\n" + five + "  \r\n" + seven.replace("11", "13") + "\n")
+    recs = test_records("wnc", {"task": "neutralization", "format": "wnc", "path": "w.tsv", "size": 3}, tmp_path)
+    assert [(r["source"], r["references"]) for r in recs] == [
+        ("The great man.", ["The man."]), ("She bravely left.", ["She left."]), ("The great man.", ["The man."])
+    ]
+    train = data.build_train_records("wnc_train", {"task": "neutralization", "format": "wnc", "path": "w.tsv", "n": None},
+                                     tmp_path, 42)
+    assert [r["target"] for r in train] == ["The man.", "She left.", "The man."]
 
 
 def test_seeded_sample_properties():
@@ -426,7 +443,8 @@ def test_alpaca_array_jsonl_and_errors(tmp_path):
     assert from_array == from_lines == [
         {"id": "alpaca-000001", "task": "generic", "instruction": "Add.", "input": "1 2", "output": "3"},
         {"id": "alpaca-000002", "task": "generic", "instruction": "Greet.", "input": "", "output": "Hi."},
-    ]  # missing input -> "", empty output dropped
+        {"id": "alpaca-000003", "task": "generic", "instruction": "Nothing.", "input": "", "output": ""},
+    ]  # missing input -> ""; an empty output is kept (Alpaca's 52,002; the target is EOS alone)
     write(tmp_path / "noinst.json", json.dumps([{"instruction": " ", "input": "", "output": "x"}]))
     with pytest.raises(WritingAlpacaError, match=r"item 0 \(0-based\) of the JSON array: empty 'instruction'"):
         data.build_train_records("alpaca", {**spec, "path": "noinst.json"}, tmp_path, 1)

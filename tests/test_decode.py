@@ -174,6 +174,53 @@ def test_decode_errors(tmp_path):
     assert not (tmp_path / "o.txt").exists()
 
 
+def test_free_instructions_use_their_own_instruction_and_the_no_input_template(tmp_path, monkeypatch):
+    """Table 6's free instructions (``writing-alpaca data free``): a record without input is asked
+    its own instruction with prompt_no_input and may answer up to max_new_tokens."""
+    from writing_alpaca import cli
+
+    free = tmp_path / "results/data/free/table6.jsonl"
+    assert cli.main(["data", "free", "--name", "table6", "--instructions", json.dumps(["Tell me about panda."]),
+                     "--out", str(free)]) == 0
+    (record,) = [json.loads(line) for line in free.read_text(encoding="utf-8").splitlines()]
+    assert record == {"id": "table6-000001", "task": "generic", "instruction": "Tell me about panda.", "input": ""}
+    test_record = {"id": "t", "source": "she go school", "references": []}
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [record, test_record])
+
+    seen = {}
+    real = decode_module.generate_hf
+
+    def spy(lm, prompts, sources, spec):
+        seen["prompts"], seen["budgets"] = list(prompts), decode_module.token_budgets(lm.tokenizer, sources, spec.max_new_tokens)
+        return real(lm, prompts, sources, spec)
+
+    monkeypatch.setattr(decode_module, "generate_hf", spy)
+    out, metrics = tmp_path / "out.txt", tmp_path / "out.metrics.json"
+    decode(mixed, GRAMMAR, TEMPLATE, {"max_new_tokens": 40}, out, metrics, base=tiny_base())
+    assert seen["prompts"] == [
+        TEMPLATE["prompt_no_input"].format(instruction="Tell me about panda."),  # its own, no "### Input:"
+        TEMPLATE["prompt_input"].format(instruction=GRAMMAR, input="she go school"),  # the task prompt
+    ]
+    assert "### Input:" not in seen["prompts"][0]
+    assert seen["budgets"][0] == 40  # an answer, not an edit of an input: the whole max_new_tokens
+    assert seen["budgets"][1] < 40
+    assert len(out.read_text(encoding="utf-8").split("\n")) == 3
+
+    # the rule passes no --task-prompt for free instructions; a test record then needs one
+    parser = argparse.ArgumentParser()
+    decode_module.register(parser.add_subparsers())
+    args = parser.parse_args(
+        ["decode", "--base", str(tiny_base()), "--data", str(free), "--template", json.dumps(TEMPLATE),
+         "--decoding", json.dumps({"max_new_tokens": 6}), "--out", str(out), "--metrics", str(metrics)]
+    )
+    assert args.func(args) == 0 and len(out.read_text(encoding="utf-8").split("\n")) == 2
+    with pytest.raises(WritingAlpacaError, match=r"mixed\.jsonl:2: .*no --task-prompt"):
+        decode(mixed, None, TEMPLATE, {}, out, metrics, base=tiny_base())
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"instruction": " ", "input": ""}])
+    with pytest.raises(WritingAlpacaError, match=r"bad\.jsonl:1: .*'instruction' must be a non-empty string"):
+        decode(bad, None, TEMPLATE, {}, out, metrics, base=tiny_base())
+
+
 def test_vllm_backend_is_optional_and_explains_itself(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # as if vllm were not installed
     with pytest.raises(WritingAlpacaError, match="vllm is not installed"):

@@ -107,6 +107,17 @@ def test_build_mixture_records_and_counts(tmp_path):
     }
 
 
+def test_generic_item_with_empty_output_is_kept(tmp_path):
+    # Stanford Alpaca is 52,002 instructions, a few with an empty output: a valid target (EOS alone)
+    write_jsonl(tmp_path / "alpaca.jsonl", [
+        {"id": "alpaca-000001", "task": "generic", "instruction": "Say nothing.", "input": "", "output": ""},
+        {"id": "alpaca-000002", "task": "generic", "instruction": "Add.", "input": "1 2", "output": "3"},
+    ])
+    recs = fmt.build_mixture("alpaca", {"generic": "alpaca", "writing": []}, TASKS, 1, [tmp_path / "alpaca.jsonl"])
+    assert {r["id"]: r["output"] for r in recs} == {"alpaca-000001": "", "alpaca-000002": "3"}
+    assert fmt.count_summary(recs, "alpaca")["total"] == 2
+
+
 def test_writing_only_mixture(tmp_path):
     inputs = [_writing(tmp_path, "wnc", "neutralization", 3)]
     recs = fmt.build_mixture("w", {"generic": None, "writing": ["wnc"]}, TASKS, 1, inputs)

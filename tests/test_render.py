@@ -16,8 +16,8 @@ from writing_alpaca.errors import WritingAlpacaError
 REPO = Path(__file__).resolve().parents[1]
 
 TEST_SETS = {
-    "conll14": {"title": "CoNLL-14", "task": "grammar", "metric": "m2"},
-    "bea19_dev": {"title": "BEA-19", "task": "grammar", "metric": "errant"},
+    "conll14": {"title": "CoNLL-14", "dataset": "CoNLL14", "abbrev": "CoNLL", "task": "grammar", "metric": "m2"},
+    "bea19_dev": {"title": "BEA-19", "dataset": "BEA19-dev", "abbrev": "BEA", "task": "grammar", "metric": "errant"},
     "jfleg": {"title": "JFLEG", "task": "fluency", "metric": "gleu"},
     "asset": {"title": "ASSET", "task": "simplification", "metric": "sari"},
 }
@@ -173,7 +173,8 @@ def test_table5_published_rows_marked(tmp_path):
         "source: Paper (2023), Table 5\n"
         "rows:\n"
         "  - {label: BigLM, citation: 'Paper (2023), Table 5', values: {conll14: 61.5, jfleg: null}}\n"
-        "  - {label: SOTA, citation: 'Other (2022)', values: {conll14: 70.0, jfleg: 64.0, asset: 45.0}}\n",
+        "  - {label: SOTA, citation: 'Other (2022)', values: {conll14: 70.0, jfleg: 64.0, asset: 45.0},\n"
+        "     citations: {conll14: 'Gec (2021)'}, after_ours: true}\n",
         encoding="utf-8",
     )
     spec = {
@@ -184,30 +185,34 @@ def test_table5_published_rows_marked(tmp_path):
     }
     render.render_table5(spec, ctx(), score_files(tmp_path), tmp_path / "t5")
     md = (tmp_path / "t5.md").read_text(encoding="utf-8").splitlines()
+    # the paper's layout: published LLMs, this run, then the previous SOTA; no Avg. column
+    assert md[2] == "| Model | CoNLL-14 (F0.5) | JFLEG (GLEU) | ASSET (SARI) |"
     assert md[4:7] == [
-        "| BigLM† | 61.50 | – | – | 61.50* |",
-        "| SOTA† | **70.00** | **64.00** | **45.00** | **59.67** |",
-        "| Sys A | 50.00 | 60.00 | 40.00 | 50.00 |",
+        "| BigLM† | 61.50 | – | – |",
+        "| Sys A | 50.00 | 60.00 | 40.00 |",
+        "| SOTA† | **70.00** | **64.00** | **45.00** |",
     ]
+    assert "Avg." not in "\n".join(md)
     assert md[8].startswith("† Published numbers (Paper (2023), Table 5), not re-run here; – = not available.")
-    assert "SOTA: Other (2022)" in md[8]
+    assert "SOTA: Gec (2021) (CoNLL-14); Other (2022) (JFLEG, ASSET)" in md[8]
     rows = read_csv(tmp_path / "t5.csv")
     assert [(r["model"], r["source"]) for r in rows] == [
         ("BigLM", "published"),
-        ("SOTA", "published"),
         ("Sys A", "this run"),
+        ("SOTA", "published"),
     ]
+    assert "avg" not in rows[0]
     tex = (tmp_path / "t5.tex").read_text(encoding="utf-8")
-    check_latex_structure(tex, 5)
-    assert tex.count("\\midrule") == 2  # header rule + the rule between published rows and ours
-    assert "BigLM\\textsuperscript{\\dag} & 61.50 & -- & -- & 61.50* \\\\" in tex
+    check_latex_structure(tex, 4)
+    assert tex.count("\\midrule") == 3  # header rule + before ours + before the previous SOTA
+    assert "BigLM\\textsuperscript{\\dag} & 61.50 & -- & -- \\\\" in tex
 
 
 def test_repository_published_table5_loads_and_renders(tmp_path):
     path = REPO / "workflow" / "resources" / "published_table5.yaml"
     source, rows = render.load_published(path)
     assert "2305.13225" in source
-    assert [r.label for r in rows] == ["OPT-175B", "GPT3-175B", "InstructGPT-175B", "ChatGPT", "Previous SOTA"]
+    assert [r.label for r in rows] == ["OPT-175B", "GPT3-175B", "InstructGPT-175B", "ChatGPT", "Prev. SOTA"]
     assert all(r.citation for r in rows)
     config_sets = {"conll14", "bea19_dev", "jfleg", "itr_f", "itr_l", "itr_o", "turk", "asset", "wnc", "sts"}
     for r in rows:
@@ -218,6 +223,9 @@ def test_repository_published_table5_loads_and_renders(tmp_path):
     for r in rows:
         assert f"| {r.label}† |" in md
     assert "Published numbers" in md
+    body = [line for line in md.splitlines() if line.startswith(("| Sys A", "| ")) and ("†" in line or "Sys A" in line)]
+    assert body[-1].startswith("| Prev. SOTA† |") and body[-2].startswith("| Sys A |")  # Prev. SOTA last
+    assert "Avg." not in md
 
 
 def test_published_file_errors_are_located(tmp_path):
@@ -227,6 +235,12 @@ def test_published_file_errors_are_located(tmp_path):
         render.load_published(bad)
     bad.write_text("source: X\nrows:\n  - {label: L, citation: C, values: {conll14: high}}\n", encoding="utf-8")
     with pytest.raises(WritingAlpacaError, match="must be a number or null"):
+        render.load_published(bad)
+    bad.write_text("source: X\nrows:\n  - {label: L, citation: C, values: {conll14: 1}, after_ours: 1}\n")
+    with pytest.raises(WritingAlpacaError, match=r"p\.yaml: rows\[1\] \(L\): 'after_ours' must be true or false"):
+        render.load_published(bad)
+    bad.write_text("source: X\nrows:\n  - {label: L, citation: C, values: {conll14: 1}, citations: {jfleg: Y}}\n")
+    with pytest.raises(WritingAlpacaError, match="'citations' of datasets without a value: jfleg"):
         render.load_published(bad)
 
 
@@ -262,7 +276,7 @@ def cost_inputs(root: Path) -> dict[str, list[Path]]:
         write_json(r / "outputs/b/beam16/conll14.metrics.json", {"instances": 10, "seconds": 0.5, **speed}),
         write_json(r / "outputs/b/beam16/bea19_dev.metrics.json", {"instances": 10, "seconds": 1.0, **speed}),
     ]
-    train = [write_json(r / "models/b/train_metrics.json", {"gpu_hours": 12.5, "gpus": 4})]
+    train = [write_json(r / "models/b/train_metrics.json", {"gpu_hours": 12.5, "gpus": 4, "train_examples": 2372119})]
     return {"scores": scores, "decode": decode, "train": train}
 
 
@@ -274,18 +288,36 @@ def test_table7(tmp_path):
     render.render_table7(COST_SPEC, ctx(), i["scores"], i["decode"], i["train"], tmp_path / "t7")
     md = (tmp_path / "t7.md").read_text(encoding="utf-8").splitlines()
     assert "beam16 decoding: beam 16, batch 4" in md[0]
+    # the paper's columns: Model, #Data right after it, P/R/F0.5 under the paper's abbreviations, then cost;
     # Markdown has one header row: repeated column names carry their group's title
     assert md[2] == (
-        "| Model | CoNLL-14 P | CoNLL-14 R | CoNLL-14 F0.5 | BEA-19 P | BEA-19 R | BEA-19 F0.5 | GPU-hours | Inst./s |"
+        "| Model | #Data | CoNLL P | CoNLL R | CoNLL F0.5 | BEA P | BEA R | BEA F0.5 | GPU hours | Instances/second |"
     )
-    assert md[4] == "| Sys A | **60.00** | 30.00 | 50.00 | **45.00** | **30.00** | **40.00** | – | 3.00 |"
-    assert md[5] == "| Sys_B & co | 58.00 | **45.00** | **55.00** | 38.00 | 27.00 | 35.00 | 12.50 | 15.00 |"
+    assert md[4] == "| Sys A | – | **60.00** | 30.00 | 50.00 | **45.00** | **30.00** | **40.00** | – | 3.00 |"
+    assert md[5] == "| Sys_B & co | 2.4M | 58.00 | **45.00** | **55.00** | 38.00 | 27.00 | 35.00 | 12.50 | 15.00 |"
     rows = read_csv(tmp_path / "t7.csv")
+    assert list(rows[0])[:3] == ["model", "system", "train_examples"]
+    assert (rows[0]["train_examples"], rows[1]["train_examples"]) == ("", "2372119")
     assert rows[0]["gpu_hours"] == "" and rows[1]["gpu_hours"] == "12.5000"
     assert rows[1]["instances_per_second"] == "15.0000"  # mean of 20/s and 10/s
     tex = (tmp_path / "t7.tex").read_text(encoding="utf-8")
-    check_latex_structure(tex, 9)
-    assert "\\multicolumn{3}{c}{CoNLL-14}" in tex and "\\multicolumn{2}{c}{Cost}" in tex
+    check_latex_structure(tex, 10)
+    assert "\\multicolumn{3}{c}{CoNLL}" in tex and "\\multicolumn{1}{c}{Training Speed}" in tex
+    assert "Model & \\#Data & P & R & F0.5" in tex
+
+
+def test_table7_data_sizes_as_the_paper_prints_them(tmp_path):
+    assert [render.fmt_count(n) for n in (2_372_119, 112_002, 52_002, 999_949, 999_950, 999, None)] == [
+        "2.4M", "112.0k", "52.0k", "999.9k", "1.0M", "999", "–",
+    ]
+    # metrics written before `train_examples`: the recipe's `examples`, the baselines' `pairs`
+    i = cost_inputs(tmp_path)
+    write_json(i["train"][0], {"gpu_hours": 1.0, "examples": 112002})
+    a = write_json(tmp_path / "results/models/a/train_metrics.json", {"gpu_hours": 2.0, "pairs": 2372119})
+    render.render_table7(COST_SPEC, ctx(), i["scores"], i["decode"], [a, i["train"][0]], tmp_path / "t7")
+    assert [r["train_examples"] for r in read_csv(tmp_path / "t7.csv")] == ["2372119", "112002"]
+    md = (tmp_path / "t7.md").read_text(encoding="utf-8").splitlines()
+    assert md[4].startswith("| Sys A | 2.4M | ") and md[5].startswith("| Sys_B & co | 112.0k | ")
 
 
 def test_cost_quality_figure(tmp_path):
@@ -326,20 +358,47 @@ def test_table2_counts_prepared_data(tmp_path):
     ]
     render.render_table2({"test_sets": ["conll14", "bea19_dev", "jfleg"]}, ctx(), files, tmp_path / "t2")
     md = (tmp_path / "t2.md").read_text(encoding="utf-8").splitlines()
+    # the paper's columns; Dataset / Abbrev. from test_sets.<n>.dataset / abbrev (JFLEG has neither: its title)
     assert md[2:7] == [
-        "| Task | Dataset | #Instances | Metric |",
-        "|:--|:--|--:|:--|",
-        "| Grammaticality | CoNLL-14 | 1,312 | M2 F0.5 |",
-        "| Grammaticality | BEA-19 | – | ERRANT F0.5 |",
-        "| Fluency | JFLEG | 3 | GLEU |",
+        "| Task | Dataset | Abbrev. | Metric | Size |",
+        "|:--|:--|:--|:--|--:|",
+        "| Grammaticality | CoNLL14 | CoNLL | F0.5 | 1,312 |",
+        "| Grammaticality | BEA19-dev | BEA | F0.5 | – |",
+        "| Fluency | JFLEG | JFLEG | GLEU | 3 |",
     ]
     assert (tmp_path / "t2.csv").read_text(encoding="utf-8").splitlines() == [
-        "task,dataset,title,instances,metric",
-        "grammar,conll14,CoNLL-14,1312,m2",
-        "grammar,bea19_dev,BEA-19,,errant",
-        "fluency,jfleg,JFLEG,3,gleu",
+        "task,dataset,corpus,abbrev,metric,size",
+        "grammar,conll14,CoNLL14,CoNLL,m2,1312",
+        "grammar,bea19_dev,BEA19-dev,BEA,errant,",
+        "fluency,jfleg,JFLEG,JFLEG,gleu,3",
     ]
-    check_latex_structure((tmp_path / "t2.tex").read_text(encoding="utf-8"), 4)
+    tex = (tmp_path / "t2.tex").read_text(encoding="utf-8")
+    check_latex_structure(tex, 5)
+    assert "Task & Dataset & Abbrev. & Metric & Size \\\\" in tex
+
+
+def test_table2_header_and_names_from_the_paper_config(tmp_path):
+    """The repository's config gives Table 2 the paper's Dataset and Abbrev. columns."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    test_sets = {
+        d: {k: v for k, v in ts.items() if k in ("title", "dataset", "abbrev", "task", "metric")}
+        for d, ts in config["test_sets"].items()
+    }
+    names = config["tables"]["table2"]["test_sets"]
+    d = tmp_path / "results/data/test"
+    files = [jsonl(d / f"{n}.jsonl", [{"id": "x", "task": test_sets[n]["task"], "source": "x"}]) for n in names]
+    render.render_table2({"test_sets": names}, render.Context(test_sets=test_sets), files, tmp_path / "t2")
+    rows = read_csv(tmp_path / "t2.csv")
+    assert [(r["corpus"], r["abbrev"]) for r in rows] == [
+        ("CoNLL14", "CoNLL"), ("BEA19-dev", "BEA"), ("JFLEG", "JFL"), ("IteraTeR", "ITR-F"), ("IteraTeR", "ITR-L"),
+        ("IteraTeR", "ITR-O"), ("TurkCorpus", "TRK"), ("ASSET", "AST"), ("WNC", "WNC"), ("STS", "STS"),
+    ]
+    assert [r["metric"] for r in rows] == ["m2", "errant", "gleu"] + ["sari"] * 7
+    md = (tmp_path / "t2.md").read_text(encoding="utf-8").splitlines()
+    assert md[2] == "| Task | Dataset | Abbrev. | Metric | Size |"
+    assert md[4] == "| Grammaticality | CoNLL14 | CoNLL | F0.5 | 1 |"
 
 
 MIXTURE = (
@@ -354,20 +413,19 @@ MIXTURE = (
         for i in range(4)
     ]
 )
-TRAIN_SETS = {
-    "alpaca": {"task": "generic", "source": "alpaca"},
-    "wi_locness": {"task": "grammar", "source": "wi_locness"},
-    "turk_tune": {"task": "simplification", "source": "turkcorpus"},
-    "wikilarge": {"task": "simplification", "source": "wikilarge"},
+TRAIN_SETS = {  # as the workflow passes them (render_context): titles are Table 3's Dataset names
+    "alpaca": {"title": "Stanford Alpaca", "task": "generic", "source": "alpaca"},
+    "wi_locness": {"title": "W&I+LOCNESS-Train", "task": "grammar", "source": "wi_locness"},
+    "turk_tune": {"title": "TurkCorpus", "task": "simplification", "source": "turkcorpus"},
+    "wikilarge": {"task": "simplification", "source": "wikilarge"},  # no title: its name
 }
-TABLE3_BODY = [
-    "| Task | Data | #Examples |",
+TABLE3_BODY = [  # the paper's layout: General first, a task's sets in the mixture's order
+    "| Task | Dataset | Size |",
     "|:--|:--|--:|",
-    "| Grammaticality | wi_locness | 3 |",
-    "| Simplification | turk_tune (turkcorpus) | 2 |",
+    "| General | Stanford Alpaca | 5 |",
+    "| Grammaticality | W&I+LOCNESS-Train | 3 |",
+    "| Simplification | TurkCorpus | 2 |",
     "| Simplification | wikilarge | 4 |",
-    "| General (Alpaca) | alpaca | 5 |",
-    "| Total |  | 14 |",
 ]
 
 
@@ -377,8 +435,18 @@ def test_table3_from_jsonl_and_from_counts_agree(tmp_path):
     mix = jsonl(tmp_path / "a/results/instructions/wa.jsonl", MIXTURE)
     render.render_table3({"mixture": "wa"}, ctx(), mix, tmp_path / "from_jsonl", TRAIN_SETS)
     lines = (tmp_path / "from_jsonl.md").read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("**Table 3.** Training data of the wa mixture")
+    assert lines[0].startswith("**Table 3.** The statistics of the training data (wa mixture")
+    assert "14 in all" in lines[0]
     assert lines[2:] == TABLE3_BODY
+    rows = read_csv(tmp_path / "from_jsonl.csv")
+    assert [(r["task"], r["trainset"], r["dataset"], r["size"]) for r in rows] == [
+        ("generic", "alpaca", "Stanford Alpaca", "5"), ("grammar", "wi_locness", "W&I+LOCNESS-Train", "3"),
+        ("simplification", "turk_tune", "TurkCorpus", "2"), ("simplification", "wikilarge", "wikilarge", "4"),
+        ("total", "", "", "14"),
+    ]
+    tex = (tmp_path / "from_jsonl.tex").read_text(encoding="utf-8")
+    # the paper's dashed rule after General: a \midrule before the first writing task
+    assert "General & Stanford Alpaca & 5 \\\\\n\\midrule\nGrammaticality" in tex
     # with the counts file beside the JSONL (as `format` writes it) the counts file is used
     write_json(mix.with_name("wa.counts.json"), count_summary(MIXTURE, "wa"))
     mix.write_text("not json\n", encoding="utf-8")
@@ -394,14 +462,16 @@ def test_table3_from_jsonl_and_from_counts_agree(tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-def edits_json(m: int, r: int, u: int, touching: int) -> dict:
+def edits_json(m: int, r: int, u: int, touching: int, named: int | None = None) -> dict:
     total = m + r + u
+    named = touching if named is None else named
     return {
         "n_sentences": 10,
         "n_changed": 5,
         "edits": {"M": m, "R": r, "U": u, "total": total},
         "by_type": {},
-        "entity": {"corrections": total, "touching_entity": touching, "share": touching / total * 100},
+        "entity": {"corrections": total, "touching_entity": touching, "share": touching / total * 100,
+                   "touching_named_entity": named, "named_share": named / total * 100},
         "examples": [],
     }
 
@@ -411,7 +481,7 @@ def test_figure1(tmp_path):
     files = [
         write_json(a / "a/greedy/conll14.edits.json", edits_json(3, 5, 2, 1)),
         write_json(a / "a/greedy/bea19_dev.edits.json", edits_json(4, 4, 2, 0)),
-        write_json(a / "b/greedy/conll14.edits.json", edits_json(1, 2, 1, 2)),
+        write_json(a / "b/greedy/conll14.edits.json", edits_json(1, 2, 1, 2, named=1)),
     ]
     spec = {"systems": ["a", "b"], "test_sets": ["conll14", "bea19_dev"], "decoding": "greedy"}
     paths = render.render_figure1(spec, ctx(), files, tmp_path / "figures" / "figure1")
@@ -420,15 +490,48 @@ def test_figure1(tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     assert (tmp_path / "figures/figure1.pdf").read_bytes()[:5] == b"%PDF-"
     assert (tmp_path / "figures/figure1.csv").read_text(encoding="utf-8").splitlines() == [
-        "model,system,dataset,decoding,insert,replace,delete,total,corrections,touching_entity,entity_share",
-        "Sys A,a,conll14,greedy,3,5,2,10,10,1,10.0000",
-        "Sys A,a,bea19_dev,greedy,4,4,2,10,10,0,0.0000",
-        "Sys_B & co,b,conll14,greedy,1,2,1,4,4,2,50.0000",
-        "Sys_B & co,b,bea19_dev,greedy,,,,,,,",
+        "model,system,dataset,decoding,insert,replace,delete,total,corrections,touching_entity,entity_share,"
+        "touching_named_entity,named_entity_share",
+        "Sys A,a,conll14,greedy,3,5,2,10,10,1,10.0000,1,10.0000",
+        "Sys A,a,bea19_dev,greedy,4,4,2,10,10,0,0.0000,0,0.0000",
+        "Sys_B & co,b,conll14,greedy,1,2,1,4,4,2,50.0000,1,25.0000",
+        "Sys_B & co,b,bea19_dev,greedy,,,,,,,,,",
     ]
     md = (tmp_path / "figures/figure1.md").read_text(encoding="utf-8")
-    assert "| Sys_B & co | 1 | 2 | 1 | 2/4 | 50.00 | – | – | – | – | – |" in md
+    assert "| Sys_B & co | 1 | 2 | 1 | 50.00 (2/4) | 25.00 (1/4) | – | – | – | – | – |" in md
     check_latex_structure((tmp_path / "figures/figure1.tex").read_text(encoding="utf-8"), 11)
+
+
+def test_figure1_has_the_edit_actions_on_the_x_axis_and_a_bar_per_model(tmp_path, monkeypatch):
+    """The paper's Figure 1: Insert / Replace / Delete on the x-axis, one bar per model in each."""
+    a = tmp_path / "results/analysis"
+    files = [
+        write_json(a / "a/greedy/conll14.edits.json", edits_json(3, 5, 2, 1)),
+        write_json(a / "b/greedy/conll14.edits.json", edits_json(1, 2, 1, 2)),
+        write_json(a / "c/greedy/conll14.edits.json", edits_json(7, 0, 4, 0)),
+    ]
+    seen = {}
+    save = render.save_figure
+
+    def capture(fig, prefix):
+        (ax,) = fig.axes
+        seen["ticks"] = [t.get_text() for t in ax.get_xticklabels()]
+        seen["ylabel"], seen["title"] = ax.get_ylabel(), ax.get_title()
+        seen["bars"] = sorted((round(b.get_x() + b.get_width() / 2, 3), b.get_height()) for b in ax.patches)
+        seen["legend"] = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+        return save(fig, prefix)
+
+    monkeypatch.setattr(render, "save_figure", capture)
+    spec = {"systems": ["a", "b", "c"], "test_sets": ["conll14"], "decoding": "greedy"}
+    render.render_figure1(spec, ctx(), files, tmp_path / "f1")
+    assert seen["ticks"] == ["Insert", "Replace", "Delete"]
+    assert (seen["ylabel"], seen["title"]) == ("# Edits", "CoNLL-14")
+    assert seen["legend"] == ["Sys A", "Sys_B & co", "Sys C"]
+    # left to right: per action (x = 0, 1, 2) one bar per model in the spec's order
+    heights = [h for _, h in seen["bars"]]
+    assert heights == [3, 1, 7, 5, 2, 0, 2, 1, 4]
+    xs = [x for x, _ in seen["bars"]]
+    assert all(-0.5 < x < 0.5 for x in xs[:3]) and all(0.5 < x < 1.5 for x in xs[3:6]) and all(1.5 < x < 2.5 for x in xs[6:])
 
 
 def test_figure1_rejects_other_json(tmp_path):
@@ -492,8 +595,9 @@ def test_cli_mixed_inputs_as_the_rules_pass_them(tmp_path):
 
     mix = jsonl(tmp_path / "instructions/wa.jsonl", MIXTURE)
     counts = write_json(tmp_path / "instructions/wa.counts.json", count_summary(MIXTURE, "wa"))
-    assert _cli(_rule_args("table3", {"mixture": "wa"}, [mix, counts], tmp_path / "t3")) == 0
-    assert (tmp_path / "t3.md").read_text(encoding="utf-8").splitlines()[-1] == "| Total |  | 14 |"
+    spec = {"mixture": "wa", "train_sets": TRAIN_SETS}  # the workflow adds the mixture's train sets
+    assert _cli(_rule_args("table3", spec, [mix, counts], tmp_path / "t3")) == 0
+    assert (tmp_path / "t3.md").read_text(encoding="utf-8").splitlines()[2:] == TABLE3_BODY
 
     published = tmp_path / "pub.yaml"
     published.write_text("source: S\nrows:\n  - {label: P, citation: S, values: {conll14: 1.0}}\n", encoding="utf-8")
@@ -665,6 +769,53 @@ def test_table6_samples_differing_outputs_first(tmp_path):
     assert picks == {("c1", "c3"), ("c1", "c4"), ("c3", "c4")}
 
 
+def free_answers(root: Path, system: str, lines: list[str], decoding: str = "greedy") -> Path:
+    path = root / "results/outputs" / system / decoding / "free" / "table6.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+PANDA = "Tell me about panda."
+
+
+def test_table6_shows_both_systems_answers_to_the_free_instructions(tmp_path):
+    data, outputs = table6_inputs(tmp_path)
+    free = [
+        free_answers(tmp_path, "a", ["Pandas are large mammals native to China.", "Hi."]),
+        free_answers(tmp_path, "b", ["Tell me about pandas.", ""]),
+    ]
+    spec = dict(T6_SPEC, instructions=[PANDA, "Say hi."])
+    render.render_table6(spec, ctx(), data, outputs, tmp_path / "t6", free)
+    md = (tmp_path / "t6.md").read_text(encoding="utf-8").splitlines()
+    assert "and their answers to 2 free instruction(s) (no input)" in md[0]
+    # after the sampled test inputs: the instruction, then each system's answer
+    assert md[-4:-2] == [
+        "| General | Free instruction | Tell me about panda. | Pandas are large mammals native to China. | Tell me about pandas. |",
+        "|  |  | Say hi. | Hi. | ∅ |",
+    ]
+    rows = read_csv(tmp_path / "t6.csv")
+    assert [(r["task"], r["dataset"], r["id"], r["input"], r["output_a"], r["output_b"]) for r in rows[-2:]] == [
+        ("generic", "free", "table6-000001", PANDA, "Pandas are large mammals native to China.", "Tell me about pandas."),
+        ("generic", "free", "table6-000002", "Say hi.", "Hi.", ""),
+    ]
+    assert [r["dataset"] for r in rows[:-2]] == ["conll14", "conll14", "asset", "asset"]  # the test inputs first
+    tex = (tmp_path / "t6.tex").read_text(encoding="utf-8")
+    check_latex_structure(tex, 5)
+    assert tex.count("\\midrule") == 3  # header, before ASSET, before the free instructions
+    # through the CLI, as rule render_table6 passes them (one mixed --inputs list)
+    assert _cli(_rule_args("table6", spec, data + outputs + free, tmp_path / "cli")) == 0
+    assert (tmp_path / "cli.csv").read_text(encoding="utf-8") == (tmp_path / "t6.csv").read_text(encoding="utf-8")
+    # a system without answers shows "–"; answers to other instructions than the spec's are an error
+    render.render_table6(spec, ctx(), data, outputs, tmp_path / "one", free[:1])
+    assert (tmp_path / "one.md").read_text(encoding="utf-8").splitlines()[-4].endswith("| – |")
+    with pytest.raises(WritingAlpacaError, match=r"table6\.txt: has 2 lines for 1 free instructions"):
+        render.render_table6(dict(spec, instructions=[PANDA]), ctx(), data, outputs, tmp_path / "x", free)
+    # without `instructions` the table is as before
+    render.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "plain", free)
+    assert "Free instruction" not in (tmp_path / "plain.md").read_text(encoding="utf-8")
+
+
 def test_table6_cli_and_errors(tmp_path):
     data, outputs = table6_inputs(tmp_path)
     assert _cli(_rule_args("table6", T6_SPEC, data + outputs, tmp_path / "cli")) == 0
@@ -699,9 +850,9 @@ def entity_example(i: int, o: str, c: str, ents: list[tuple[str, str, str]]) -> 
 
 def table8_inputs(root: Path) -> list[Path]:
     a = root / "results/analysis"
-    conll_a = dict(edits_json(4, 8, 0, 2), examples=[
+    conll_a = dict(edits_json(4, 8, 0, 2, named=1), examples=[
         entity_example(0, "Paris", "London", [("Paris", "GPE", "source"), ("London", "GPE", "hypothesis")]),
-        entity_example(1, "", "the", [("the United States", "GPE", "hypothesis")]),
+        entity_example(1, "", "the", [("the 1990s", "DATE", "hypothesis")]),
     ])
     smith = entity_example(2, "Smith", "", [("John Smith", "PERSON", "source")])
     bea_a = dict(edits_json(2, 4, 2, 1), examples=[smith])
@@ -722,25 +873,26 @@ def test_table8_entity_examples_and_shares(tmp_path):
     rows = read_csv(tmp_path / "t8.csv")
     a_rows = [r for r in rows if r["system"] == "a"]
     assert len(a_rows) == 2 and {r["id"] for r in a_rows} <= {"x0", "x1", "x2"}
-    # a: (2 + 1) touching of (12 + 8) corrections; b: 0 of 12
+    # a: (2 + 1) touching any entity of (12 + 8) corrections, (1 + 1) a named one (the DATE is not); b: 0 of 12
     assert {(r["entity_share"], r["touching_entity"], r["corrections"]) for r in a_rows} == {("15.0000", "3", "20")}
+    assert {(r["named_entity_share"], r["touching_named_entity"]) for r in a_rows} == {("10.0000", "2")}
     (b_row,) = [r for r in rows if r["system"] == "b"]
     assert (b_row["entity_share"], b_row["id"], b_row["input"]) == ("0.0000", "", "")
     md = (tmp_path / "t8.md").read_text(encoding="utf-8").splitlines()
-    assert md[2] == "| Model | NE share (%) | Input | Output | Edit | Entity |"
-    assert md[4].startswith("| Sys A | 15.00 (3/20) | source ")
-    assert md[5].startswith("|  |  | source ")
-    assert md[6] == "| Sys_B & co | 0.00 (0/12) | – | – | – | – |"
+    assert md[2] == "| Model | Entities (%) | Named (%) | Input | Output | Edit | Entity |"
+    assert md[4].startswith("| Sys A | 15.00 (3/20) | 10.00 (2/20) | source ")
+    assert md[5].startswith("|  |  |  | source ")
+    assert md[6] == "| Sys_B & co | 0.00 (0/12) | 0.00 (0/12) | – | – | – | – |"
     body = "\n".join(md)
     picked = {r["id"] for r in a_rows}
     if "x0" in picked:
         assert "| Paris → London | Paris (GPE, input); London (GPE, output) |" in body
     if "x1" in picked:
-        assert "| ∅ → the | the United States (GPE, output) |" in body
+        assert "| ∅ → the | the 1990s (DATE, output) |" in body
     if "x2" in picked:
         assert "| Smith → ∅ | John Smith (PERSON, input) |" in body
     tex = (tmp_path / "t8.tex").read_text(encoding="utf-8")
-    check_latex_structure(tex, 6)
+    check_latex_structure(tex, 7)
     assert "$\\rightarrow$" in tex and "$\\emptyset$" in tex  # any two of x0-x2 include an empty side
     # seeded: the same config gives the same rows; over seeds every example comes up
     render.render_table8(T8_SPEC, ctx(), files, tmp_path / "again")
@@ -756,7 +908,7 @@ def test_table8_missing_run_and_cli(tmp_path):
     files = table8_inputs(tmp_path)
     assert _cli(_rule_args("table8", T8_SPEC, files[:3], tmp_path / "cli")) == 0  # b lacks bea19_dev
     md = (tmp_path / "cli.md").read_text(encoding="utf-8")
-    assert "| Sys_B & co | – | – | – | – | – |" in md
+    assert "| Sys_B & co | – | – | – | – | – | – |" in md
     with pytest.raises(WritingAlpacaError, match="not an `analyse edits` result"):
         bad = write_json(tmp_path / "x/a/beam16/conll14.edits.json", {"entity": {}, "edits": {}})
         render.render_table8(T8_SPEC, ctx(), [bad], tmp_path / "x8")

@@ -12,8 +12,16 @@ from _causal_lm_fixtures import GRAMMAR, TEMPLATE, TRAINING, instruction_file, t
 from writing_alpaca import train as train_module
 from writing_alpaca.errors import WritingAlpacaError
 from writing_alpaca.training.checkpoints import Accounting, Attempt, CheckpointDir
-from writing_alpaca.training.config import TrainConfig
-from writing_alpaca.training.data import IGNORE_INDEX, PaddingCollator, build_examples, render_prompt, tokenize_example
+from writing_alpaca.training.config import TrainConfig, steps_for_epochs
+from writing_alpaca.training.data import (
+    IGNORE_INDEX,
+    PaddingCollator,
+    build_examples,
+    load_instruction_records,
+    render_prompt,
+    tokenize_example,
+)
+from writing_alpaca.training.modelling import choose_precision
 from writing_alpaca.training.recipe import default_checkpoint_dir, train
 from writing_alpaca.training.zero import deepspeed_config, ensure_process_group_env, validate_deepspeed_config
 
@@ -82,6 +90,47 @@ def test_cutoff_truncates_and_drops_unsupervised_examples():
         build_examples(records[1:], tok, _config().template, cutoff_len=n_prompt + 4)
 
 
+def test_an_empty_response_is_supervised_by_eos_alone():
+    import math
+
+    from writing_alpaca.training.modelling import load_base_model
+
+    tok = _tokenizer()
+    prompt = render_prompt(TEMPLATE, "Say nothing.", "")
+    ex = tokenize_example(tok, prompt, "", cutoff_len=256)
+    n_prompt = len(tok(prompt)["input_ids"])
+    assert ex["input_ids"] == tok(prompt)["input_ids"] + [tok.eos_token_id]
+    assert ex["labels"] == [IGNORE_INDEX] * n_prompt + [tok.eos_token_id]
+    # kept by build_examples, and its loss is a number (a zero-label example would give 0/0)
+    [kept] = build_examples([{"instruction": "Say nothing.", "input": "", "output": ""}], tok, _config().template, 256)
+    assert kept == ex
+    model = load_base_model(tiny_base(), "fp32")
+    batch = PaddingCollator(tok.pad_token_id)([kept])
+    assert math.isfinite(float(model(**batch).loss.detach()))
+
+
+def test_alpaca_item_with_empty_output_reaches_training_with_eos_as_its_label(tmp_path):
+    """data train (Alpaca JSON) -> format (mixture) -> the trainer's examples: the item is kept."""
+    from writing_alpaca import data, format as fmt
+    from writing_alpaca.io import write_jsonl
+
+    items = [{"instruction": "Add.", "input": "1 2", "output": "3"}, {"instruction": "Say nothing.", "input": "", "output": ""}]
+    (tmp_path / "alpaca_data.json").write_text(json.dumps(items))
+    records = data.build_train_records("alpaca", {"task": "generic", "format": "alpaca", "path": "alpaca_data.json", "n": None}, tmp_path, 1)
+    assert len(records) == 2 and records[1]["output"] == ""
+    write_jsonl(tmp_path / "alpaca.jsonl", records)
+    mixture = fmt.build_mixture("alpaca", {"generic": "alpaca", "writing": []}, {}, 1, [tmp_path / "alpaca.jsonl"])
+    write_jsonl(tmp_path / "mixture.jsonl", mixture)
+    loaded = load_instruction_records(tmp_path / "mixture.jsonl")
+    assert sorted(r["output"] for r in loaded) == ["", "3"]
+    tok = _tokenizer()
+    examples = build_examples(loaded, tok, _config().template, 256)
+    assert len(examples) == 2
+    supervised = sorted(([t for t in e["labels"] if t != IGNORE_INDEX] for e in examples), key=len)
+    assert supervised[0] == [tok.eos_token_id]
+    assert supervised[1] == tok("3", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+
 def test_padding_collator():
     batch = PaddingCollator(pad_token_id=0, pad_to_multiple_of=4)(
         [
@@ -111,7 +160,8 @@ def test_config_from_fragments():
         ({"method": "none"}, {}, "'lora' or 'full'"),
         ({"method": "lora", "kind": "seq2seq"}, {}, "causal_lm"),
         ({"method": "lora"}, {"batch_size": 10, "micro_batch_size": 4}, "multiple of micro_batch_size"),
-        ({"method": "lora"}, {"bf16": "yes"}, "bf16"),
+        ({"method": "lora"}, {"precision": "half"}, "training.precision: must be one of auto, bf16, fp16, fp32"),
+        ({"method": "lora"}, {"bf16": "auto"}, r"training.bf16: renamed: use precision: auto\|bf16\|fp16\|fp32"),
         ({"method": "lora"}, {"deepspeed": {"stage": 4}}, "stage"),
         ({"method": "lora"}, {"deepspeed": {"stage": 1, "offload": True}}, "offload"),
         ({"method": "lora"}, {"lora": {"r": 8, "target_modules": []}}, "target_modules"),
@@ -124,37 +174,175 @@ def test_config_errors(spec, training, message):
         TrainConfig.from_fragments("toy", spec, {**TRAINING, **training}, TEMPLATE)
 
 
+def test_step_budget_in_epochs_becomes_steps():
+    # Table 7's LLaMA-GEC: one epoch of cLang-8's 2,372,119 pairs at batch 128
+    assert steps_for_epochs(1, 2_372_119, 128) == 18_533
+    assert steps_for_epochs(0.5, 100, 8) == 7  # ceil(6.25)
+    assert steps_for_epochs(0.1, 80, 8) == 1  # exact decimal: 0.1 x 80 / 8 is 1, not 2
+    assert steps_for_epochs(1e-6, 10, 8) == 1  # at least one step
+    paper = {**TRAINING, "batch_size": 128, "micro_batch_size": 4}
+    gec = TrainConfig.from_fragments("gec", {"method": "lora", "training": {"epochs": 1}}, paper, TEMPLATE)
+    assert (gec.max_steps, gec.epochs) == (None, 1.0)  # the system's budget replaces training.max_steps
+    assert gec.resolve_steps(2_372_119).max_steps == 18_533
+    assert gec.resolve_steps(2_372_119).fingerprint()["epochs"] == 1.0
+    # what training_for() passes: the block with the system's budget applied
+    merged = {**{k: v for k, v in paper.items() if k != "max_steps"}, "epochs": 2}
+    assert TrainConfig.from_fragments("gec", {"method": "lora"}, merged, TEMPLATE).resolve_steps(640).max_steps == 10
+    # a budget in steps, the system's or the shared one, is kept whatever the data size
+    own = TrainConfig.from_fragments("gec", {"method": "lora", "training": {"max_steps": 7}}, paper, TEMPLATE)
+    assert own.resolve_steps(10**6).max_steps == 7 and own.epochs is None
+    assert _config().resolve_steps(10**6).max_steps == TRAINING["max_steps"]
+
+
+@pytest.mark.parametrize(
+    "own, training, message",
+    [
+        ({"epochs": 0}, {}, r"systems.toy.training: epochs must be a number > 0, got 0"),
+        ({"epochs": "one"}, {}, r"systems.toy.training: epochs must be a number > 0, got 'one'"),
+        ({"epochs": True}, {}, r"systems.toy.training: epochs must be a number > 0, got True"),
+        ({"epochs": float("inf")}, {}, r"systems.toy.training: epochs must be a number > 0"),
+        ({"max_steps": 0}, {}, r"systems.toy.training: max_steps must be an integer >= 1"),
+        ({"epochs": 1, "max_steps": 5}, {}, r"systems.toy.training: give exactly one step budget.*got max_steps and epochs"),
+        ({}, {}, r"systems.toy.training: give exactly one step budget.*got neither"),
+        ({"steps": 5}, {}, r"systems.toy.training: unknown keys: steps"),
+        ([1], {}, r"systems.toy.training: expected a mapping"),
+        (None, {"max_steps": None}, r"training: give exactly one step budget.*got max_steps"),
+        (None, {"epochs": 1}, r"training: give exactly one step budget.*got max_steps and epochs"),
+    ],
+)
+def test_step_budget_errors_name_the_key(own, training, message):
+    spec = {"method": "lora"} if own is None else {"method": "lora", "training": own}
+    block = {**TRAINING, **training}
+    if block.get("max_steps", 0) is None:
+        block.pop("max_steps")
+        message = r"training: give exactly one step budget.*got neither"
+    with pytest.raises(WritingAlpacaError, match=message):
+        TrainConfig.from_fragments("toy", spec, block, TEMPLATE)
+
+
+# ------------------------------------------------------------------ precision
+
+
+def _gpu(monkeypatch, capability: tuple[int, int]) -> None:
+    """Pretend a CUDA GPU of ``capability`` is present (only the queries the chooser makes)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+
+    def is_bf16_supported(including_emulation: bool = True) -> bool:
+        # torch: True from 8.0, and below it too when emulation counts (a V100 "supports" bf16)
+        return capability >= (8, 0) or including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+
+
+@pytest.mark.parametrize("capability, auto", [((7, 0), "fp16"), ((7, 5), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16")])
+def test_auto_precision_is_bf16_only_where_the_gpu_has_it_natively(monkeypatch, capability, auto):
+    import torch
+
+    _gpu(monkeypatch, capability)
+    assert torch.cuda.is_bf16_supported()  # the default query says yes even on a V100 (7.0)
+    assert choose_precision("auto") == auto
+    assert choose_precision("auto", fp16=False) == ("bf16" if auto == "bf16" else "fp32")  # T5: no fp16
+    assert choose_precision("fp16") == "fp16" and choose_precision("fp32") == "fp32"
+
+
+def test_bf16_on_a_pre_ampere_gpu_is_a_clear_error(monkeypatch):
+    _gpu(monkeypatch, (7, 0))
+    with pytest.raises(WritingAlpacaError, match=r"training.precision is bf16 but this GPU has compute capability 7.0: "
+                                                 r"native bf16 needs 8.0 or newer .*use fp16"):
+        choose_precision("bf16")
+    _gpu(monkeypatch, (8, 0))
+    assert choose_precision("bf16") == "bf16"
+
+
+def test_cpu_precision_is_fp32(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert choose_precision("auto") == choose_precision("fp32") == "fp32"
+    for half in ("bf16", "fp16"):
+        with pytest.raises(WritingAlpacaError, match=f"training.precision is {half} but no GPU is available"):
+            choose_precision(half)
+    with pytest.raises(WritingAlpacaError, match="must be one of auto, bf16, fp16, fp32"):
+        choose_precision("tf32")
+
+
+def test_decoding_is_fp16_on_a_pre_ampere_gpu(monkeypatch):
+    from writing_alpaca import decode
+
+    _gpu(monkeypatch, (7, 0))  # the paper's V100: fp16 inference, HF and vLLM backends alike
+    assert choose_precision("auto", what="decoding") == "fp16" and decode._cuda_without_native_bf16()
+    _gpu(monkeypatch, (8, 0))
+    assert choose_precision("auto", what="decoding") == "bf16" and not decode._cuda_without_native_bf16()
+
+
+def test_lora_adapter_on_a_half_precision_base_stays_fp32():
+    """fp16 mixed precision: GradScaler unscales only fp32 gradients (peft's autocast_adapter_dtype)."""
+    import torch
+
+    from writing_alpaca.training.modelling import apply_lora, load_base_model
+
+    model = apply_lora(load_base_model(tiny_base(), "fp16"), _config().lora)
+    assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
+    assert {p.dtype for p in model.parameters() if not p.requires_grad} == {torch.float16}
+
+
 def test_template_must_have_slots():
     with pytest.raises(WritingAlpacaError, match="input"):
         TrainConfig.from_fragments("toy", {"method": "lora"}, TRAINING, {**TEMPLATE, "prompt_input": "{instruction}"})
 
 
 def test_deepspeed_config_generation_and_validation():
-    zero2 = deepspeed_config(_config(deepspeed={"stage": 2, "offload": False}).deepspeed)
+    zero2 = deepspeed_config(_config(deepspeed={"stage": 2, "offload": False}).deepspeed, precision="fp32")
     assert zero2["zero_optimization"]["stage"] == 2
     assert zero2["train_micro_batch_size_per_gpu"] == "auto" and "optimizer" not in zero2
     validate_deepspeed_config(zero2, micro_batch=4, grad_accum=2, precision="fp32")
 
     # ZeRO-3 gathers full weights on save; offload on GPUs uses DeepSpeed's CPU Adam ...
-    zero3 = deepspeed_config(_config(deepspeed={"stage": 3, "offload": True}).deepspeed, cuda=True)
+    zero3 = deepspeed_config(_config(deepspeed={"stage": 3, "offload": True}).deepspeed, cuda=True, precision="bf16")
     z = zero3["zero_optimization"]
     assert z["stage3_gather_16bit_weights_on_model_save"] is True
     assert z["offload_optimizer"] == z["offload_param"] == {"device": "cpu", "pin_memory": True}
     assert zero3["optimizer"]["type"] == "AdamW"
     validate_deepspeed_config(zero3, micro_batch=4, grad_accum=2, precision="bf16")
     # ... and on a CPU-only machine torch AdamW (no cpu_adam op to build)
-    zero3_cpu = deepspeed_config(_config(deepspeed={"stage": 3, "offload": True}).deepspeed, cuda=False)
+    zero3_cpu = deepspeed_config(_config(deepspeed={"stage": 3, "offload": True}).deepspeed, cuda=False, precision="fp32")
     assert "optimizer" not in zero3_cpu and zero3_cpu["zero_force_ds_cpu_optimizer"] is False
     assert zero3_cpu["zero_optimization"]["offload_param"]["pin_memory"] is False
     validate_deepspeed_config(zero3_cpu, micro_batch=4, grad_accum=2, precision="fp32")
     # ZeRO-3 without offload
-    plain3 = deepspeed_config(_config(deepspeed={"stage": 3, "offload": False}).deepspeed)
+    plain3 = deepspeed_config(_config(deepspeed={"stage": 3, "offload": False}).deepspeed, precision="bf16")
     assert "offload_param" not in plain3["zero_optimization"] and "optimizer" not in plain3
     validate_deepspeed_config(plain3, micro_batch=1, grad_accum=8, precision="bf16")
 
     broken = {**zero2, "zero_optimization": {**zero2["zero_optimization"], "stage": "two"}}
     with pytest.raises(WritingAlpacaError, match="DeepSpeed rejects"):
         validate_deepspeed_config(broken, micro_batch=4, grad_accum=2, precision="fp32")
+
+
+def test_deepspeed_config_follows_the_precision():
+    from deepspeed.runtime.config import DeepSpeedConfig
+
+    settings = _config(deepspeed={"stage": 2, "offload": False}).deepspeed
+    fp16 = deepspeed_config(settings, precision="fp16")
+    assert fp16["bf16"] == {"enabled": False}
+    assert fp16["fp16"]["enabled"] is True and fp16["fp16"]["loss_scale"] == 0  # 0: dynamic loss scaling
+    assert fp16["fp16"]["initial_scale_power"] == 16 and fp16["fp16"]["min_loss_scale"] == 1
+    validate_deepspeed_config(fp16, micro_batch=4, grad_accum=2, precision="fp16")
+    parsed = DeepSpeedConfig({**fp16, "train_batch_size": 8, "train_micro_batch_size_per_gpu": 4,
+                              "gradient_accumulation_steps": 2, "gradient_clipping": 1.0,
+                              "zero_optimization": {"stage": 2}})
+    assert parsed.float16_config.enabled and not parsed.bfloat16_config.enabled
+    assert parsed.float16_config.loss_scale == 0 and parsed.float16_config.initial_dynamic_scale() == 2**16
+
+    bf16 = deepspeed_config(settings, precision="bf16")
+    assert bf16["bf16"] == {"enabled": True} and bf16["fp16"]["enabled"] is False
+    fp32 = deepspeed_config(settings, precision="fp32")
+    assert fp32["bf16"]["enabled"] is False and fp32["fp16"]["enabled"] is False
+    with pytest.raises(WritingAlpacaError, match="bf16.enabled=False but the run's precision is bf16"):
+        validate_deepspeed_config(fp16, micro_batch=4, grad_accum=2, precision="bf16")
 
 
 def test_single_process_gets_a_process_group_environment(monkeypatch):
@@ -217,6 +405,16 @@ def test_training_lowers_the_loss_and_writes_a_system(method):
     # the checkpoints (every 20 steps and at the end) are gone once the system is written
     assert sorted(p.name for p in out.iterdir()) == ["adapter" if method == "lora" else "model", "system.json", "train_metrics.json"]
     assert not default_checkpoint_dir(out).exists()
+
+
+def test_an_epoch_budget_becomes_steps_once_the_examples_are_known(tmp_path):
+    config = TrainConfig.from_fragments(
+        "toy-epochs", {"method": "lora", "training": {"epochs": 1.5}}, {**TRAINING, "save_steps": 100}, TEMPLATE, seed=1
+    )
+    metrics = train(config, tiny_base(), instruction_file(), tmp_path / "out")
+    # 16 examples x 1.5 epochs / batch 8 = 3 steps
+    assert (metrics["examples"], metrics["steps"], metrics["epochs"]) == (16, 3, 1.5)
+    assert len(metrics["loss_history"]) == 3
 
 
 def test_lora_adapter_is_loadable_and_changes_the_model():

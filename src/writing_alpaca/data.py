@@ -38,12 +38,16 @@ Formats (``spec.format``)
     a header row with those names is accepted).  Rows with score 5 are kept:
     ``sentence1`` -> source, ``sentence2`` -> reference.
 ``wnc``
-    WNC ``biased.word.*`` TSV with 7 columns ``id, src_tok, tgt_tok, src_raw, tgt_raw,
-    src_POS_tags, tgt_parse_tags``; ``src_raw`` -> source, ``tgt_raw`` -> reference.
+    WNC ``biased.word.*`` TSV, every line, with 7 columns ``id, src_tok, tgt_tok, src_raw,
+    tgt_raw, src_POS_tags, tgt_parse_tags`` or 5 (without the tags), as the WNC authors'
+    loader reads it (:func:`_wnc_pairs`); ``src_raw`` -> source, ``tgt_raw`` -> reference.
+    The test set is the whole ``biased.word.test`` (1,000 lines), as EditEval reads it.
 ``alpaca``
     One JSON array of ``{instruction, input, output}`` (Stanford Alpaca, GPT-4-Alpaca) or JSON
     lines with the same keys (as written by the ``hf`` download path); generic records.
-    Items whose ``output`` is empty are dropped (logged): they teach nothing.
+    Every item is kept, one with an empty ``output`` too: Stanford Alpaca is 52,002
+    instructions as the paper counts them, and an empty response is a valid target (the
+    model learns to answer with EOS alone; training supervises that EOS).
 ``tsv``
     Two columns ``source<TAB>target`` per line (CLang8 after the upstream ``run.sh``
     alignment of the Lang-8 sources with ``targets/clang8_en.detokenized.tsv``).
@@ -89,6 +93,7 @@ TEST_FORMATS = ("m2", "parallel", "iterater", "stsb", "wnc")
 TRAIN_FORMATS = ("m2", "parallel", "iterater", "wnc", "alpaca", "tsv")
 WRITING_TASKS = ("grammar", "fluency", "clarity", "coherence", "simplification", "neutralization", "paraphrase")
 WNC_COLUMNS = ("id", "src_tok", "tgt_tok", "src_raw", "tgt_raw", "src_POS_tags", "tgt_parse_tags")
+WNC_LINE_WIDTHS = frozenset({5, 7})  # with or without the POS/parse tags (the WNC authors' loader)
 STSB_COLUMNS = ("sentence1", "sentence2", "similarity_score")
 
 
@@ -490,8 +495,30 @@ def _split_tsv(path: Path, columns: int, what: str) -> list[tuple[int, list[str]
 
 
 def _wnc_pairs(path: Path) -> list[Pair]:
+    """Every line of a WNC ``biased.word.*`` file, read as the WNC authors' loader reads it.
+
+    ``rpryzant/neutralizing-bias`` (``src/shared/data.py``, ``get_examples``) strips the line,
+    splits it on tabs and takes 7 columns (with the POS/parse tags) or 5 (without them); the
+    first five are the same in both.  EditEval (``src/processors/wnc.py``) keeps every row of
+    ``biased.word.test``: ``src_raw`` is the input, ``tgt_raw`` the single reference.  Upstream
+    skips a line of any other width silently; here it is an error naming the line.
+    """
     src_i, tgt_i = WNC_COLUMNS.index("src_raw"), WNC_COLUMNS.index("tgt_raw")
-    return [Pair(cells[src_i], [cells[tgt_i]], path, lineno) for lineno, cells in _split_tsv(path, len(WNC_COLUMNS), "WNC")]
+    widths = sorted(WNC_LINE_WIDTHS)
+    pairs = []
+    for lineno, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            raise located(path, lineno, "empty line in WNC TSV")
+        cells = line.strip().split("\t")
+        if len(cells) not in WNC_LINE_WIDTHS:
+            raise located(
+                path,
+                lineno,
+                f"WNC TSV line has {len(cells)} tab-separated columns, expected {widths[1]} "
+                f"({', '.join(WNC_COLUMNS)}) or {widths[0]} (without the last two)",
+            )
+        pairs.append(Pair(cells[src_i], [cells[tgt_i]], path, lineno))
+    return pairs
 
 
 def _tsv_pairs(path: Path) -> list[Pair]:
@@ -500,7 +527,7 @@ def _tsv_pairs(path: Path) -> list[Pair]:
 
 def _alpaca_items(path: Path) -> list[Generic]:
     rows = _json_rows(path)
-    items, dropped = [], 0
+    items, empty = [], 0
     for lineno, where, row in rows:
         if not isinstance(row, dict):
             raise located(path, lineno, f"{where}expected an object with instruction/input/output")
@@ -515,11 +542,10 @@ def _alpaca_items(path: Path) -> list[Generic]:
         if not values["instruction"].strip():
             raise located(path, lineno, f"{where}empty 'instruction'")
         if not values["output"].strip():
-            dropped += 1
-            continue
+            empty += 1  # kept: the target is EOS alone
         items.append(Generic(**values))
-    if dropped:
-        log.warning("%s: dropped %d item(s) with an empty output", path, dropped)
+    if empty:
+        log.info("%s: %d item(s) with an empty output (kept: their target is EOS alone)", path, empty)
     if not items:
         raise located(path, None, "no instruction items")
     return items
@@ -738,9 +764,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_free_records(name: str, instructions: Any) -> list[dict[str, Any]]:
+    """Free instructions (config ``tables.table6.instructions``) as records ``decode`` answers:
+    each its own ``instruction``, an empty ``input`` (the template's ``prompt_no_input``), no
+    ``source`` or references (nothing is scored)."""
+    if not isinstance(instructions, list) or not instructions:
+        raise WritingAlpacaError(f"{name}: --instructions must be a non-empty JSON list of strings")
+    records = []
+    for i, text in enumerate(instructions, start=1):
+        if not isinstance(text, str) or not text.strip():
+            raise WritingAlpacaError(f"{name}: instruction {i} must be a non-empty string, got {text!r}")
+        records.append({"id": f"{name}-{i:06d}", "task": "generic", "instruction": text.strip(), "input": ""})
+    return records
+
+
+def cmd_free(args: argparse.Namespace) -> int:
+    try:
+        instructions = json.loads(args.instructions)
+    except json.JSONDecodeError as exc:
+        raise WritingAlpacaError(f"{args.name}: --instructions is not JSON ({exc})") from None
+    n = write_jsonl(args.out, build_free_records(args.name, instructions))
+    log.info("%s: wrote %d free instructions to %s", args.name, n, args.out)
+    return 0
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("data", help="parse test sets and training sources into normalised JSON lines")
-    sub = parser.add_subparsers(dest="data_command", metavar="{test,train}")
+    sub = parser.add_subparsers(dest="data_command", metavar="{test,train,free}")
     sub.required = True
     for command, func, what in (("test", cmd_test, "test set"), ("train", cmd_train, "training set")):
         p = sub.add_parser(command, help=f"normalise one {what}")
@@ -752,3 +802,8 @@ def register(subparsers: Any) -> None:
         if command == "test":
             p.add_argument("--m2-out", default=None, help="copy the gold M2 here (M2 sets)")
         p.set_defaults(func=func)
+    p = sub.add_parser("free", help="write free instructions (no input, no reference) as records to decode")
+    p.add_argument("--name", required=True, help="name of the set (record ids are <name>-<index>), e.g. table6")
+    p.add_argument("--instructions", required=True, help='JSON list of instructions, e.g. ["Tell me about panda."]')
+    p.add_argument("--out", required=True, help="output JSON-lines file")
+    p.set_defaults(func=cmd_free)

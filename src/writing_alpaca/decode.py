@@ -1,7 +1,10 @@
 """``writing-alpaca decode``: run a causal-LM system over a test set.
 
 Each test record's ``source`` is put into the Alpaca template with the task prompt
-(``--task-prompt``) as instruction; the model continues after ``### Response:``.
+(``--task-prompt``) as instruction; the model continues after ``### Response:``.  A record
+with its own ``instruction`` (Table 6's free instructions, ``writing-alpaca data free``) is
+asked that, with its ``input`` (the template's ``prompt_no_input`` when the input is empty or
+absent, as alpaca-lora's ``Prompter``); ``--task-prompt`` is then not needed.
 
 Hugging Face backend (default, ``backend: hf``):
 
@@ -10,7 +13,8 @@ Hugging Face backend (default, ``backend: hf``):
 - greedy (``num_beams: 1``) or beam search (``num_beams > 1``), with the KV cache;
 - new tokens per record: ``min(max_new_tokens, 2 * n + 16)`` where ``n`` is the token
   count of the record's *source* text (an edit is about as long as its input; the bound
-  stops a degenerate model from running on for ``max_new_tokens``).  A batch generates up
+  stops a degenerate model from running on for ``max_new_tokens``); a record without
+  input (a free instruction) gets ``max_new_tokens``.  A batch generates up
   to its largest budget and every row is then cut to its own, so an output does not
   depend on which records share its batch (nor on the backend);
 - generation stops at EOS or once the text generated since the prompt contains ``###``
@@ -20,10 +24,10 @@ Hugging Face backend (default, ``backend: hf``):
 Exactly one output line is written per input record, empty generations included.
 
 ``backend: vllm`` (optional, for GPU clusters; vllm is imported only when chosen): the
-same prompts go to ``vllm.LLM`` (bf16, as the HF backend on a GPU) with one
-``SamplingParams(temperature=0, max_tokens=<the record's budget>, stop=["###"])`` per
-record (greedy only), so both backends ask for the same continuation of the same
-prompt.  A LoRA system is served through vLLM's ``LoRARequest`` (``max_lora_rank`` from
+same prompts go to ``vllm.LLM`` (bf16, or fp16 on a GPU without native bf16, as the HF
+backend) with one ``SamplingParams(temperature=0, max_tokens=<the record's budget>,
+stop=["###"])`` per record (greedy only), so both backends ask for the same continuation
+of the same prompt.  A LoRA system is served through vLLM's ``LoRARequest`` (``max_lora_rank`` from
 the adapter's ``r``); adapters that also train modules other than the attention/MLP
 projections (``lm_head``, ``embed_tokens``, ``modules_to_save``) are refused with the
 way out (``backend: hf``, or ``writing-alpaca merge`` and decode the merged model).
@@ -102,12 +106,12 @@ def new_token_budget(max_new_tokens: int, source_tokens: int) -> int:
     return min(max_new_tokens, 2 * source_tokens + 16)
 
 
-def token_budgets(tokenizer: Any, sources: Sequence[str], max_new_tokens: int) -> list[int]:
-    """Each record's new-token budget (:func:`new_token_budget` of its source's token count)."""
-    if not sources:
-        return []
-    counts = [len(ids) for ids in tokenizer(list(sources), add_special_tokens=False)["input_ids"]]
-    return [new_token_budget(max_new_tokens, n) for n in counts]
+def token_budgets(tokenizer: Any, sources: Sequence[str | None], max_new_tokens: int) -> list[int]:
+    """Each record's new-token budget (:func:`new_token_budget` of its source's token count;
+    ``max_new_tokens`` for a record without input, ``None``: an answer is not an edit of anything)."""
+    texts = [s for s in sources if s is not None]
+    counts = iter([len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else [])
+    return [max_new_tokens if s is None else new_token_budget(max_new_tokens, next(counts)) for s in sources]
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -155,11 +159,12 @@ def load_lm(system_dir: str | Path | None = None, base: str | Path | None = None
     """Load a causal LM for generation (LoRA adapters are merged for speed)."""
     import torch
 
-    from .training.modelling import load_base_model, load_tokenizer
+    from .training.modelling import choose_precision, load_base_model, load_tokenizer
 
     weights, adapter, tok_dir = resolve_model_dirs(system_dir, base)
     cuda = torch.cuda.is_available()
-    precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+    # bf16 on a GPU with native bf16, fp16 on an older one (the paper's V100s), fp32 on CPU
+    precision = choose_precision("auto", cuda, what="decoding")
     tokenizer = load_tokenizer(tok_dir, padding_side="left")
     model = load_base_model(weights, precision)
     if adapter is not None:
@@ -193,7 +198,7 @@ class GenerationStats:
     seconds: float = 0.0
 
 
-def generate_hf(lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str], spec: DecodingSpec) -> tuple[list[str], GenerationStats]:
+def generate_hf(lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str | None], spec: DecodingSpec) -> tuple[list[str], GenerationStats]:
     """Generate one cleaned single-line output per prompt, in input order."""
     import torch
     from transformers import StoppingCriteriaList
@@ -262,8 +267,8 @@ def vllm_lora_rank(adapter_dir: Path) -> int:
 
 
 def generate_vllm(
-    weights_dir: Path, adapter_dir: Path | None, tokenizer_dir: Path, prompts: Sequence[str], sources: Sequence[str],
-    spec: DecodingSpec,
+    weights_dir: Path, adapter_dir: Path | None, tokenizer_dir: Path, prompts: Sequence[str],
+    sources: Sequence[str | None], spec: DecodingSpec,
 ) -> tuple[list[str], GenerationStats]:
     """The optional vLLM backend (greedy only): the same prompts and per-record budgets as :func:`generate_hf`."""
     from .training.modelling import load_tokenizer
@@ -275,7 +280,9 @@ def generate_vllm(
     if spec.num_beams != 1:
         raise WritingAlpacaError("decoding backend 'vllm' supports greedy decoding only (num_beams: 1); use backend: hf")
     budgets = token_budgets(load_tokenizer(tokenizer_dir), sources, spec.max_new_tokens)
-    engine_args: dict[str, Any] = {"model": str(weights_dir), "tokenizer": str(tokenizer_dir), "dtype": "bfloat16", "seed": 0}
+    # the HF backend's half precision: fp16 on a GPU without native bf16, else bf16
+    dtype = "float16" if _cuda_without_native_bf16() else "bfloat16"
+    engine_args: dict[str, Any] = {"model": str(weights_dir), "tokenizer": str(tokenizer_dir), "dtype": dtype, "seed": 0}
     lora = None
     if adapter_dir is not None:
         from vllm.lora.request import LoRARequest  # type: ignore[import-not-found]
@@ -294,6 +301,14 @@ def generate_vllm(
     return outputs, stats
 
 
+def _cuda_without_native_bf16() -> bool:
+    import torch
+
+    from .training.modelling import native_bf16
+
+    return torch.cuda.is_available() and not native_bf16()
+
+
 def build_prompts(template: Mapping[str, str], task_prompt: str, sources: Sequence[str]) -> list[str]:
     from .training.config import Template
     from .training.data import render_prompt
@@ -302,19 +317,35 @@ def build_prompts(template: Mapping[str, str], task_prompt: str, sources: Sequen
     return [render_prompt(tmpl, task_prompt, source) for source in sources]
 
 
-def read_sources(path: str | Path) -> list[str]:
-    sources = []
+def read_requests(path: str | Path, task_prompt: str | None) -> tuple[list[str], list[str | None]]:
+    """``(instructions, inputs)`` of every record: a test record is asked ``task_prompt`` about its
+    ``source``; a record with its own ``instruction`` is asked that about its ``input`` (``None``
+    when empty or absent: the template's ``prompt_no_input``)."""
+    instructions: list[str] = []
+    inputs: list[str | None] = []
     for lineno, record in enumerate(read_jsonl(path), start=1):
+        if "instruction" in record:
+            instruction, text = record["instruction"], record.get("input", "")
+            if not isinstance(instruction, str) or not instruction.strip():
+                raise located(path, lineno, "record's 'instruction' must be a non-empty string")
+            if not isinstance(text, str):
+                raise located(path, lineno, "record's 'input' must be a string")
+            instructions.append(instruction)
+            inputs.append(text or None)
+            continue
         source = record.get("source")
         if not isinstance(source, str):
-            raise located(path, lineno, "test record lacks a string 'source'")
-        sources.append(source)
-    return sources
+            raise located(path, lineno, "test record lacks a string 'source' (or its own 'instruction')")
+        if task_prompt is None:
+            raise located(path, lineno, "test record without its own 'instruction' and no --task-prompt given")
+        instructions.append(task_prompt)
+        inputs.append(source)
+    return instructions, inputs
 
 
 def decode(
     data: str | Path,
-    task_prompt: str,
+    task_prompt: str | None,
     template: Mapping[str, str],
     decoding: Mapping[str, Any],
     out: str | Path,
@@ -325,9 +356,13 @@ def decode(
     """Decode every test record; write ``out`` (one line each) and the throughput metrics."""
     from .training.modelling import hardware_description
 
+    from .training.config import Template
+    from .training.data import render_prompt
+
     spec = DecodingSpec.from_dict(decoding)
-    sources = read_sources(data)
-    prompts = build_prompts(template, task_prompt, sources)
+    instructions, sources = read_requests(data, task_prompt)
+    tmpl = Template.from_dict(template)
+    prompts = [render_prompt(tmpl, i, s or "") for i, s in zip(instructions, sources, strict=True)]
     if spec.backend == "vllm":
         weights, adapter, tokenizer_dir = resolve_model_dirs(system_dir, base)
         outputs, stats = generate_vllm(weights, adapter, tokenizer_dir, prompts, sources, spec)
@@ -378,7 +413,10 @@ def register(subparsers) -> None:
     which.add_argument("--system-dir", help="trained system directory (with system.json)")
     which.add_argument("--base", help="base model directory (method: none)")
     parser.add_argument("--data", required=True, help="normalised test records (JSONL)")
-    parser.add_argument("--task-prompt", required=True, help="the task's instruction (config tasks.<task>.prompt)")
+    parser.add_argument(
+        "--task-prompt", default=None,
+        help="the task's instruction (config tasks.<task>.prompt); not needed when every record has its own 'instruction'",
+    )
     parser.add_argument("--template", required=True, help="JSON: the Alpaca template")
     parser.add_argument("--decoding", required=True, help="JSON: {num_beams, batch_size, max_new_tokens, backend}")
     parser.add_argument("--out", required=True, help="output text file (one line per record)")

@@ -5,12 +5,14 @@ Sub-commands (one per artefact; DESIGN.md "CLI contract")::
     writing-alpaca render ARTEFACT --spec JSON [--systems JSON] [--test-sets JSON] [--tasks JSON]
                                    --inputs FILE ... --out-prefix PREFIX
 
-with ARTEFACT one of ``table2 table3 table4 table5 table6 table7 table8 figure1 cost_quality``.
+with ARTEFACT one of ``table2 table3 table4 table5 table6 table7 table8 figure1 cost_quality``
+and ``table4_vs_paper table5_vs_paper table7_vs_paper``.
 ``--spec`` is the artefact's ``tables.<name>`` config entry (cost_quality uses table7's;
 table8 figure1's with table8's ``examples`` and the config's ``seed``; table6 its own with
-the ``seed``);
-``--systems``, ``--test-sets``, ``--tasks`` are those config blocks (labels, titles, tasks,
-metrics); table3 also takes ``--train-sets`` (upstream sources), table7 ``--decodings``
+the ``seed``; table3's with the ``train_sets`` of its mixture, titles and sources);
+``--systems``, ``--test-sets``, ``--tasks`` are those config blocks (labels, titles, Table 2's
+``dataset``/``abbrev``, tasks, metrics); table3 also takes ``--train-sets`` (dataset titles,
+upstream sources; the spec's ``train_sets`` otherwise), table7 ``--decodings``
 (beam/batch when the decode metrics lack them).  ``--inputs`` is one mixed list, each file's
 kind told from its name:
 
@@ -23,21 +25,27 @@ training metrics     ``.../{system}/train_metrics.json`` or the model dir  table
 edit analyses        ``.../{system}/{decoding}/{dataset}.edits.json``      figure1, table8
 test data            ``results/data/test/{dataset}.jsonl``                 table2, table6
 system outputs       ``.../outputs/{system}/{decoding}/{dataset}.txt``     table6
+free answers         ``.../outputs/{system}/{decoding}/free/{table}.txt``  table6 (spec ``instructions``)
 bootstrap results    ``.../analysis/bootstrap/{table}/{dataset}.json``     table4 (significance marks)
 mixture              ``{mixture}.jsonl`` and/or ``{mixture}.counts.json``  table3
+paper's numbers      ``paper_results*.yaml``                               table{4,5,7}_vs_paper
 published rows       ``*.yaml`` (default: the spec's ``published``)        table5
 ===================  ====================================================  ==========================
 
+``table4_vs_paper``, ``table5_vs_paper`` and ``table7_vs_paper`` (:mod:`writing_alpaca.paper`)
+take their table's spec (with its optional ``paper_rows``) and inputs plus the paper's numbers.
+
 A file of a kind the artefact does not use is an error.  The same files may also be given
 by kind (then any name will do): ``--scores``, ``--bootstrap`` (table4), ``--decode-metrics``,
-``--train-metrics``, ``--edits``, ``--data`` (table2, table6), ``--outputs`` (table6),
-``--instructions``/``--counts`` (table3), ``--published`` (table5).
+``--train-metrics``, ``--edits``, ``--data`` (table2, table6), ``--outputs``, ``--free-outputs`` (table6),
+``--instructions``/``--counts`` (table3), ``--published`` (table5), ``--paper`` (vs-paper tables).
 
 Which run a file belongs to is read from its path, as above; a JSON file that carries
 ``system``/``decoding``/``dataset`` fields uses those instead.  Fields read: scores
 ``score`` (and ``precision``/``recall``/``f0.5`` for table7, all 0-100); decode metrics
 ``instances_per_second`` (or ``instances``/``seconds``), ``batch_size``, ``num_beams``;
-training metrics ``gpu_hours``; edit analyses ``edits``, ``entity`` (and ``examples`` for
+training metrics ``gpu_hours`` and ``train_examples`` (Table 7's #Data; older files: ``examples`` or
+``pairs``); edit analyses ``edits``, ``entity`` (and ``examples`` for
 table8); bootstrap results ``pairs[].p_value`` (:mod:`writing_alpaca.bootstrap`).
 
 Table 4 significance: with ``significance: {reference: SYSTEM, alpha: 0.05}`` in the spec
@@ -82,7 +90,8 @@ ARROW = "→"
 EMPTY = "∅"
 ELLIPSIS = "…"
 
-TASK_ORDER = ("grammar", "fluency", "clarity", "coherence", "simplification", "neutralization", "paraphrase", "generic")
+# The paper's task order (Tables 2-5); "generic" (Stanford Alpaca) leads Table 3, as in the paper.
+TASK_ORDER = ("generic", "grammar", "fluency", "clarity", "coherence", "simplification", "neutralization", "paraphrase")
 DEFAULT_TASK_LABELS = {
     "grammar": "Grammaticality",
     "fluency": "Fluency",
@@ -91,7 +100,7 @@ DEFAULT_TASK_LABELS = {
     "simplification": "Simplification",
     "neutralization": "Neutralization",
     "paraphrase": "Paraphrasing",
-    "generic": "General (Alpaca)",
+    "generic": "General",
 }
 METRIC_COLUMN = {"m2": "F0.5", "errant": "F0.5", "gleu": "GLEU", "sari": "SARI"}
 METRIC_NAME = {"m2": "M2 F0.5", "errant": "ERRANT F0.5", "gleu": "GLEU", "sari": "SARI"}
@@ -145,6 +154,18 @@ def fmt(value: float | None, digits: int = 2) -> str:
 
 def fmt_int(value: int | None) -> str:
     return DASH if value is None else f"{value:,}"
+
+
+def fmt_count(value: int | None) -> str:
+    """A data size as the paper prints it (Table 7's #Data): 2,372,119 -> "2.4M", 112,002 ->
+    "112.0k", below 1,000 as it is; ``None`` -> "–"."""
+    if value is None:
+        return DASH
+    if value >= 999_950:  # what would print as "1000.0k"
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 1_000:
+        return f"{value / 1_000:.1f}k"
+    return str(value)
 
 
 def csv_value(value: Any) -> str:
@@ -210,13 +231,15 @@ _LATEX_SPECIALS = {
     DOUBLE_DAGGER: r"\textsuperscript{\ddag}",
     "—": "---",
     ARROW: r"$\rightarrow$",
+    "Δ": r"$\Delta$",  # the vs-paper tables' difference (writing_alpaca.paper)
+    "−": r"$-$",
     EMPTY: r"$\emptyset$",
     ELLIPSIS: r"\ldots{}",
 }
 
 
 def latex_escape(text: str) -> str:
-    """Escape LaTeX specials (``& % $ # _ { } ~ ^ \\ < >``) and map "–", "—", "†", "‡", "→", "∅", "…"."""
+    """Escape LaTeX specials (``& % $ # _ { } ~ ^ \\ < >``) and map "–", "—", "†", "‡", "→", "Δ", "−", "∅", "…"."""
     return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
 
 
@@ -441,6 +464,12 @@ class Context:
         title = entry.get("title") if isinstance(entry, Mapping) else None
         return str(title) if title else dataset
 
+    def dataset_field(self, dataset: str, key: str) -> str:
+        """``test_sets.<dataset>.<key>`` (Table 2's ``dataset`` corpus name, ``abbrev``), else its title."""
+        entry = self.test_sets.get(dataset)
+        value = entry.get(key) if isinstance(entry, Mapping) else None
+        return str(value) if value else self.dataset_label(dataset)
+
     def dataset_task(self, dataset: str) -> str:
         task = self.test_set(dataset).get("task")
         if not isinstance(task, str):
@@ -513,8 +542,10 @@ def score_table(
     rows: Sequence[ScoreRow],
     ctx: Context,
     extra_notes: Sequence[str] = (),
+    average: bool = True,
 ) -> tuple[Table, list[str], list[list[Any]]]:
-    """Rows x datasets grouped by task, with Avg. and the column best in bold."""
+    """Rows x datasets grouped by task, with Avg. (unless ``average`` is false: Table 5 has
+    none in the paper) and the column best in bold."""
     n = len(datasets)
     avgs: list[float | None] = []
     complete: list[bool] = []
@@ -531,7 +562,7 @@ def score_table(
             f"{ctx.dataset_label(d)} ({METRIC_COLUMN.get(ctx.dataset_metric(d), ctx.dataset_metric(d))})"
             for d in datasets
         ]
-        + ["Avg."]
+        + (["Avg."] if average else [])
     )
     groups: list[tuple[str, int]] = [("", 1)]
     for d in datasets:
@@ -540,7 +571,8 @@ def score_table(
             groups[-1] = (task, groups[-1][1] + 1)
         else:
             groups.append((task, 1))
-    groups.append(("", 1))
+    if average:
+        groups.append(("", 1))
 
     body: list[list[Cell]] = []
     any_incomplete = False
@@ -550,11 +582,12 @@ def score_table(
         cells = [Cell(name)] + [
             Cell(fmt(v) + (suffixes[j] if v is not None else ""), bold_cols[j][i]) for j, v in enumerate(row.values)
         ]
-        avg_text = fmt(avgs[i])
-        if avgs[i] is not None and not complete[i]:
-            avg_text += INCOMPLETE
-            any_incomplete = True
-        cells.append(Cell(avg_text, bold_avg[i]))
+        if average:
+            avg_text = fmt(avgs[i])
+            if avgs[i] is not None and not complete[i]:
+                avg_text += INCOMPLETE
+                any_incomplete = True
+            cells.append(Cell(avg_text, bold_avg[i]))
         body.append(cells)
 
     notes = list(extra_notes)
@@ -564,22 +597,23 @@ def score_table(
         f"{ctx.task_label(t)}: {', '.join(ctx.dataset_label(d) for d in datasets if ctx.dataset_task(d) == t)}"
         for t in dict.fromkeys(ctx.dataset_task(d) for d in datasets)
     )
+    best_text = f"Avg. = mean over the {n} datasets; best per column in bold." if average else "Best per column in bold."
     table = Table(
         title=title,
-        caption=f"{caption} Columns by task ({group_text}). Avg. = mean over the {n} datasets; best per column in bold.",
+        caption=f"{caption} Columns by task ({group_text}). {best_text}",
         label=label,
         header=header,
         rows=body,
-        align="l" + "r" * (n + 1),
+        align="l" + "r" * (len(header) - 1),
         groups=groups,
         notes=notes,
         wide=n > 6,
     )
-    csv_header = ["model", "system", "source", "citation"] + list(datasets) + ["avg", "avg_n"]
+    csv_header = ["model", "system", "source", "citation"] + list(datasets) + (["avg", "avg_n"] if average else [])
     csv_rows = [
         [row.label, row.system, "published" if row.published else "this run", row.citation]
         + list(row.values)
-        + [avgs[i], sum(v is not None for v in row.values)]
+        + ([avgs[i], sum(v is not None for v in row.values)] if average else [])
         for i, row in enumerate(rows)
     ]
     if any(row.p_values is not None for row in rows):
@@ -738,13 +772,26 @@ class PublishedRow:
     label: str
     citation: str
     values: dict[str, float | None]
+    citations: dict[str, str] = field(default_factory=dict)  # per-dataset sources (Prev. SOTA)
+    after_ours: bool = False  # rendered after this run's systems (the paper's Prev. SOTA)
+
+    def cited(self, datasets: Sequence[str], ctx: Context) -> str:
+        """The row's citation; with per-cell ``citations``, each source with its datasets."""
+        if not self.citations:
+            return self.citation
+        groups: dict[str, list[str]] = {}
+        for d in datasets:
+            groups.setdefault(self.citations.get(d, self.citation), []).append(ctx.dataset_label(d))
+        return "; ".join(f"{c} ({', '.join(ds)})" for c, ds in groups.items())
 
 
 def load_published(path: str | Path) -> tuple[str, list[PublishedRow]]:
     """Load ``workflow/resources/published_table5.yaml``: its source note and its rows.
 
     Format: ``source`` (citation of the table), ``rows: [{label, citation, values: {dataset:
-    number|null}}]``.  ``null`` = not available (rendered "–").
+    number|null}, citations: {dataset: source}, after_ours: bool}]``.  ``null`` = not available
+    (rendered "–"); ``citations`` (optional) credits single cells (the previous SOTA of each test
+    set); ``after_ours: true`` puts the row after this run's systems (the paper's Prev. SOTA).
     """
     import yaml
 
@@ -764,18 +811,35 @@ def load_published(path: str | Path) -> tuple[str, list[PublishedRow]]:
         where = f"rows[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
             raise located(path, None, f"{where}: needs a string 'label'")
+        where = f"{where} ({entry['label']})"
+        unknown = set(entry) - {"label", "citation", "values", "citations", "after_ours"}
+        if unknown:
+            raise located(path, None, f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
         citation = entry.get("citation")
         if not isinstance(citation, str) or not citation.strip():
-            raise located(path, None, f"{where} ({entry['label']}): needs a 'citation'")
+            raise located(path, None, f"{where}: needs a 'citation'")
         values = entry.get("values") or {}
         if not isinstance(values, dict):
-            raise located(path, None, f"{where} ({entry['label']}): 'values' must map dataset -> number or null")
+            raise located(path, None, f"{where}: 'values' must map dataset -> number or null")
         for dataset, value in values.items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise located(path, None, f"{where} ({entry['label']}): value of {dataset!r} must be a number or null")
+                raise located(path, None, f"{where}: value of {dataset!r} must be a number or null")
+        cells = entry.get("citations") or {}
+        if not isinstance(cells, dict) or not all(isinstance(c, str) and c.strip() for c in cells.values()):
+            raise located(path, None, f"{where}: 'citations' must map dataset -> source")
+        stray = [str(d) for d in cells if d not in values]
+        if stray:
+            raise located(path, None, f"{where}: 'citations' of datasets without a value: {', '.join(stray)}")
+        after = entry.get("after_ours", False)
+        if not isinstance(after, bool):
+            raise located(path, None, f"{where}: 'after_ours' must be true or false")
         rows.append(
             PublishedRow(
-                entry["label"], citation.strip(), {str(k): None if v is None else float(v) for k, v in values.items()}
+                entry["label"],
+                citation.strip(),
+                {str(k): None if v is None else float(v) for k, v in values.items()},
+                {str(k): v.strip() for k, v in cells.items()},
+                after,
             )
         )
     return source.strip(), rows
@@ -799,22 +863,27 @@ def render_table5(
         LOG.warning(
             "%s: every published value is null; Table 5's published rows will show only '%s'", published_path, DASH
         )
-    rows = [
-        ScoreRow(p.label, [p.values.get(d) for d in datasets], published=True, citation=p.citation) for p in published
-    ]
+
+    def published_row(p: PublishedRow) -> ScoreRow:
+        return ScoreRow(p.label, [p.values.get(d) for d in datasets], published=True, citation=p.cited(datasets, ctx))
+
+    before = [published_row(p) for p in published if not p.after_ours]
+    after = [published_row(p) for p in published if p.after_ours]
     ours = system_score_rows(systems, decoding, datasets, scores, ctx)
-    own = [f"{p.label}: {p.citation}" for p in published if p.citation != source]
+    own = [f"{p.label}: {p.cited(datasets, ctx)}" for p in published if p.cited(datasets, ctx) != source]
     citations = f" Row sources: {'; '.join(own)}." if own else ""
+    # The paper's layout: the other LLMs, ours, then the previous SOTA; no average column.
     table, header, csv_rows = score_table(
         "Table 5",
         "Comparison with other LLMs and the previous state of the art.",
         "tab:comparison",
         datasets,
-        rows + ours,
+        before + ours + after,
         ctx,
         extra_notes=[f"{DAGGER} Published numbers ({source}), not re-run here; – = not available.{citations}"],
+        average=False,
     )
-    table.rules_before = {len(rows)}
+    table.rules_before = {i for i in (len(before), len(before) + len(ours)) if 0 < i < len(table.rows)}
     return write_table(prefix, table, header, csv_rows)
 
 
@@ -830,6 +899,7 @@ class CostRow:
     prf: dict[str, tuple[float | None, float | None, float | None]]
     gpu_hours: float | None
     speed: float | None
+    train_examples: int | None = None  # Table 7's #Data
 
     @property
     def f05_mean(self) -> float | None:
@@ -889,8 +959,15 @@ def cost_rows(
                     speeds.append(speed)
         t = trained.get(system)
         gpu_hours = number_field(t[0], t[1], "gpu_hours") if t else None
+        # the examples the trainer read (older metrics: the recipe's `examples`, the baselines' `pairs`)
+        n_train = number_field(t[0], t[1], "train_examples", "examples", "pairs", required=False) if t else None
         speed = mean(speeds) if len(speeds) == len(datasets) else None
-        rows.append(CostRow(system, ctx.system_label(system), per_dataset, gpu_hours, speed))
+        rows.append(
+            CostRow(
+                system, ctx.system_label(system), per_dataset, gpu_hours, speed,
+                None if n_train is None else int(n_train),
+            )
+        )
     return rows, datasets, decoding, used_metrics
 
 
@@ -903,14 +980,16 @@ def render_table7(
     prefix: str | Path,
     decodings: Mapping[str, Any] | None = None,
 ) -> list[Path]:
+    """Table 7 as the paper's: Model, #Data (training examples), P/R/F0.5 per GEC test set (the
+    paper's abbreviations), training GPU hours and inference instances/second."""
     rows, datasets, decoding, used = cost_rows(spec, ctx, scores, decode_metrics, train_metrics, "table7")
-    header = ["Model"]
-    groups: list[tuple[str, int]] = [("", 1)]
+    header = ["Model", "#Data"]
+    groups: list[tuple[str, int]] = [("", 1), ("", 1)]
     for d in datasets:
         header += ["P", "R", "F0.5"]
-        groups.append((ctx.dataset_label(d), 3))
-    header += ["GPU-hours", "Inst./s"]
-    groups.append(("Cost", 2))
+        groups.append((ctx.dataset_field(d, "abbrev"), 3))
+    header += ["GPU hours", "Instances/second"]
+    groups += [("Training Speed", 1), ("Inference Speed", 1)]
     columns: list[list[float | None]] = []
     for d in datasets:
         for k in range(3):
@@ -918,7 +997,8 @@ def render_table7(
     marks = [best_marks(col) for col in columns]
     body = []
     for i, row in enumerate(rows):
-        cells = [Cell(row.label)] + [Cell(fmt(col[i]), marks[j][i]) for j, col in enumerate(columns)]
+        cells = [Cell(row.label), Cell(fmt_count(row.train_examples))]
+        cells += [Cell(fmt(col[i]), marks[j][i]) for j, col in enumerate(columns)]
         cells += [Cell(fmt(row.gpu_hours)), Cell(fmt(row.speed))]
         body.append(cells)
     settings = decoding_settings(decoding, decodings or {}, used)
@@ -926,9 +1006,10 @@ def render_table7(
     table = Table(
         title="Table 7",
         caption=(
-            f"GEC results and cost. P/R/F0.5 on {names} ({decoding} decoding: {settings}); best in bold. "
-            f"GPU-hours: training (– = not trained). Inst./s: inference throughput in test instances per second, "
-            f"mean over {names}."
+            f"Performance and resource cost of the systems trained for the grammaticality task. #Data: training "
+            f"examples (– = not trained). P/R/F0.5 on {names} ({decoding} decoding: {settings}); best in bold. "
+            f"GPU hours: training (– = not trained). Instances/second: inference throughput in test instances "
+            f"per second, mean over {names}."
         ),
         label="tab:gec-cost",
         header=header,
@@ -937,12 +1018,14 @@ def render_table7(
         groups=groups,
         wide=True,
     )
-    csv_header = ["model", "system"]
+    csv_header = ["model", "system", "train_examples"]
     for d in datasets:
         csv_header += [f"{d}_precision", f"{d}_recall", f"{d}_f0.5"]
     csv_header += ["gpu_hours", "instances_per_second"]
     csv_rows = [
-        [row.label, row.system] + [v for d in datasets for v in row.prf[d]] + [row.gpu_hours, row.speed] for row in rows
+        [row.label, row.system, row.train_examples] + [v for d in datasets for v in row.prf[d]]
+        + [row.gpu_hours, row.speed]
+        for row in rows
     ]
     return write_table(prefix, table, csv_header, csv_rows)
 
@@ -960,6 +1043,9 @@ def _dataset_of_jsonl(path: Path) -> str:
 
 
 def render_table2(spec: Mapping[str, Any], ctx: Context, data: Sequence[str | Path], prefix: str | Path) -> list[Path]:
+    """Table 2 as the paper's: Task, Dataset (the corpus, ``test_sets.<n>.dataset``), Abbrev.
+    (``test_sets.<n>.abbrev``), Metric (F0.5 / GLEU / SARI) and Size (test instances this run
+    prepared); both names fall back on the set's ``title``."""
     counts: dict[str, int] = {}
     tasks: dict[str, str] = {}
     for dataset, (_, records) in load_test_sets(data).items():
@@ -975,24 +1061,29 @@ def render_table2(spec: Mapping[str, Any], ctx: Context, data: Sequence[str | Pa
     for d in datasets:
         task = ctx.dataset_task(d) if d in ctx.test_sets else tasks.get(d, "")
         metric = ctx.dataset_metric(d) if d in ctx.test_sets else ""
+        corpus, abbrev = ctx.dataset_field(d, "dataset"), ctx.dataset_field(d, "abbrev")
         body.append(
             [
                 Cell(ctx.task_label(task) if task else DASH),
-                Cell(ctx.dataset_label(d)),
+                Cell(corpus),
+                Cell(abbrev),
+                Cell(METRIC_COLUMN.get(metric, metric or DASH)),
                 Cell(fmt_int(counts.get(d))),
-                Cell(METRIC_NAME.get(metric, metric or DASH)),
             ]
         )
-        csv_rows.append([task, d, ctx.dataset_label(d), counts.get(d), metric])
+        csv_rows.append([task, d, corpus, abbrev, metric, counts.get(d)])
     table = Table(
         title="Table 2",
-        caption="Test sets of the writing-assistance benchmark: task, dataset, number of test instances (as prepared by this run) and metric.",
+        caption=(
+            "Tasks, datasets, abbreviations used, metrics used, and test size "
+            "(number of test instances, as prepared by this run) of the evaluation benchmark."
+        ),
         label="tab:test-sets",
-        header=["Task", "Dataset", "#Instances", "Metric"],
+        header=["Task", "Dataset", "Abbrev.", "Metric", "Size"],
         rows=body,
-        align="llrl",
+        align="llllr",
     )
-    return write_table(prefix, table, ["task", "dataset", "title", "instances", "metric"], csv_rows)
+    return write_table(prefix, table, ["task", "dataset", "corpus", "abbrev", "metric", "size"], csv_rows)
 
 
 def load_mixture_counts(path: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -1027,6 +1118,11 @@ def render_table3(
     prefix: str | Path,
     train_sets: Mapping[str, Any] | None = None,
 ) -> list[Path]:
+    """Table 3 as the paper's: Task, Dataset, Size, General (the generic instruction data) first,
+    then the writing tasks in the paper's order (a task's sets in the mixture's order).
+
+    Dataset names are ``train_sets.<n>.title`` (``--train-sets``, or the spec's ``train_sets``
+    that the workflow adds), else the train set's name."""
     path, counts = load_mixture_counts(instructions)
     mixture = spec.get("mixture") or counts.get("mixture") or path.name.split(".")[0]
     if counts.get("mixture") and spec.get("mixture") and counts["mixture"] != spec["mixture"]:
@@ -1049,34 +1145,38 @@ def render_table3(
             if not isinstance(n, int):
                 raise located(path, None, f"tasks.{task}: expected an integer count")
             entries.append((task, DASH, n))
-    entries.sort(key=lambda e: (task_rank(e[0]), e[0]))
-    train_sets = train_sets or {}
+    entries.sort(key=lambda e: (task_rank(e[0]), e[0]))  # stable: a task's sets keep the mixture's order
+    given = train_sets or spec.get("train_sets") or {}
+    train_sets = given if isinstance(given, Mapping) else {}
 
-    def upstream(name: str) -> str | None:
+    def entry_of(name: str, key: str) -> str | None:
         entry = train_sets.get(name)
-        return entry.get("source") if isinstance(entry, Mapping) else None
+        value = entry.get(key) if isinstance(entry, Mapping) else None
+        return str(value) if value else None
 
-    def source_of(name: str) -> str:
-        src = upstream(name)
-        return f"{name} ({src})" if src and src != name else name
+    def title_of(name: str) -> str:
+        return DASH if name == DASH else entry_of(name, "title") or name
 
-    body = [
-        [Cell(ctx.task_label(t)), Cell(source_of(d) if d != DASH else DASH), Cell(fmt_int(n))] for t, d, n in entries
-    ]
+    body = [[Cell(ctx.task_label(t)), Cell(title_of(d)), Cell(fmt_int(n))] for t, d, n in entries]
     total = sum(n for _, _, n in entries)
-    body.append([Cell("Total"), Cell(""), Cell(fmt_int(total))])
+    n_generic = sum(1 for t, _, _ in entries if t == "generic")
     table = Table(
         title="Table 3",
-        caption=f"Training data of the {mixture} mixture: task, data set (upstream source) and number of instruction examples (as prepared by this run).",
+        caption=(
+            f"The statistics of the training data ({mixture} mixture, as prepared by this run): "
+            f"number of instruction examples per task and dataset, {total:,} in all."
+        ),
         label="tab:train-data",
-        header=["Task", "Data", "#Examples"],
+        header=["Task", "Dataset", "Size"],
         rows=body,
         align="llr",
-        rules_before={len(entries)},
+        rules_before={n_generic} if 0 < n_generic < len(entries) else set(),  # the paper's dashed rule
     )
-    csv_rows: list[list[Any]] = [[t, d if d != DASH else "", upstream(d), n] for t, d, n in entries]
-    csv_rows.append(["total", "", None, total])
-    return write_table(prefix, table, ["task", "trainset", "source", "examples"], csv_rows)
+    csv_rows: list[list[Any]] = [
+        [t, d if d != DASH else "", title_of(d) if d != DASH else "", entry_of(d, "source"), n] for t, d, n in entries
+    ]
+    csv_rows.append(["total", "", "", None, total])
+    return write_table(prefix, table, ["task", "trainset", "dataset", "source", "size"], csv_rows)
 
 
 # ======================================================================================
@@ -1084,6 +1184,7 @@ def render_table3(
 # ======================================================================================
 
 CASE_TEXT_LIMIT = 300  # characters of a text shown in the .md/.tex tables (the CSV keeps it whole)
+FREE_INSTRUCTION = "Free instruction"  # Table 6's Dataset cell of the free instructions (chat)
 
 
 def clip(text: str, limit: int = CASE_TEXT_LIMIT) -> str:
@@ -1146,15 +1247,37 @@ def load_test_sets(paths: Iterable[str | Path]) -> dict[str, tuple[Path, list[di
     return out
 
 
+def load_free_outputs(paths: Iterable[str | Path], table: str) -> dict[tuple[str, str], tuple[Path, list[str]]]:
+    """Answers to a table's free instructions, ``.../outputs/{system}/{decoding}/free/{table}.txt``,
+    by ``(system, decoding)``."""
+    from .io import read_lines
+
+    out: dict[tuple[str, str], tuple[Path, list[str]]] = {}
+    for p in paths:
+        path = Path(p)
+        if path.suffix != ".txt" or len(path.parts) < 4 or path.parts[-2] != "free":
+            raise located(path, None, f"expected answers to free instructions .../{{system}}/{{decoding}}/free/{table}.txt")
+        if path.stem != table:
+            raise located(path, None, f"answers to the free instructions of {path.stem!r}, not of {table!r}")
+        key = (path.parts[-4], path.parts[-3])
+        if key in out:
+            raise located(path, None, f"same run as {out[key][0]} ({key[0]}/{key[1]})")
+        out[key] = (path, read_lines(path))
+    return out
+
+
 def render_table6(
     spec: Mapping[str, Any],
     ctx: Context,
     data: Sequence[str | Path],
     outputs: Sequence[str | Path],
     prefix: str | Path,
+    free_outputs: Sequence[str | Path] = (),
 ) -> list[Path]:
     """Table 6: outputs of two systems (the paper: with / without generic instruction data) on a
-    seeded sample of ``examples`` inputs per test set.
+    seeded sample of ``examples`` inputs per test set, then their answers to the spec's free
+    ``instructions`` (the paper's "Tell me about panda."; decoded without input, the answers in
+    ``free_outputs``).
 
     Inputs the two systems answer differently (after whitespace normalisation) are sampled
     first; the rest of the ``examples`` come from the inputs they answer alike.
@@ -1166,8 +1289,10 @@ def render_table6(
     decoding = spec_str(spec, "decoding", "table6")
     k = spec_int(spec, "examples", "table6", 2, minimum=1)
     seed = spec_int(spec, "seed", "table6", 0)
+    instructions = spec_list(spec, "instructions", "table6", required=False)
     tests = load_test_sets(data)
     runs = load_outputs(outputs)
+    free_runs = load_free_outputs(free_outputs, "table6")
     labels = [ctx.system_label(s) for s in systems]
 
     body: list[list[Cell]] = []
@@ -1204,11 +1329,31 @@ def render_table6(
             )
             refs = refs if isinstance(refs, list) else []
             csv_rows.append([ctx.dataset_task(d), d, rec.get("id", i + 1), source, *outs, refs[0] if refs else None])
+    if instructions:
+        answers: list[list[str] | None] = []
+        for s in systems:
+            hit = free_runs.get((s, decoding))
+            if hit is not None and len(hit[1]) != len(instructions):
+                raise located(hit[0], None, f"has {len(hit[1])} lines for {len(instructions)} free instructions")
+            answers.append(hit[1] if hit else None)
+        rules.add(len(body))
+        for i, instruction in enumerate(instructions):
+            outs = [a[i] if a is not None else None for a in answers]
+            first = i == 0
+            body.append(
+                [Cell(ctx.task_label("generic") if first else ""), Cell(FREE_INSTRUCTION if first else ""),
+                 Cell(clip(instruction))]
+                + [Cell(DASH if o is None else clip(o) or EMPTY) for o in outs]
+            )
+            csv_rows.append(["generic", "free", f"table6-{i + 1:06d}", instruction, *outs, None])
+    free_text = (
+        f", and their answers to {len(instructions)} free instruction(s) (no input)" if instructions else ""
+    )
     table = Table(
         title="Table 6",
         caption=(
             f"Case study: outputs of {labels[0]} and {labels[1]} ({decoding} decoding) on {k} seeded example(s) "
-            "per test set, inputs the two answer differently first."
+            f"per test set, inputs the two answer differently first{free_text}."
         ),
         label="tab:case-generic",
         header=["Task", "Dataset", "Input", labels[0], labels[1]],
@@ -1248,7 +1393,8 @@ def _edit_text(edit: Any) -> str:
 def render_table8(spec: Mapping[str, Any], ctx: Context, edits: Sequence[str | Path], prefix: str | Path) -> list[Path]:
     """Table 8: corrections that touch a named entity (``analyse edits`` examples of the Figure-1
     systems): a seeded sample of ``examples`` per system, with each system's share of
-    entity-touching corrections over all its test sets."""
+    entity-touching corrections over all its test sets, in both readings of the paper's
+    "corrections involving entities": any spaCy label, and named entities only."""
     systems = spec_list(spec, "systems", "table8")
     datasets = spec_list(spec, "test_sets", "table8")
     decoding = spec_str(spec, "decoding", "table8")
@@ -1261,7 +1407,7 @@ def render_table8(spec: Mapping[str, Any], ctx: Context, edits: Sequence[str | P
     rules: set[int] = set()
     for s in systems:
         label = ctx.system_label(s)
-        touching = corrections = 0
+        touching = named = corrections = 0
         pool: list[tuple[str, dict[str, Any]]] = []
         missing = []
         for d in datasets:
@@ -1274,20 +1420,24 @@ def render_table8(spec: Mapping[str, Any], ctx: Context, edits: Sequence[str | P
             if not isinstance(ent, dict) or not isinstance(examples, list):
                 raise located(path, None, "not an `analyse edits` result (needs 'entity' and 'examples')")
             touching += int(number_field(path, ent, "touching_entity") or 0)
+            named += int(number_field(path, ent, "touching_named_entity") or 0)
             corrections += int(number_field(path, ent, "corrections") or 0)
             pool += [(d, ex) for ex in examples if isinstance(ex, dict)]
         share = None if missing or not corrections else 100.0 * touching / corrections
+        named_share = None if missing or not corrections else 100.0 * named / corrections
         share_text = DASH if missing else f"{fmt(share)} ({touching:,}/{corrections:,})"
+        named_text = DASH if missing else f"{fmt(named_share)} ({named:,}/{corrections:,})"
         picked = [pool[j] for j in seeded_sample(pool, k, seed, s)]
         rules.add(len(body))
         if not picked:
-            body.append([Cell(label), Cell(share_text)] + [Cell(DASH)] * 4)
+            body.append([Cell(label), Cell(share_text), Cell(named_text)] + [Cell(DASH)] * 4)
         for n, (d, ex) in enumerate(picked):
             first = n == 0
             body.append(
                 [
                     Cell(label if first else ""),
                     Cell(share_text if first else ""),
+                    Cell(named_text if first else ""),
                     Cell(clip(str(ex.get("source", "")))),
                     Cell(clip(str(ex.get("hypothesis", ""))) or EMPTY),
                     Cell(_edit_text(ex.get("edit"))),
@@ -1297,7 +1447,8 @@ def render_table8(spec: Mapping[str, Any], ctx: Context, edits: Sequence[str | P
         for d, ex in picked or [(None, {})]:
             edit = ex.get("edit") if isinstance(ex.get("edit"), Mapping) else {}
             csv_rows.append(
-                [label, s, share, touching, corrections, d, ex.get("id"), ex.get("source"), ex.get("hypothesis")]
+                [label, s, share, touching, named_share, named, corrections, d, ex.get("id"), ex.get("source")]
+                + [ex.get("hypothesis")]
                 + [edit.get("o_str"), edit.get("c_str"), edit.get("type")]
                 + [_entity_text(ex.get("entities")) if ex else None]
             )
@@ -1306,20 +1457,22 @@ def render_table8(spec: Mapping[str, Any], ctx: Context, edits: Sequence[str | P
         title="Table 8",
         caption=(
             f"Corrections touching a named entity (spaCy NER on the input or output side) on {names} "
-            f"({decoding} decoding): up to {k} seeded example(s) per system. NE share = entity-touching "
-            "corrections / all ERRANT corrections of the system (%)."
+            f"({decoding} decoding): up to {k} seeded example(s) per system. Entities = corrections touching "
+            "any spaCy entity / all ERRANT corrections of the system (%); Named = those touching a name "
+            "(PERSON, ORG, GPE, LOC, NORP, FAC, PRODUCT, EVENT, WORK_OF_ART, LAW, LANGUAGE)."
         ),
         label="tab:case-entities",
-        header=["Model", "NE share (%)", "Input", "Output", "Edit", "Entity"],
+        header=["Model", "Entities (%)", "Named (%)", "Input", "Output", "Edit", "Entity"],
         rows=body,
         notes=[f"{EMPTY} = empty (an insertion's input side, a deletion's output side, or an empty output)."],
-        align="llllll",
-        latex_columns="llp{3.6cm}p{3.6cm}p{2.2cm}p{2.4cm}",
+        align="lllllll",
+        latex_columns="lllp{3.4cm}p{3.4cm}p{2.0cm}p{2.2cm}",
         rules_before=rules,
         wide=True,
     )
     header = [
-        "model", "system", "entity_share", "touching_entity", "corrections", "dataset", "id",
+        "model", "system", "entity_share", "touching_entity", "named_entity_share", "touching_named_entity",
+        "corrections", "dataset", "id",
         "input", "output", "edit_source", "edit_output", "edit_type", "entities",
     ]
     return write_table(prefix, table, header, csv_rows)
@@ -1340,11 +1493,62 @@ def _pyplot() -> Any:
     return plt
 
 
+def figure1_plot(
+    data: Mapping[tuple[str, str], Mapping[str, Any] | None],
+    systems: Sequence[str],
+    labels: Sequence[str],
+    datasets: Sequence[str],
+    ctx: Context,
+) -> Any:
+    """Figure 1 as the paper's: the edit actions (Insert, Replace, Delete) on the x-axis, one bar
+    per model in each (grouped), y = number of edits; one panel per test set, one legend."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    n = max(len(systems), 1)
+    width = 0.8 / n
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = plt.subplots(
+        1, len(datasets), figsize=(max(3.6, 0.36 * n * len(ACTIONS_ORDER) + 1.2) * len(datasets), 3.4), squeeze=False
+    )
+    for ax, d in zip(axes[0], datasets, strict=True):
+        for k, (s, label) in enumerate(zip(systems, labels, strict=True)):
+            v = data[s, d]
+            xs = [a + (k - (n - 1) / 2) * width for a in range(len(ACTIONS_ORDER))]
+            ys = [v[action] if v else 0 for action in ACTIONS_ORDER]
+            bars = ax.bar(xs, ys, width, label=label, color=palette[k % len(palette)])
+            for bar, action in zip(bars, ACTIONS_ORDER, strict=True):
+                ax.annotate(
+                    f"{v[action]:,}" if v else DASH,
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center",
+                    va="bottom",
+                    fontsize=5 if n > 3 else 6,
+                    xytext=(0, 1),
+                    textcoords="offset points",
+                )
+        ax.set_title(ctx.dataset_label(d))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(lambda y, _pos: f"{y:,.0f}")
+        ax.set_xticks(range(len(ACTIONS_ORDER)))
+        ax.set_xticklabels([ACTION_LABELS[a] for a in ACTIONS_ORDER])
+        ax.set_ylabel("# Edits")
+        ax.spines[["top", "right"]].set_visible(False)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 5),
+            frameon=False, fontsize=8,
+        )
+    fig.tight_layout()
+    return fig
+
+
 def render_figure1(
     spec: Mapping[str, Any], ctx: Context, edits: Sequence[str | Path], prefix: str | Path
 ) -> list[Path]:
-    """Figure 1: insertions / replacements / deletions per system (one panel per GEC test set),
-    plus the table of corrections touching named entities (``P.md``/``P.tex``)."""
+    """Figure 1: insertions / replacements / deletions of each system (:func:`figure1_plot`, one
+    panel per GEC test set), plus the table of corrections touching named entities (``P.md``/``P.tex``)."""
     systems = spec_list(spec, "systems", "figure1")
     datasets = spec_list(spec, "test_sets", "figure1")
     decoding = spec_str(spec, "decoding", "figure1")
@@ -1368,41 +1572,13 @@ def render_figure1(
                 "corrections": int(number_field(path, ent, "corrections") or 0),
                 "touching": int(number_field(path, ent, "touching_entity") or 0),
                 "share": number_field(path, ent, "share", required=False),
+                "named": int(number_field(path, ent, "touching_named_entity") or 0),
+                "named_share": number_field(path, ent, "named_share", required=False),
             }
 
     plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
     labels = [ctx.system_label(s) for s in systems]
-    fig, axes = plt.subplots(
-        1, len(datasets), figsize=(max(4.0, 1.1 * len(systems) + 1.5) * len(datasets), 3.6), squeeze=False
-    )
-    width = 0.26
-    colours = {"M": "#4C72B0", "R": "#DD8452", "U": "#55A868"}
-    for ax, d in zip(axes[0], datasets, strict=True):
-        for k, action in enumerate(ACTIONS_ORDER):
-            xs = [i + (k - 1) * width for i in range(len(systems))]
-            ys = [data[s, d][action] if data[s, d] else 0 for s in systems]
-            bars = ax.bar(xs, ys, width, label=ACTION_LABELS[action], color=colours[action])
-            for bar, s in zip(bars, systems, strict=True):
-                text = str(data[s, d][action]) if data[s, d] else DASH
-                ax.annotate(
-                    text,
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center",
-                    va="bottom",
-                    fontsize=6,
-                    xytext=(0, 1),
-                    textcoords="offset points",
-                )
-        ax.set_title(ctx.dataset_label(d))
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xticks(range(len(systems)))
-        ax.set_xticklabels(labels, rotation=25, ha="right")
-        ax.set_ylabel("# edits")
-        ax.spines[["top", "right"]].set_visible(False)
-    axes[0][0].legend(frameon=False)
-    fig.tight_layout()
+    fig = figure1_plot(data, systems, labels, datasets, ctx)
     paths = save_figure(fig, prefix)
     plt.close(fig)
 
@@ -1414,8 +1590,9 @@ def render_figure1(
                 [label, s, d, decoding]
                 + (
                     [v["M"], v["R"], v["U"], v["total"], v["corrections"], v["touching"], v["share"]]
+                    + [v["named"], v["named_share"]]
                     if v
-                    else [None] * 7
+                    else [None] * 9
                 )
             )
     csv_header = [
@@ -1430,12 +1607,14 @@ def render_figure1(
         "corrections",
         "touching_entity",
         "entity_share",
+        "touching_named_entity",
+        "named_entity_share",
     ]
 
     header = ["Model"]
     groups: list[tuple[str, int]] = [("", 1)]
     for d in datasets:
-        header += ["Ins.", "Repl.", "Del.", "NE-touching", "Share (%)"]
+        header += ["Ins.", "Repl.", "Del.", "Entities (%)", "Named (%)"]
         groups.append((ctx.dataset_label(d), 5))
     body = []
     for s, label in zip(systems, labels, strict=True):
@@ -1449,16 +1628,17 @@ def render_figure1(
                     Cell(fmt_int(v["M"])),
                     Cell(fmt_int(v["R"])),
                     Cell(fmt_int(v["U"])),
-                    Cell(f"{v['touching']:,}/{v['corrections']:,}"),
-                    Cell(fmt(v["share"])),
+                    Cell(f"{fmt(v['share'])} ({v['touching']:,}/{v['corrections']:,})"),
+                    Cell(f"{fmt(v['named_share'])} ({v['named']:,}/{v['corrections']:,})"),
                 ]
         body.append(cells)
     table = Table(
         title="Figure 1 (data)",
         caption=(
             f"ERRANT edits of each system ({decoding} decoding): insertions (M), replacements (R), deletions (U), "
-            "and the corrections whose edited span touches a named entity (spaCy NER, source or output side) "
-            "with their share of all corrections."
+            "and the share of all corrections whose edited span touches a spaCy entity (source or output side): "
+            "Entities = any label, Named = PERSON, ORG, GPE, LOC, NORP, FAC, PRODUCT, EVENT, WORK_OF_ART, LAW, "
+            "LANGUAGE (touching/all in brackets)."
         ),
         label="tab:edit-types",
         header=header,
@@ -1549,9 +1729,11 @@ INPUT_KINDS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
     ("edits", lambda p: p.name.endswith(".edits.json")),
     ("counts", lambda p: p.name.endswith(".counts.json")),
     ("jsonl", lambda p: p.name.endswith(".jsonl")),
+    ("paper", lambda p: p.suffix in (".yaml", ".yml") and p.stem.startswith("paper_results")),
     ("published", lambda p: p.suffix in (".yaml", ".yml")),
     ("bootstrap", lambda p: p.suffix == ".json" and p.parts[-4:-2] == ("analysis", "bootstrap")),
     ("scores", lambda p: p.suffix == ".json"),
+    ("free-outputs", lambda p: p.suffix == ".txt" and len(p.parts) >= 5 and p.parts[-2] == "free" and p.parts[-5] == "outputs"),
     ("outputs", lambda p: p.suffix == ".txt" and len(p.parts) >= 4 and p.parts[-4] in ("outputs", "hypotheses")),
 )
 KIND_HELP = {
@@ -1562,8 +1744,10 @@ KIND_HELP = {
     "jsonl": "results/data/test/{dataset}.jsonl (table2) or results/instructions/{mixture}.jsonl (table3)",
     "counts": "results/instructions/{mixture}.counts.json",
     "published": "published rows YAML (workflow/resources/published_table5.yaml)",
+    "paper": "the paper's numbers YAML (workflow/resources/paper_results.yaml)",
     "bootstrap": "results/analysis/bootstrap/{table}/{dataset}.json",
     "outputs": "results/hypotheses/{system}/{decoding}/{dataset}.txt",
+    "free-outputs": "results/outputs/{system}/{decoding}/free/{table}.txt (answers to free instructions)",
 }
 ARTEFACT_KINDS = {
     "table2": ("jsonl",),
@@ -1573,8 +1757,12 @@ ARTEFACT_KINDS = {
     "table7": ("scores", "decode-metrics", "train-metrics"),
     "cost_quality": ("scores", "decode-metrics", "train-metrics"),
     "figure1": ("edits",),
-    "table6": ("jsonl", "outputs"),
+    "table6": ("jsonl", "outputs", "free-outputs"),
     "table8": ("edits",),
+    # this run's Tables 4, 5 and 7 beside the paper's numbers (writing_alpaca.paper)
+    "table4_vs_paper": ("scores", "paper"),
+    "table5_vs_paper": ("scores", "paper"),
+    "table7_vs_paper": ("scores", "decode-metrics", "train-metrics", "paper"),
 }
 
 
@@ -1642,9 +1830,19 @@ def cmd_render(args: argparse.Namespace) -> int:
             spec, ctx, inputs["scores"], inputs["decode-metrics"], inputs["train-metrics"], prefix, **extra
         )
     elif artefact == "table6":
-        paths = render_table6(spec, ctx, inputs["jsonl"], inputs["outputs"], prefix)
+        paths = render_table6(spec, ctx, inputs["jsonl"], inputs["outputs"], prefix, inputs["free-outputs"])
     elif artefact == "table8":
         paths = render_table8(spec, ctx, inputs["edits"], prefix)
+    elif artefact.endswith("_vs_paper"):
+        from . import paper
+
+        results = _one(inputs["paper"], "paper results YAML", artefact)
+        if artefact == "table7_vs_paper":
+            paths = paper.render_table7_vs_paper(
+                spec, ctx, inputs["scores"], inputs["decode-metrics"], inputs["train-metrics"], results, prefix
+            )
+        else:
+            paths = paper.render_scores_vs_paper(artefact, spec, ctx, inputs["scores"], results, prefix)
     else:
         paths = render_figure1(spec, ctx, inputs["edits"], prefix)
     for path in paths:
@@ -1653,15 +1851,18 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 ARTEFACT_HELP = {
-    "table2": "Table 2: test sets (task, dataset, #instances, metric)",
-    "table3": "Table 3: training data of a mixture (task, data, #examples)",
+    "table2": "Table 2: test sets (task, dataset, abbreviation, metric, size)",
+    "table3": "Table 3: training data of a mixture (task, dataset, size)",
     "table4": "Table 4: systems x the ten test sets, grouped by task, with Avg. (and significance marks)",
     "table5": "Table 5: our systems beside published LLM and SOTA numbers",
-    "table7": "Table 7: GEC P/R/F0.5, training GPU-hours and inference speed",
-    "figure1": "Figure 1: insert/replace/delete counts per system + entity-touching corrections",
+    "table7": "Table 7: GEC #Data, P/R/F0.5, training GPU hours and inference speed",
+    "figure1": "Figure 1: edits per action (insert/replace/delete) of each system + entity-touching corrections",
     "cost_quality": "Figure: F0.5 against training GPU-hours and inference instances/s",
-    "table6": "Table 6: case study, outputs of two systems (with / without generic data) on seeded inputs",
+    "table6": "Table 6: case study, outputs of two systems (with / without generic data) on seeded inputs and free instructions",
     "table8": "Table 8: case study, seeded entity-touching corrections of the Figure-1 systems",
+    "table4_vs_paper": "Table 4 beside the paper's: ours, the paper's and the difference per cell",
+    "table5_vs_paper": "Table 5 beside the paper's: ours, the paper's and the difference per cell",
+    "table7_vs_paper": "Table 7 beside the paper's: P/R/F0.5, GPU-hours, inst./s, ours vs the paper's",
 }
 
 
@@ -1679,7 +1880,9 @@ def register(subparsers: Any) -> None:
         p.add_argument("--test-sets", default=None, help="JSON: the config's test_sets block (titles, tasks, metrics)")
         p.add_argument("--tasks", default=None, help="JSON: the config's tasks block (task labels)")
         if artefact == "table3":
-            p.add_argument("--train-sets", default=None, help="JSON: the config's train_sets block (upstream sources)")
+            p.add_argument(
+                "--train-sets", default=None, help="JSON: the config's train_sets block (dataset titles, upstream sources)"
+            )
         if artefact == "table7":
             p.add_argument(
                 "--decodings", default=None, help="JSON: the config's decodings block (when metrics lack beam/batch)"

@@ -22,7 +22,21 @@ def _config_path(error_path):
     return ".".join(str(p) for p in error_path) or "<top level>"
 
 
+# Keys renamed since earlier versions of this workflow: the schema would only say "unexpected".
+RENAMED_KEYS = {
+    ("training", "bf16"): "renamed: use training.precision: auto|bf16|fp16|fp32 "
+    "(bf16: auto -> precision: auto, true -> bf16, false -> fp32)",
+}
+
+
 def validate_config(cfg):
+    renamed = [
+        f"  {'.'.join(path)}: {why}"
+        for path, why in RENAMED_KEYS.items()
+        if isinstance(cfg.get(path[0]), dict) and path[1] in cfg[path[0]]
+    ]
+    if renamed:
+        raise WorkflowError("invalid configuration:\n" + "\n".join(renamed))
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
@@ -56,9 +70,15 @@ def validate_config(cfg):
         need("mixture", sysc.get("mixture"), f"systems.{name}.mixture", cfg["mixtures"])
         if sysc["method"] != "none" and not sysc.get("mixture"):
             problems.append(f"  systems.{name}: method '{sysc['method']}' needs a mixture")
+        if "training" in sysc and (sysc["kind"] != "causal_lm" or sysc["method"] == "none"):
+            problems.append(
+                f"  systems.{name}.training: a step budget of its own is for trained causal_lm systems "
+                f"(the baselines' is training.baselines.{sysc['kind']}.max_steps)"
+            )
         base_kind = cfg["base_models"].get(sysc["base"], {}).get("kind")
         if base_kind and base_kind != sysc["kind"]:
             problems.append(f"  systems.{name}: kind '{sysc['kind']}' but base '{sysc['base']}' is '{base_kind}'")
+    need("decoding", cfg["decoding"], "decoding", cfg["decodings"])
     for table, spec in cfg["tables"].items():
         for s in spec.get("systems", []):
             need("system", s, f"tables.{table}.systems", cfg["systems"])
@@ -66,6 +86,19 @@ def validate_config(cfg):
             need("test set", ds, f"tables.{table}.test_sets", cfg["test_sets"])
         need("decoding", spec.get("decoding"), f"tables.{table}.decoding", cfg["decodings"])
         need("mixture", spec.get("mixture"), f"tables.{table}.mixture", cfg["mixtures"])
+        if spec.get("instructions"):  # free instructions are decoded with the Alpaca template
+            for s in spec.get("systems", []):
+                if s in cfg["systems"] and cfg["systems"][s]["kind"] != "causal_lm":
+                    problems.append(
+                        f"  tables.{table}.instructions: system '{s}' is a {cfg['systems'][s]['kind']} baseline, "
+                        "which answers no instruction (free instructions need causal_lm systems)"
+                    )
+        for s in spec.get("paper_rows", {}):
+            if s not in spec.get("systems", []):
+                problems.append(
+                    f"  tables.{table}.paper_rows: '{s}' is not one of the table's systems "
+                    f"({', '.join(spec.get('systems', []))})"
+                )
         sig = spec.get("significance")
         if sig and sig["reference"] not in spec.get("systems", []):
             problems.append(
@@ -77,6 +110,16 @@ def validate_config(cfg):
 
 
 validate_config(config)
+
+
+def table_decodings(cfg):
+    """Every table with systems decodes with the top-level `decoding` unless it names its own."""
+    for spec in cfg["tables"].values():
+        if "systems" in spec:
+            spec.setdefault("decoding", cfg["decoding"])
+
+
+table_decodings(config)
 
 
 # --------------------------------------------------------------------------------------
@@ -121,6 +164,17 @@ def source_dir(name):
 
 def test_set(name):
     return config["test_sets"][name]
+
+
+# Keys only the renderers read (render_context): kept out of the data jobs' --spec, so that a
+# table's naming (Table 2's corpus and abbreviation, Table 3's dataset titles) reruns no data
+# preparation, nor anything downstream of it. (`title` of a test set has always reached them.)
+DISPLAY_KEYS = {"test_sets": ("dataset", "abbrev"), "train_sets": ("title",)}
+
+
+def data_spec(block, name):
+    """The `test_sets`/`train_sets` entry a data job reads: without the display-only keys."""
+    return {k: v for k, v in config[block][name].items() if k not in DISPLAY_KEYS[block]}
 
 
 def is_m2_set(name):
@@ -183,15 +237,17 @@ def postprocess_flag(dataset):
 
 
 # The keys of `training:` (besides `baselines.<kind>`) that the baselines' trainers read.
-BASELINE_TRAINING_KEYS = ("bf16",)
+BASELINE_TRAINING_KEYS = ("precision",)
 
 
 def training_for(name):
-    """The part of `training:` a system's trainer reads, with its own overrides (e.g. its DeepSpeed stage).
+    """The part of `training:` a system's trainer reads, with its own overrides (its DeepSpeed
+    stage; its step budget `systems.<name>.training: {epochs|max_steps}`, which replaces
+    `training.max_steps`).
 
     Snakemake reruns a job whose params changed, so each system gets only what it reads:
     editing a GECToR setting does not retrain the LLMs, nor a LoRA setting the baselines or
-    the fully fine-tuned LLMs.
+    the fully fine-tuned LLMs, nor `training.max_steps` the systems with their own budget.
     """
     block = json.loads(json.dumps(config["training"]))
     baselines = block.pop("baselines", None) or {}
@@ -203,6 +259,10 @@ def training_for(name):
             block["learning_rate"] = {method: block["learning_rate"][method]}
         if "deepspeed" in system(name):
             block["deepspeed"] = dict(block["deepspeed"], **system(name)["deepspeed"])
+        if "training" in system(name):
+            for key in ("max_steps", "epochs"):
+                block.pop(key, None)
+            block.update(system(name)["training"])
     else:
         block = {key: block[key] for key in BASELINE_TRAINING_KEYS if key in block}
         block["baselines"] = {kind: baselines.get(kind) or {}}
@@ -210,10 +270,14 @@ def training_for(name):
     return block
 
 
-def train_set_inputs(mixture):
+def mixture_train_sets(mixture):
+    """A mixture's train sets: the generic one first, then the writing ones (Table 3's order)."""
     mix = config["mixtures"][mixture]
-    names = ([mix["generic"]] if mix.get("generic") else []) + list(mix["writing"])
-    return [f"results/data/train/{n}.jsonl" for n in names]
+    return ([mix["generic"]] if mix.get("generic") else []) + list(mix["writing"])
+
+
+def train_set_inputs(mixture):
+    return [f"results/data/train/{n}.jsonl" for n in mixture_train_sets(mixture)]
 
 
 # --------------------------------------------------------------------------------------
@@ -274,8 +338,24 @@ TABLE_FORMATS = ["md", "tex", "csv"]
 FIGURE_FORMATS = ["png", "pdf", "csv"]
 
 
+# Tables whose numbers the paper prints (config `paper_results`): each has a `<table>_vs_paper`
+# companion with this run's value, the paper's and the difference per cell.
+PAPER_TABLES = ("table4", "table5", "table7")
+# The report's menu sorts categories alphabetically (snakemake/report/html_reporter/template/
+# components/menu.js: localeCompare): "Comparison with the paper" comes before "Figures" and "Tables".
+PAPER_CATEGORY = "Comparison with the paper"
+
+
 def table_targets():
-    return [f"results/tables/{t}.{ext}" for t in ("table2", "table3", "table4", "table5", "table7") for ext in TABLE_FORMATS]
+    return [
+        f"results/tables/{t}.{ext}"
+        for t in ("table2", "table3", "table4", "table5", "table7", *(f"{p}_vs_paper" for p in PAPER_TABLES))
+        for ext in TABLE_FORMATS
+    ]
+
+
+def paper_results_file():
+    return workflow_file(config["paper_results"])
 
 
 def figure_targets():
@@ -338,13 +418,13 @@ def score_inputs(wildcards):
     return inputs
 
 
-def table_outputs(name):
+def table_outputs(name, category="Tables"):
     """Markdown, LaTeX and CSV of a table; the CSV goes into the Snakemake report."""
     prefix = f"results/tables/{name}"
     return {
         "md": f"{prefix}.md",
         "tex": f"{prefix}.tex",
-        "csv": report(f"{prefix}.csv", caption=f"../report/{name}.rst", category="Tables"),
+        "csv": report(f"{prefix}.csv", caption=f"../report/{name}.rst", category=category),
     }
 
 
@@ -363,10 +443,19 @@ def render_context(table):
     spec = config["tables"][table]
     systems = {s: {k: system(s)[k] for k in ("label", "kind", "method")} for s in spec.get("systems", [])}
     test_sets = {
-        d: {k: test_set(d)[k] for k in ("title", "task", "metric")}
+        d: {k: test_set(d)[k] for k in ("title", "dataset", "abbrev", "task", "metric") if k in test_set(d)}
         for d in spec.get("test_sets", config["tables"]["table2"]["test_sets"])
     }
     tasks = {t: {"label": v.get("label", t)} for t, v in config["tasks"].items()}
+    if "mixture" in spec:  # Table 3: its mixture's train sets (dataset titles, upstream sources)
+        names = mixture_train_sets(spec["mixture"])
+        spec = dict(
+            spec,
+            train_sets={
+                n: {k: config["train_sets"][n][k] for k in ("title", "task", "source") if k in config["train_sets"][n]}
+                for n in names
+            },
+        )
     return spec, systems, test_sets, tasks
 
 
@@ -426,6 +515,19 @@ def output_files(table):
 
 def test_data_files(table):
     return [f"results/data/test/{ds}.jsonl" for ds in config["tables"][table]["test_sets"]]
+
+
+# Free instructions (`tables.table6.instructions`, the paper's "Tell me about panda."): written as
+# records by rule free_instructions, answered by rule decode_free with the no-input template.
+FREE_TABLES = [t for t in ("table6",) if config["tables"][t].get("instructions")]
+
+
+def free_output_files(table):
+    """Answers of a table's systems to its free instructions (none without `instructions`)."""
+    if table not in FREE_TABLES:
+        return []
+    spec = config["tables"][table]
+    return [f"results/outputs/{s}/{spec['decoding']}/free/{table}.txt" for s in spec["systems"]]
 
 
 # Table 8 samples the figure1 systems' entity-touching corrections; Table 6 has its own systems.

@@ -29,7 +29,7 @@ rule prepare_test:
     output:
         jsonl="results/data/test/{dataset}.jsonl",
     params:
-        spec=lambda wildcards: as_json(test_set(wildcards.dataset)),
+        spec=lambda wildcards: as_json(data_spec("test_sets", wildcards.dataset)),
         seed=config["seed"],
         extra="",
     log:
@@ -53,7 +53,7 @@ use rule prepare_test as prepare_test_m2 with:
         jsonl="results/data/test/{dataset}.jsonl",
         m2="results/data/test/{dataset}.m2",
     params:
-        spec=lambda wildcards: as_json(test_set(wildcards.dataset)),
+        spec=lambda wildcards: as_json(data_spec("test_sets", wildcards.dataset)),
         seed=config["seed"],
         extra=lambda wildcards, output: f"--m2-out {output.m2}",
     wildcard_constraints:
@@ -66,7 +66,7 @@ rule prepare_train:
     output:
         "results/data/train/{trainset}.jsonl",
     params:
-        spec=lambda wildcards: as_json(config["train_sets"][wildcards.trainset]),
+        spec=lambda wildcards: as_json(data_spec("train_sets", wildcards.trainset)),
         seed=config["seed"],
     log:
         "logs/data/train/{trainset}.log",
@@ -81,3 +81,22 @@ rule prepare_train:
     shell:
         "writing-alpaca data train --name {wildcards.trainset} --spec {params.spec:q} --raw {input.raw:q} "
         "--seed {params.seed} --out {output:q} > {log} 2>&1"
+
+
+# Free instructions of a table (tables.<table>.instructions: Table 6's chat case) as records with
+# their own `instruction` and no input, for rule decode_free.
+rule free_instructions:
+    output:
+        "results/data/free/{table}.jsonl",
+    params:
+        instructions=lambda wildcards: as_json(config["tables"][wildcards.table]["instructions"]),
+    log:
+        "logs/data/free/{table}.log",
+    wildcard_constraints:
+        table=alternatives(FREE_TABLES),
+    localrule: True
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "writing-alpaca data free --name {wildcards.table} --instructions {params.instructions:q} "
+        "--out {output:q} > {log} 2>&1"

@@ -44,3 +44,35 @@ use rule decode as decode_baseline with:
         system=alternatives(BASELINES),
         decoding=alternatives(config["decodings"]),
         dataset=alternatives(config["test_sets"]),
+
+
+# A table's free instructions (Table 6: "Tell me about panda."): every record its own
+# instruction, no input, so the template's prompt_no_input; no task prompt. Answers are not scored.
+rule decode_free:
+    input:
+        data="results/data/free/{table}.jsonl",
+        model=lambda wildcards: system_dir(wildcards.system),
+    output:
+        text="results/outputs/{system}/{decoding}/free/{table}.txt",
+        metrics="results/outputs/{system}/{decoding}/free/{table}.metrics.json",
+    params:
+        model_flag=lambda wildcards: "--base" if system(wildcards.system)["method"] == "none" else "--system-dir",
+        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
+        template=lambda wildcards: as_json(config["template"]),
+    log:
+        "logs/decode/{system}/{decoding}/free/{table}.log",
+    wildcard_constraints:
+        system=alternatives(TRAINED_LM + UNTRAINED_LM),
+        decoding=alternatives(config["decodings"]),
+        table=alternatives(FREE_TABLES),
+    threads: res("decode", "threads")
+    resources:
+        mem_mb=res("decode", "mem_mb"),
+        runtime=res("decode", "runtime"),
+        gpu=res("decode", "gpu"),
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "writing-alpaca decode {params.model_flag} {input.model:q} --data {input.data:q} "
+        "--decoding {params.decoding:q} --template {params.template:q} --out {output.text:q} "
+        "--metrics {output.metrics:q} > {log} 2>&1"

@@ -1,4 +1,5 @@
-# The paper's artefacts: Tables 2-8, Figure 1 and the cost-vs-quality figure.
+# The paper's artefacts: Tables 2-8, Figure 1 and the cost-vs-quality figure, and Tables 4, 5, 7
+# beside the paper's own numbers (*_vs_paper).
 # Every table comes as Markdown, LaTeX (booktabs) and CSV; every figure as PNG, PDF and CSV.
 # One rule per artefact, so that `snakemake results/tables/table4.md` builds only its ancestors.
 
@@ -73,6 +74,46 @@ use rule render_table2 as render_table7 with:
         "logs/render/table7.log",
 
 
+# The paper's own numbers beside ours (config `paper_results`): per system and cell this run's
+# value, the paper's and the difference, from the same inputs as the table itself.
+use rule render_table2 as render_table4_vs_paper with:
+    input:
+        score_files("table4"),
+        paper_results_file(),
+    output:
+        **table_outputs("table4_vs_paper", category=PAPER_CATEGORY),
+    params:
+        **render_params("table4_vs_paper", "table4"),
+    log:
+        "logs/render/table4_vs_paper.log",
+
+
+use rule render_table2 as render_table5_vs_paper with:
+    input:
+        score_files("table5"),
+        paper_results_file(),
+    output:
+        **table_outputs("table5_vs_paper", category=PAPER_CATEGORY),
+    params:
+        **render_params("table5_vs_paper", "table5"),
+    log:
+        "logs/render/table5_vs_paper.log",
+
+
+use rule render_table2 as render_table7_vs_paper with:
+    input:
+        score_files("table7"),
+        decode_metric_files("table7"),
+        train_metric_files("table7"),
+        paper_results_file(),
+    output:
+        **table_outputs("table7_vs_paper", category=PAPER_CATEGORY),
+    params:
+        **render_params("table7_vs_paper", "table7"),
+    log:
+        "logs/render/table7_vs_paper.log",
+
+
 use rule render_table2 as render_figure1 with:
     input:
         edit_files("figure1"),
@@ -103,6 +144,7 @@ use rule render_table2 as render_table6 with:
     input:
         test_data_files("table6"),
         output_files("table6"),
+        free_output_files("table6"),
     output:
         **table_outputs("table6"),
     params:

@@ -165,14 +165,28 @@ def corpus_texts(paths: Iterable[str | Path]) -> list[str]:
     return texts
 
 
-def device_and_dtype(bf16: Any = "auto"):
-    """(device, dtype or None): CUDA with bf16 when available (``bf16: auto|true|false``), else CPU fp32."""
+def device_and_dtype(precision: Any = "auto", *, fp16: bool = True, what: str = "training.precision"):
+    """(device, half dtype or None for fp32): the LLM trainer's precision choice for a baseline.
+
+    ``precision: auto|bf16|fp16|fp32`` (:func:`writing_alpaca.training.modelling.choose_precision`):
+    ``auto`` is bf16 on a GPU with native bf16, fp16 on an older GPU (``fp16=False``: fp32
+    there, for a model that overflows in fp16), fp32 on CPU.
+    """
     import torch
 
-    if torch.cuda.is_available():
-        use_bf16 = torch.cuda.is_bf16_supported() if bf16 in ("auto", None) else bool(bf16)
-        return torch.device("cuda"), (torch.bfloat16 if use_bf16 else None)
-    return torch.device("cpu"), None
+    from ..training.modelling import choose_precision
+
+    cuda = torch.cuda.is_available()
+    chosen = choose_precision("auto" if precision is None else precision, cuda, what=what, fp16=fp16)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(chosen)
+    return torch.device("cuda" if cuda else "cpu"), dtype
+
+
+def training_precision(training: Mapping[str, Any]) -> str:
+    """``training.precision`` of a baseline's training fragment (the old ``bf16`` key is an error)."""
+    from ..training.config import precision_setting
+
+    return precision_setting(training)
 
 
 def hardware() -> tuple[int, str]:

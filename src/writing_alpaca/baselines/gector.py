@@ -232,7 +232,9 @@ def train(
     targets = [[label_id.get(t, label_id[OOV]) for t in seq[: len(e.positions)]] for seq, e in zip(tags, encoded)]
     log.info("GECToR %s: %d pairs, %d tags (%d distinct seen)", system, len(pairs), len(labels), len({t for s in tags for t in s}))
 
-    device, dtype = common.device_and_dtype(training.get("bf16", "auto"))
+    device, dtype = common.device_and_dtype(common.training_precision(training))
+    # fp16 autocast needs a dynamic loss scale (gradients of the fp32 weights would underflow)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
     model = _tagger_class()(_load_encoder(base), len(labels), hp["dropout"]).to(device)
     head_params = [p for head in model.heads() for p in head.parameters()]
     optimizer = torch.optim.AdamW(
@@ -276,9 +278,10 @@ def train(
             loss = loss_fn(tag_logits.float().flatten(0, 1), tag_gold.to(device).flatten()) + loss_fn(
                 detect_logits.float().flatten(0, 1), detect_gold.to(device).flatten()
             )
-            (loss / accumulation).backward()
+            scaler.scale(loss / accumulation).backward()
             step_loss += float(loss.detach()) / accumulation
-        optimizer.step()
+        scaler.step(optimizer)  # optimizer.step() unless fp16 overflowed (then the step is skipped)
+        scaler.update()
         optimizer.zero_grad(set_to_none=True)
         if step == 0 or (step + 1) % hp["logging_steps"] == 0 or step + 1 == hp["max_steps"]:
             losses.append(round(step_loss, 6))
@@ -290,7 +293,7 @@ def train(
         tokens_seen=tokens_seen,
         steps=hp["max_steps"],
         loss_history=losses,
-        extra={"pairs": len(pairs), "labels": len(labels), "hyperparameters": hp},
+        extra={"pairs": len(pairs), "train_examples": len(pairs), "labels": len(labels), "hyperparameters": hp},
     )
     _save(model, tokenizer, labels, hp, verbs, out, system=system, base=base, metrics=metrics)
     return metrics
@@ -430,7 +433,7 @@ def decode(
     batch_size = int(decoding.get("batch_size", 16))
     if batch_size < 1:
         raise WritingAlpacaError("decoding: batch_size must be positive")
-    device, dtype = common.device_and_dtype(decoding.get("bf16", "auto"))
+    device, dtype = common.device_and_dtype("auto", what="decoding")
     model = model.to(device=device, dtype=dtype or torch.float32).eval()
     records = common.load_sources(data)
     started = time.perf_counter()

@@ -86,7 +86,9 @@ def train(
             if logs and "loss" in logs:
                 losses.append(float(logs["loss"]))
 
-    device, dtype = common.device_and_dtype(training.get("bf16", "auto"))
+    # T5 was pre-trained in bf16 and its activations overflow fp16: `auto` is fp32 on a GPU
+    # without native bf16 (precision: fp16 forces fp16, with transformers' T5 clamping).
+    device, dtype = common.device_and_dtype(common.training_precision(training), fp16=False)
     out = Path(out)
     checkpoints = out.with_name(f".{out.name}.checkpoints")  # survives a crash, for resuming
     args = Seq2SeqTrainingArguments(
@@ -107,6 +109,7 @@ def train(
         report_to=[],
         seed=hp["seed"],
         bf16=dtype is torch.bfloat16,
+        fp16=dtype is torch.float16,
         use_cpu=device.type == "cpu",
         dataloader_num_workers=0,
         remove_unused_columns=False,
@@ -131,7 +134,7 @@ def train(
         tokens_seen=collator.tokens,
         steps=result.global_step,
         loss_history=losses,
-        extra={"pairs": len(pairs), "hyperparameters": hp},
+        extra={"pairs": len(pairs), "train_examples": len(pairs), "hyperparameters": hp},
     )
     with atomic_dir(out) as tmp:
         model_dir = tmp / "model"
@@ -172,7 +175,7 @@ def decode(
     if num_beams < 1 or batch_size < 1 or max_new_tokens < 1:
         raise WritingAlpacaError("decoding: num_beams, batch_size and max_new_tokens must be positive")
 
-    device, dtype = common.device_and_dtype(decoding.get("bf16", "auto"))
+    device, dtype = common.device_and_dtype("auto", fp16=False, what="decoding")
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir), dtype=dtype or torch.float32).to(device).eval()
     records = common.load_sources(data)

@@ -8,6 +8,10 @@ An instruction record ``{instruction, input, output}`` becomes::
 The prompt and the response are tokenised separately and concatenated, so the
 boundary between masked and supervised tokens is exact (no BPE merge across it),
 and decoding feeds the model exactly the prompt tokens it was trained on.
+
+An empty ``output`` (a few Stanford Alpaca items) is a valid target: its only label is
+``</s>``, so the model learns to answer with EOS, and the loss has a supervised token
+(an example with none would contribute 0/0).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ def tokenize_example(
     """Token ids and labels of one example (``<s>`` prompt, response, ``</s>``; cut to ``cutoff_len``).
 
     Like alpaca-lora, ``</s>`` is only present when the example fits in ``cutoff_len``.
+    An empty ``response`` gives the labels ``-100 ... -100 </s>``.
     """
     prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
     response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]

@@ -15,8 +15,15 @@ run resumes from there, and the directory is removed after success.  See
 
 Every run takes exactly ``max_steps`` optimiser steps with an effective batch of
 ``batch_size = micro_batch_size x gradient accumulation x world size``, so runs are
-comparable.  On CPU the run is fp32 with ``use_cpu=True`` (gloo between processes) and
-deterministic for a given seed: a resumed run ends with the weights of an uninterrupted one.
+comparable; a budget in ``epochs`` (``systems.<name>.training``) is turned into steps once
+the examples are built: ``ceil(epochs x examples / batch_size)``.
+
+Precision (``training.precision``, resolved by :func:`.modelling.choose_precision`): bf16 or
+fp16 mixed precision on a GPU (``TrainingArguments(bf16=...)`` / ``fp16=...``: autocast, and
+for fp16 a dynamic loss scale; under DeepSpeed its ``bf16``/``fp16`` blocks).  A LoRA base is
+loaded in that half precision, its adapter in fp32; full fine-tuning keeps fp32 master weights.
+On CPU the run is fp32 with ``use_cpu=True`` (gloo between processes) and deterministic for a
+given seed: a resumed run ends with the weights of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -132,6 +139,7 @@ def _training_arguments(
         lr_scheduler_type="linear",
         optim="adamw_torch",
         bf16=precision == "bf16",
+        fp16=precision == "fp16",  # autocast + dynamic loss scaling (GradScaler), or DeepSpeed's
         use_cpu=not cuda,  # on a GPU the Trainer must use it
         logging_steps=config.logging_steps,
         save_strategy="steps",
@@ -168,7 +176,13 @@ def train(
     base = check_model_dir(base)
     records = load_instruction_records(data)
     cuda = cuda_available()
-    precision = choose_precision(config.bf16, cuda)
+    precision = choose_precision(config.precision, cuda)
+    tokenizer = load_tokenizer(base, padding_side="right")
+    examples = build_examples(records, tokenizer, config.template, config.cutoff_len, config.train_on_inputs)
+    config = config.resolve_steps(len(examples))  # an epochs budget becomes steps
+    if config.epochs is not None:
+        log.info("%s: %g epoch(s) of %d examples at batch %d = %d steps", config.system, config.epochs,
+                 len(examples), config.batch_size, config.max_steps)
     if config.deepspeed.enabled:
         ensure_process_group_env()
     world, is_main = world_size(), rank() == 0
@@ -185,19 +199,18 @@ def train(
 
     ds_config = None
     if config.deepspeed.enabled:
-        ds_config = deepspeed_config(config.deepspeed, cuda)
+        ds_config = deepspeed_config(config.deepspeed, cuda, precision=precision)
         validate_deepspeed_config(ds_config, config.micro_batch_size, grad_accum, precision)
 
     set_seed(config.seed)
-    tokenizer = load_tokenizer(base, padding_side="right")
-    examples = build_examples(records, tokenizer, config.template, config.cutoff_len, config.train_on_inputs)
 
     # Built before the model: with a ZeRO-3 config, from_pretrained then creates it partitioned.
     args = _training_arguments(config, checkpoints.path, grad_accum, precision, cuda, world, ds_config)
     if config.deepspeed.stage == 3:
         init_distributed(cuda)
 
-    # Full fine-tuning keeps fp32 master weights (bf16 autocast); a frozen LoRA base is loaded in bf16.
+    # Full fine-tuning keeps fp32 master weights (bf16/fp16 autocast); a frozen LoRA base is loaded in
+    # the run's precision, its adapter in fp32 (apply_lora), so fp16's GradScaler can unscale it.
     model = load_base_model(base, precision if config.method == "lora" else "fp32")
     model.config.use_cache = False
     if config.method == "lora":
@@ -261,6 +274,8 @@ def train(
         "method": config.method,
         "deepspeed_stage": config.deepspeed.stage,
         "examples": len(examples),
+        "epochs": round(int(state.global_step) * config.batch_size / len(examples), 4),
+        "train_examples": len(examples),  # Table 7's #Data (the same name for every trainer)
         "parameters": _count_parameters(model),
         "trainable_parameters": _count_parameters(model, trainable_only=True),
         "micro_batch_size": config.micro_batch_size,

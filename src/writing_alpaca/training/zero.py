@@ -2,9 +2,11 @@
 
 ``training.deepspeed: {stage: 0|1|2|3, offload: bool}`` becomes a DeepSpeed config
 (:func:`deepspeed_config`), checked with DeepSpeed's own parser before anything is launched
-(:func:`validate_deepspeed_config`).  Batch sizes, clipping and precision are ``"auto"``:
-the Hugging Face integration fills them from ``TrainingArguments`` so the two cannot
-disagree.
+(:func:`validate_deepspeed_config`).  Batch sizes and clipping are ``"auto"``: the Hugging
+Face integration fills them from ``TrainingArguments`` so the two cannot disagree.  The
+precision blocks are written out for the run's resolved precision (``bf16``/``fp16``
+enabled or not; fp16 with dynamic loss scaling, ``loss_scale: 0``), and the integration
+checks them against the ``TrainingArguments`` built from the same precision.
 
 Optimizer: torch AdamW (the Trainer's) unless offloading on a GPU, where DeepSpeed's
 ``DeepSpeedCPUAdam`` (JIT-built ``cpu_adam`` op) runs the offloaded step several times faster.
@@ -77,8 +79,18 @@ def init_distributed(cuda: bool) -> None:
         deepspeed.init_distributed(dist_backend="nccl" if cuda else "gloo")
 
 
-def deepspeed_config(settings: DeepSpeedSettings, cuda: bool = True) -> dict[str, Any]:
-    """The DeepSpeed config for ``training.deepspeed`` (stage > 0); ``cuda``: the run has GPUs."""
+#: DeepSpeed's fp16 block: dynamic loss scaling (``loss_scale: 0``) from 2^16, halved on
+#: overflow after ``hysteresis`` overflows, doubled after ``loss_scale_window`` clean steps.
+FP16_LOSS_SCALING = {"loss_scale": 0, "initial_scale_power": 16, "loss_scale_window": 1000, "hysteresis": 2, "min_loss_scale": 1}
+
+
+def deepspeed_config(settings: DeepSpeedSettings, cuda: bool = True, *, precision: str) -> dict[str, Any]:
+    """The DeepSpeed config for ``training.deepspeed`` (stage > 0); ``cuda``: the run has GPUs.
+
+    ``precision`` is the run's resolved precision (bf16, fp16 or fp32).
+    """
+    if precision not in ("bf16", "fp16", "fp32"):
+        raise ValueError(f"deepspeed_config(): precision must be bf16, fp16 or fp32, got {precision!r}")
     if not settings.enabled:
         raise ValueError("deepspeed_config() called with stage 0")
     zero: dict[str, Any] = {
@@ -100,7 +112,8 @@ def deepspeed_config(settings: DeepSpeedSettings, cuda: bool = True) -> dict[str
         "train_micro_batch_size_per_gpu": "auto",
         "gradient_accumulation_steps": "auto",
         "gradient_clipping": "auto",
-        "bf16": {"enabled": "auto"},
+        "bf16": {"enabled": precision == "bf16"},
+        "fp16": {"enabled": precision == "fp16", **FP16_LOSS_SCALING},
         "zero_optimization": zero,
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,
@@ -129,8 +142,16 @@ def _resolve_auto(value: Any, concrete: Mapping[str, Any], key: str = "") -> Any
 
 
 def validate_deepspeed_config(ds_config: Mapping[str, Any], micro_batch: int, grad_accum: int, precision: str) -> None:
-    """Check ``ds_config`` with DeepSpeed's own parser (``"auto"`` replaced by this run's values)."""
+    """Check ``ds_config`` with DeepSpeed's own parser (``"auto"`` replaced by this run's values),
+    and that its precision blocks are the run's ``precision``."""
     from deepspeed.runtime.config import DeepSpeedConfig
+
+    for block in ("bf16", "fp16"):
+        enabled = (ds_config.get(block) or {}).get("enabled", False)
+        if enabled is not (precision == block):
+            raise WritingAlpacaError(
+                f"training.deepspeed: the DeepSpeed config has {block}.enabled={enabled} but the run's precision is {precision}"
+            )
 
     concrete = {
         # DeepSpeedConfig takes the world size from torch.distributed, 1 before initialisation
@@ -138,7 +159,6 @@ def validate_deepspeed_config(ds_config: Mapping[str, Any], micro_batch: int, gr
         "train_micro_batch_size_per_gpu": micro_batch,
         "gradient_accumulation_steps": grad_accum,
         "gradient_clipping": 1.0,
-        "enabled": precision == "bf16",
         "reduce_bucket_size": 5e8,
         "stage3_prefetch_bucket_size": 5e7,
         "stage3_param_persistence_threshold": 1e5,
