@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The workflow's rules call `writing-alpaca`, so the venv's bin/ must be on PATH.
 RUN    := PATH="$(BIN):$$PATH"
 
-.PHONY: env demo report test clean-demo
+.PHONY: env demo rehearsal report test clean-demo
 
 env: $(STAMP)
 
@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml requirements/dev.txt requirements/constraints.txt
 
 demo: $(STAMP)
 	$(RUN) snakemake all --profile profiles/local --configfile demo/config.yaml
+
+# the paper's whole DAG on ../shared/data and full-size stand-ins, tiny models (rehearsal/config.yaml)
+rehearsal: $(STAMP)
+	$(RUN) snakemake all --profile profiles/local --configfile rehearsal/config.yaml
 
 # the demo's tables and figures with captions in one self-contained HTML file
 report: demo

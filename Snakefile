@@ -19,6 +19,7 @@ configfile: f"{workflow.basedir}/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/rehearsal.smk"
 include: "workflow/rules/format.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/decode.smk"

@@ -159,6 +159,8 @@ def test_hyperparameters_defaults_and_errors():
         hyperparameters("gector", {"baselines": {"gector": {"lr": 1}}})
     with pytest.raises(WritingAlpacaError, match="not a multiple"):
         hyperparameters("seq2seq", {"baselines": {"seq2seq": {"batch_size": 10, "micro_batch_size": 4}}})
+    with pytest.raises(WritingAlpacaError, match=r"gector.save_steps: expected an integer >= 0"):
+        hyperparameters("gector", {"baselines": {"gector": {"save_steps": -1}}})
 
 
 # ---------------------------------------------------------------- tiny models

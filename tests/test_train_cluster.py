@@ -1,5 +1,6 @@
 """Cluster-scale training, on CPU: real runs killed and resumed, two processes under torchrun,
-DeepSpeed ZeRO-2/3 (with and without offload).
+DeepSpeed ZeRO-2/3 (with and without offload), the Table-7 baselines (GECToR, T5) on two
+processes and resumed, and how the SLURM profile launches every trainer.
 
 Every run here is the real ``writing-alpaca train`` command in a subprocess, as a Snakemake
 rule starts it.  DeepSpeed on CPU uses the gloo backend; its first use on a machine JIT-builds
@@ -20,9 +21,14 @@ from typing import Any, Callable
 
 import pytest
 
+from _baselines_fixtures import agreement_records, baseline_command, baseline_training, tiny_baseline_base
+from _baselines_fixtures import write_jsonl as write_records
 from _causal_lm_fixtures import TEMPLATE, TRAINING, instruction_file, tiny_base, train_command, trained_system
-from conftest import REPO, tool_env
+from conftest import REPO, snakemake, tool_env
+from writing_alpaca.baselines import gector as gector_trainer
+from writing_alpaca.baselines import seq2seq as seq2seq_trainer
 from writing_alpaca.errors import WritingAlpacaError
+from writing_alpaca.training.checkpoints import StopOnSignal, TrainingInterrupted
 from writing_alpaca.training.config import TrainConfig
 from writing_alpaca.training.recipe import train
 
@@ -263,3 +269,201 @@ def test_zero3_offload_full_fine_tuning_saves_complete_weights(tmp_path):
     assert metrics["deepspeed_stage"] == 3 and metrics["steps"] == 4 and metrics["parameters"] == sum(
         v.numel() for v in base.values()
     )
+
+
+# ------------------------------------------------------------------------------- ZeRO-2/3 on two processes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, stage", [("lora", 2), ("full", 3)], ids=["lora-zero2", "full-zero3"])
+def test_two_processes_under_zero_give_the_one_process_model(tmp_path, method, stage):
+    """LoRA under ZeRO-2 and full fine-tuning under ZeRO-3 (parameters partitioned over the two
+    ranks, gathered on save), ``torchrun --nproc_per_node 2`` on gloo: the model of one plain
+    process accumulating the same global batch (tolerances: as test_two_processes_under_torchrun)."""
+    training = {**TRAINING, "max_steps": 6, "save_steps": 3, "deepspeed": {"stage": stage, "offload": False}}
+    out, checkpoints, log = tmp_path / "models" / "sys", tmp_path / "checkpoints" / "sys", tmp_path / "train.log"
+    assert _run(train_command(out, checkpoints, training, method, launcher=TORCHRUN), log) == 0, log.read_text()[-6000:]
+    metrics = _metrics(out)
+    assert (metrics["world_size"], metrics["gradient_accumulation"], metrics["effective_batch_size"]) == (2, 1, 8)
+    assert metrics["deepspeed_stage"] == stage and metrics["steps"] == 6
+    assert [p.name for p in out.parent.iterdir()] == ["sys"] and not checkpoints.exists()
+
+    single = trained_system(method, max_steps=6, save_steps=3)
+    reference = _metrics(single)
+    assert metrics["tokens_seen"] == reference["tokens_seen"]
+    assert metrics["loss_history"] == pytest.approx(reference["loss_history"], rel=1e-4)
+    weights = "adapter" if method == "lora" else "model"
+    name = "adapter_model.safetensors" if method == "lora" else "model.safetensors"
+    _assert_close_tensors(_tensors(out / weights / name), _tensors(single / weights / name), atol=1e-5)
+
+
+# ------------------------------------------------------------------------------- the Table-7 baselines
+
+BASELINE_TRAINERS = {"gector": gector_trainer, "seq2seq": seq2seq_trainer}
+
+
+@pytest.fixture(scope="module")
+def toy_mixture(tmp_path_factory) -> Path:
+    return write_records(tmp_path_factory.mktemp("baselines") / "mixture.jsonl", agreement_records(40))
+
+
+def _train_baseline(kind: str, base: Path, data: Path, out: Path, training: dict, checkpoints: Path | None = None) -> dict:
+    """One process, in this process (the reference runs), on one thread as the subprocesses
+    (OMP_NUM_THREADS=1): the same summation order in every kernel."""
+    import torch
+
+    spec = {"kind": kind, "method": "full", "base": "tiny", "mixture": "toy"}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return BASELINE_TRAINERS[kind].train(
+            system=f"toy-{kind}", spec=spec, training=training, base=base, data=data, out=out,
+            checkpoint_dir=checkpoints or out.with_name(out.name + ".ckpt"),
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _baseline_weights(system_dir: Path) -> dict[str, Any]:
+    weights = _tensors(system_dir / "model" / "model.safetensors")
+    heads = system_dir / "model" / "gector_heads.safetensors"
+    if heads.is_file():
+        weights.update({f"heads.{k}": v for k, v in _tensors(heads).items()})
+    return weights
+
+
+def _stop_after(monkeypatch, step: int) -> None:
+    """As if SIGUSR1 arrived during optimiser step ``step`` (both trainers ask once per step)."""
+    asked = []
+
+    def agreed(self, device):
+        asked.append(step)
+        if len(asked) == step:
+            self.received = signal.SIGUSR1
+        return self.received is not None
+
+    monkeypatch.setattr(StopOnSignal, "_agreed", agreed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["gector", "seq2seq"])
+def test_baseline_interrupted_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, toy_mixture, monkeypatch, kind):
+    """Stopped after k steps (the signal path of the trainer: checkpoint, TrainingInterrupted), a
+    changed setting refused, a checkpoint without its COMPLETE marker dropped, then resumed: the
+    weights are bit-for-bit those of an uninterrupted run.  GECToR runs with dropout (encoder 0.1,
+    tag head 0.1), so its RNG state must be restored too."""
+    base = tiny_baseline_base(kind, toy_mixture.parent, toy_mixture, dropout=True)
+    if kind == "gector":
+        training, stop, total, kept = baseline_training(kind, max_steps=12, save_steps=4, dropout=0.1), 6, 12, [4, 6]
+    else:
+        training, stop, total, kept = baseline_training(kind), 5, 8, [3, 5]
+    reference = tmp_path / "reference"
+    _train_baseline(kind, base, toy_mixture, reference, training)
+
+    out, checkpoints = tmp_path / "models" / "sys", tmp_path / "checkpoints" / "sys"
+    _stop_after(monkeypatch, stop)
+    with pytest.raises(TrainingInterrupted, match=rf"stopped by SIGUSR1 at step {stop} of {total}; checkpoint saved in {checkpoints}"):
+        _train_baseline(kind, base, toy_mixture, out, training, checkpoints)
+    monkeypatch.undo()
+    assert [p.name for p in sorted(checkpoints.glob("checkpoint-*"))] == [f"checkpoint-{k}" for k in kept]
+    assert all((checkpoints / f"checkpoint-{k}" / "COMPLETE").is_file() for k in kept)
+    assert not (out / "system.json").exists()
+
+    changed = json.loads(json.dumps(training))
+    changed["baselines"][kind]["learning_rate"] *= 2
+    with pytest.raises(WritingAlpacaError, match=rf"refusing to resume.*hyperparameters\.learning_rate"):
+        _train_baseline(kind, base, toy_mixture, out, changed, checkpoints)
+    (checkpoints / f"checkpoint-{total - 1}").mkdir()  # cut short by SIGKILL: no COMPLETE marker
+
+    metrics = _train_baseline(kind, base, toy_mixture, out, training, checkpoints)
+    assert not checkpoints.exists()
+    weights, expected = _baseline_weights(out), _baseline_weights(reference)
+    assert set(weights) == set(expected)
+    assert all(weights[k].equal(expected[k]) for k in weights), "resumed weights differ from the uninterrupted run"
+    ref_metrics = _metrics(reference)
+    assert metrics == _metrics(out)
+    assert metrics["loss_history"] == ref_metrics["loss_history"]
+    assert metrics["steps"] == total and metrics["tokens_seen"] == ref_metrics["tokens_seen"] > 0
+    assert metrics["resumed_from"] == str(checkpoints / f"checkpoint-{stop}")
+    attempts = metrics["attempts"]
+    assert [(a["outcome"], a["start_step"], a["end_step"]) for a in attempts] == [("interrupted", 0, stop), ("finished", stop, total)]
+    assert metrics["wall_seconds"] == pytest.approx(sum(a["wall_seconds"] for a in attempts), abs=0.01)
+    assert metrics["tokens_processed"] == sum(a["tokens_processed"] for a in attempts) == metrics["tokens_seen"]
+    assert metrics["gpus"] == 0 and metrics["gpu_hours"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["gector", "seq2seq"])
+def test_baseline_on_two_processes_gives_the_one_process_model(tmp_path, toy_mixture, kind):
+    """``torchrun --nproc_per_node 2 -m writing_alpaca baselines train`` (DDP on gloo): the global
+    batch of 8 is micro-batch 4 x 2 ranks instead of 4 x 2 accumulation steps, rank 0 alone
+    writes, and the model is the one-process run's.  GECToR is also stopped by a real SIGUSR1 sent
+    to torchrun (both ranks stop at the same step) and resumed on two processes."""
+    import math
+
+    base = tiny_baseline_base(kind, toy_mixture.parent, toy_mixture, dropout=False)
+    training = baseline_training(kind)
+    total = training["baselines"][kind]["max_steps"]
+    out, checkpoints, log = tmp_path / "models" / "sys", tmp_path / "checkpoints" / "sys", tmp_path / "train.log"
+    command = baseline_command(TORCHRUN, kind, base, toy_mixture, out, checkpoints, training)
+    if kind == "gector":
+        proc = _start(command, log)
+        _wait_for(lambda: len(_attempts(checkpoints)) == 1, proc, log, "training to start")
+        proc.send_signal(signal.SIGUSR1)
+        assert proc.wait(timeout=300) != 0
+        stops = re.findall(rf"stopped by SIGUSR1 at step (\d+) of {total}", log.read_text())
+        assert len(stops) == 2 and stops[0] == stops[1], log.read_text()[-6000:]
+        assert (checkpoints / f"checkpoint-{stops[0]}" / "COMPLETE").is_file()
+        assert not (out / "system.json").exists()
+    assert _run(command, log) == 0, log.read_text()[-6000:]
+    metrics = _metrics(out)
+    assert (metrics["world_size"], metrics["gradient_accumulation"], metrics["effective_batch_size"]) == (2, 1, 8)
+    assert metrics["steps"] == total and metrics["gpus"] == 0
+    if kind == "gector":
+        assert [(a["world_size"], a["outcome"]) for a in metrics["attempts"]] == [(2, "interrupted"), (2, "finished")]
+        assert metrics["resumed_from"].endswith(f"checkpoint-{stops[0]}")
+    assert {p.name for p in out.iterdir()} == {"model", "system.json", "train_metrics.json"}
+    assert [p.name for p in out.parent.iterdir()] == ["sys"] and not checkpoints.exists()
+
+    reference = _train_baseline(kind, base, toy_mixture, tmp_path / "single", training)
+    assert (reference["world_size"], reference["gradient_accumulation"], reference["effective_batch_size"]) == (1, 2, 8)
+    assert metrics["tokens_seen"] == reference["tokens_seen"]
+    assert metrics["loss_history"] == pytest.approx(reference["loss_history"], rel=1e-5)
+    _assert_close_tensors(_baseline_weights(out), _baseline_weights(tmp_path / "single"), atol=1e-6)
+    if kind == "seq2seq":
+        # the loss of a micro-batch is divided by the accumulation steps: at initialisation the
+        # first logged loss is about ln(vocabulary), not accumulation x world size times it
+        vocab = json.loads((base / "config.json").read_text())["vocab_size"]
+        assert reference["loss_history"][0] < 1.25 * math.log(vocab)
+
+
+@pytest.mark.slow
+def test_slurm_dry_run_launches_every_trainer_data_parallel_over_its_gpus(monkeypatch):
+    """``snakemake -n --profile profiles/slurm all``: every training job with more than one GPU
+    (the Table-7 baselines included) starts ``torchrun`` with one process per GPU and its own
+    checkpoint directory, and each baseline's global batch divides over its processes."""
+    import shlex
+
+    from writing_alpaca.baselines.common import hyperparameters
+
+    output = snakemake("-n", "--printshellcmds", "--profile", "profiles/slurm", "all").stdout
+    jobs = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", output):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule and rule.group(1) in ("train", "train_baseline"):
+            name = re.search(r"wildcards: system=(\S+)", block).group(1)
+            gpus = int(re.search(r"\bgpu=(\d+)", block).group(1))
+            jobs[name] = (rule.group(1), gpus, re.search(r"Shell command: (.+)", block).group(1))
+    assert {name for name, (rule, _, _) in jobs.items() if rule == "train_baseline"} == {"roberta-gector", "t5-large-gec"}
+    assert {"writing-alpaca-7b", "writing-alpaca-7b-full", "llama-13b-gec"} <= {n for n, (rule, _, _) in jobs.items() if rule == "train"}
+    for name, (rule, gpus, command) in jobs.items():
+        assert gpus > 1, (name, gpus)
+        launcher = f"torchrun --standalone --nproc_per_node {gpus} {TORCHRUN_SIGNALS.group(1)} -m writing_alpaca "
+        assert command.startswith(launcher + ("baselines train " if rule == "train_baseline" else "train ")), command
+        assert f"--checkpoint-dir results/checkpoints/{name} " in command, command
+        if rule == "train_baseline":
+            argv = shlex.split(command)
+            kind = json.loads(argv[argv.index("--spec") + 1])["kind"]
+            monkeypatch.setenv("WORLD_SIZE", str(gpus))
+            hp = hyperparameters(kind, json.loads(argv[argv.index("--training") + 1]))  # raises if it does not divide
+            assert hp["batch_size"] % (hp["micro_batch_size"] * gpus) == 0 and hp["save_steps"] > 0

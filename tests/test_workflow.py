@@ -91,7 +91,7 @@ def test_paper_dry_run_under_slurm_lists_every_job_of_tables_4_and_7():
     # Every artefact is a target.
     rules = {j["rule"] for j in jobs}
     assert {"render_table2", "render_table3", "render_table4", "render_table5", "render_table7",
-            "render_figure1", "render_cost_quality"} <= rules
+            "render_figure1", "render_cost_quality", "render_costs"} <= rules
 
 
 def test_one_artefact_builds_only_its_ancestors(tmp_path):
@@ -163,7 +163,7 @@ def test_demo_runs_every_stage_and_writes_every_artefact(demo_run):
     workdir, seconds, _ = demo_run
     print(f"demo DAG took {seconds:.0f} s")
     for name in ("table2", "table3", "table4", "table5", "table6", "table7", "table8",
-                 "table4_vs_paper", "table5_vs_paper", "table7_vs_paper"):
+                 "table4_vs_paper", "table5_vs_paper", "table7_vs_paper", "costs"):
         for ext in ("md", "tex", "csv"):
             path = workdir / "results" / "tables" / f"{name}.{ext}"
             assert path.is_file() and path.stat().st_size > 0, path
@@ -259,6 +259,7 @@ REPORT_ARTEFACTS = (
     [f"results/tables/table{n}.csv" for n in (2, 3, 4, 5, 6, 7, 8)]
     + [f"results/tables/table{n}_vs_paper.csv" for n in (4, 5, 7)]
     + [f"results/figures/{name}.png" for name in ("figure1", "cost_quality")]
+    + ["results/tables/costs.csv"]  # what the run cost (Snakemake benchmarks), tests/test_costs.py
 )
 
 

@@ -29,6 +29,7 @@ STAGE_MODULES = [
     "analyse",
     "render",
     "edit",
+    "rehearsal",
 ]
 
 

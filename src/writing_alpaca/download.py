@@ -677,10 +677,13 @@ def _collect_placed(source: SourceSpec, root: Path, manual: Path, keep_archives:
     assert source.gated is not None
     specs, missing = _placed_specs(source, manual)
     if missing:
+        # a file under another name (e.g. cLang-8's run.sh output without --tokenize_text) is named too
+        present = sorted(p.relative_to(manual).as_posix() for p in manual.rglob("*") if p.is_file()) if manual.is_dir() else []
+        holds = f"; it holds only: {', '.join(present)}" if present else ""
         raise WritingAlpacaError(
             f"source '{source.name}' is licence-gated and is never downloaded automatically: "
             f"request it at {source.gated.request.rstrip('.')}; what to place: {source.gated.place.rstrip('.')}; "
-            f"put the files in {manual.resolve()}/ (missing: {', '.join(missing)}) and run again"
+            f"put the files in {manual.resolve()}/ (missing: {', '.join(missing)}{holds}) and run again"
         )
     records: list[FileRecord] = []
     taken = {f.name for f in specs}

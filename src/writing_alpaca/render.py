@@ -6,7 +6,8 @@ Sub-commands (one per artefact; DESIGN.md "CLI contract")::
                                    --inputs FILE ... --out-prefix PREFIX
 
 with ARTEFACT one of ``table2 table3 table4 table5 table6 table7 table8 figure1 cost_quality``
-and ``table4_vs_paper table5_vs_paper table7_vs_paper``.
+and ``table4_vs_paper table5_vs_paper table7_vs_paper``, and ``costs`` (:mod:`writing_alpaca.costs`:
+the run's wall time, CPU time and peak memory from Snakemake's benchmark files; no ``--spec``).
 ``--spec`` is the artefact's ``tables.<name>`` config entry (cost_quality uses table7's;
 table8 figure1's with table8's ``examples`` and the config's ``seed``; table6 its own with
 the ``seed``; table3's with the ``train_sets`` of its mixture, titles and sources);
@@ -30,6 +31,7 @@ bootstrap results    ``.../analysis/bootstrap/{table}/{dataset}.json``     table
 mixture              ``{mixture}.jsonl`` and/or ``{mixture}.counts.json``  table3
 paper's numbers      ``paper_results*.yaml``                               table{4,5,7}_vs_paper
 published rows       ``*.yaml`` (default: the spec's ``published``)        table5
+benchmarks           ``results/benchmarks/{stage}/{rule}/...tsv``          costs
 ===================  ====================================================  ==========================
 
 ``table4_vs_paper``, ``table5_vs_paper`` and ``table7_vs_paper`` (:mod:`writing_alpaca.paper`)
@@ -1735,6 +1737,7 @@ INPUT_KINDS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
     ("scores", lambda p: p.suffix == ".json"),
     ("free-outputs", lambda p: p.suffix == ".txt" and len(p.parts) >= 5 and p.parts[-2] == "free" and p.parts[-5] == "outputs"),
     ("outputs", lambda p: p.suffix == ".txt" and len(p.parts) >= 4 and p.parts[-4] in ("outputs", "hypotheses")),
+    ("benchmarks", lambda p: p.suffix == ".tsv"),  # Snakemake benchmark files (writing_alpaca.costs)
 )
 KIND_HELP = {
     "scores": "results/scores/{system}/{decoding}/{dataset}.json",
@@ -1748,6 +1751,7 @@ KIND_HELP = {
     "bootstrap": "results/analysis/bootstrap/{table}/{dataset}.json",
     "outputs": "results/hypotheses/{system}/{decoding}/{dataset}.txt",
     "free-outputs": "results/outputs/{system}/{decoding}/free/{table}.txt (answers to free instructions)",
+    "benchmarks": "results/benchmarks/{stage}/{rule}[/{wildcard}={value}...].tsv (Snakemake benchmark files)",
 }
 ARTEFACT_KINDS = {
     "table2": ("jsonl",),
@@ -1763,6 +1767,8 @@ ARTEFACT_KINDS = {
     "table4_vs_paper": ("scores", "paper"),
     "table5_vs_paper": ("scores", "paper"),
     "table7_vs_paper": ("scores", "decode-metrics", "train-metrics", "paper"),
+    # what the run cost, per stage and per system (writing_alpaca.costs)
+    "costs": ("benchmarks",),
 }
 
 
@@ -1843,6 +1849,10 @@ def cmd_render(args: argparse.Namespace) -> int:
             )
         else:
             paths = paper.render_scores_vs_paper(artefact, spec, ctx, inputs["scores"], results, prefix)
+    elif artefact == "costs":
+        from . import costs
+
+        paths = costs.render_costs(ctx, inputs["benchmarks"], prefix)
     else:
         paths = render_figure1(spec, ctx, inputs["edits"], prefix)
     for path in paths:
@@ -1863,6 +1873,7 @@ ARTEFACT_HELP = {
     "table4_vs_paper": "Table 4 beside the paper's: ours, the paper's and the difference per cell",
     "table5_vs_paper": "Table 5 beside the paper's: ours, the paper's and the difference per cell",
     "table7_vs_paper": "Table 7 beside the paper's: P/R/F0.5, GPU-hours, inst./s, ours vs the paper's",
+    "costs": "Costs: wall time, CPU time and peak memory of the run's jobs per stage and per system (Snakemake benchmarks)",
 }
 
 
@@ -1874,7 +1885,9 @@ def register(subparsers: Any) -> None:
     sub.required = True
     for artefact, help_text in ARTEFACT_HELP.items():
         p = sub.add_parser(artefact, help=help_text, description=help_text)
-        p.add_argument("--spec", required=True, help=f"JSON: the tables.<name> config entry of {artefact}")
+        p.add_argument(
+            "--spec", required=artefact != "costs", help=f"JSON: the tables.<name> config entry of {artefact}"
+        )
         p.add_argument("--out-prefix", required=True, help="output path without extension")
         p.add_argument("--systems", default=None, help="JSON: the config's systems block (labels)")
         p.add_argument("--test-sets", default=None, help="JSON: the config's test_sets block (titles, tasks, metrics)")

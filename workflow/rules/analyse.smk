@@ -11,6 +11,8 @@ rule analyse_edits:
         spacy_model=config["spacy_model"],
     log:
         "logs/analyse/{system}/{decoding}/{dataset}.log",
+    benchmark:
+        benchmark_file("analyse", "analyse_edits", "system", "decoding", "dataset"),
     wildcard_constraints:
         system=alternatives(config["systems"]),
         decoding=alternatives(config["decodings"]),
@@ -45,6 +47,8 @@ rule bootstrap:
         cache="results/cache/score",
     log:
         "logs/analyse/bootstrap/{table}/{dataset}.log",
+    benchmark:
+        benchmark_file("analyse", "bootstrap", "table", "dataset"),
     wildcard_constraints:
         table=alternatives(SIGNIFICANCE_TABLES),
         dataset=alternatives(config["test_sets"]),

@@ -3,6 +3,9 @@
 
 
 rule download:
+    input:
+        # generated stand-ins its file: URLs read (the rehearsal's, rule rehearsal_standin); none otherwise
+        lambda wildcards: standin_inputs(wildcards.source),
     output:
         directory("resources/downloads/{source}"),
     params:
@@ -10,6 +13,8 @@ rule download:
         manual=lambda wildcards: f"resources/manual/{wildcards.source}",
     log:
         "logs/download/{source}.log",
+    benchmark:
+        benchmark_file("download", "download", "source"),
     wildcard_constraints:
         source=alternatives(config["sources"]),
     threads: res("download", "threads")
@@ -34,6 +39,8 @@ rule prepare_test:
         extra="",
     log:
         "logs/data/test/{dataset}.log",
+    benchmark:
+        benchmark_file("data", "prepare_test", "dataset"),
     wildcard_constraints:
         dataset=alternatives(TEXT_SETS),
     threads: res("data", "threads")
@@ -49,6 +56,8 @@ rule prepare_test:
 
 # GEC test sets also keep their gold M2 for the M2 and ERRANT scorers.
 use rule prepare_test as prepare_test_m2 with:
+    benchmark:
+        benchmark_file("data", "prepare_test_m2", "dataset"),
     output:
         jsonl="results/data/test/{dataset}.jsonl",
         m2="results/data/test/{dataset}.m2",
@@ -70,6 +79,8 @@ rule prepare_train:
         seed=config["seed"],
     log:
         "logs/data/train/{trainset}.log",
+    benchmark:
+        benchmark_file("data", "prepare_train", "trainset"),
     wildcard_constraints:
         trainset=alternatives(config["train_sets"]),
     threads: res("data", "threads")
@@ -92,6 +103,8 @@ rule free_instructions:
         instructions=lambda wildcards: as_json(config["tables"][wildcards.table]["instructions"]),
     log:
         "logs/data/free/{table}.log",
+    benchmark:
+        benchmark_file("data", "free_instructions", "table"),
     wildcard_constraints:
         table=alternatives(FREE_TABLES),
     localrule: True

@@ -17,6 +17,8 @@ rule decode:
         ),
     log:
         "logs/decode/{system}/{decoding}/{dataset}.log",
+    benchmark:
+        benchmark_file("decode", "decode", "system", "decoding", "dataset"),
     wildcard_constraints:
         system=alternatives(TRAINED_LM + UNTRAINED_LM),
         decoding=alternatives(config["decodings"]),
@@ -35,6 +37,8 @@ rule decode:
 
 # The Table-7 baselines decode through their own command (no prompt template).
 use rule decode as decode_baseline with:
+    benchmark:
+        benchmark_file("decode", "decode_baseline", "system", "decoding", "dataset"),
     params:
         command="baselines decode",
         model_flag="--system-dir",
@@ -61,6 +65,8 @@ rule decode_free:
         template=lambda wildcards: as_json(config["template"]),
     log:
         "logs/decode/{system}/{decoding}/free/{table}.log",
+    benchmark:
+        benchmark_file("decode", "decode_free", "system", "decoding", "table"),
     wildcard_constraints:
         system=alternatives(TRAINED_LM + UNTRAINED_LM),
         decoding=alternatives(config["decodings"]),

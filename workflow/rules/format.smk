@@ -13,6 +13,8 @@ rule format_mixture:
         seed=config["seed"],
     log:
         "logs/format/{mixture}.log",
+    benchmark:
+        benchmark_file("format", "format_mixture", "mixture"),
     wildcard_constraints:
         mixture=alternatives(config["mixtures"]),
     threads: res("data", "threads")

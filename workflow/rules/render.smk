@@ -13,6 +13,8 @@ rule render_table2:
         **render_params("table2", "table2"),
     log:
         "logs/render/table2.log",
+    benchmark:
+        benchmark_file("render", "render_table2"),
     threads: res("render", "threads")
     resources:
         mem_mb=res("render", "mem_mb"),
@@ -35,6 +37,8 @@ use rule render_table2 as render_table3 with:
         **render_params("table3", "table3"),
     log:
         "logs/render/table3.log",
+    benchmark:
+        benchmark_file("render", "render_table3"),
 
 
 use rule render_table2 as render_table4 with:
@@ -47,6 +51,8 @@ use rule render_table2 as render_table4 with:
         **render_params("table4", "table4"),
     log:
         "logs/render/table4.log",
+    benchmark:
+        benchmark_file("render", "render_table4"),
 
 
 use rule render_table2 as render_table5 with:
@@ -59,6 +65,8 @@ use rule render_table2 as render_table5 with:
         **render_params("table5", "table5"),
     log:
         "logs/render/table5.log",
+    benchmark:
+        benchmark_file("render", "render_table5"),
 
 
 use rule render_table2 as render_table7 with:
@@ -72,6 +80,8 @@ use rule render_table2 as render_table7 with:
         **render_params("table7", "table7"),
     log:
         "logs/render/table7.log",
+    benchmark:
+        benchmark_file("render", "render_table7"),
 
 
 # The paper's own numbers beside ours (config `paper_results`): per system and cell this run's
@@ -86,6 +96,8 @@ use rule render_table2 as render_table4_vs_paper with:
         **render_params("table4_vs_paper", "table4"),
     log:
         "logs/render/table4_vs_paper.log",
+    benchmark:
+        benchmark_file("render", "render_table4_vs_paper"),
 
 
 use rule render_table2 as render_table5_vs_paper with:
@@ -98,6 +110,8 @@ use rule render_table2 as render_table5_vs_paper with:
         **render_params("table5_vs_paper", "table5"),
     log:
         "logs/render/table5_vs_paper.log",
+    benchmark:
+        benchmark_file("render", "render_table5_vs_paper"),
 
 
 use rule render_table2 as render_table7_vs_paper with:
@@ -112,6 +126,8 @@ use rule render_table2 as render_table7_vs_paper with:
         **render_params("table7_vs_paper", "table7"),
     log:
         "logs/render/table7_vs_paper.log",
+    benchmark:
+        benchmark_file("render", "render_table7_vs_paper"),
 
 
 use rule render_table2 as render_figure1 with:
@@ -123,6 +139,8 @@ use rule render_table2 as render_figure1 with:
         **render_params("figure1", "figure1"),
     log:
         "logs/render/figure1.log",
+    benchmark:
+        benchmark_file("render", "render_figure1"),
 
 
 use rule render_table2 as render_cost_quality with:
@@ -136,6 +154,8 @@ use rule render_table2 as render_cost_quality with:
         **render_params("cost_quality", "table7"),
     log:
         "logs/render/cost_quality.log",
+    benchmark:
+        benchmark_file("render", "render_cost_quality"),
 
 
 # Case studies: Table 6 (two systems' outputs on seeded inputs of each test set) and Table 8
@@ -151,6 +171,8 @@ use rule render_table2 as render_table6 with:
         **case_render_params("table6"),
     log:
         "logs/render/table6.log",
+    benchmark:
+        benchmark_file("render", "render_table6"),
 
 
 use rule render_table2 as render_table8 with:
@@ -162,3 +184,30 @@ use rule render_table2 as render_table8 with:
         **case_render_params("table8"),
     log:
         "logs/render/table8.log",
+    benchmark:
+        benchmark_file("render", "render_table8"),
+
+
+# What this run cost: wall time, CPU time and peak memory of every job the artefacts above take
+# (their benchmark files, results/benchmarks/), per stage, per system and in total.
+rule render_costs:
+    input:
+        benchmark_files,
+    output:
+        **table_outputs("costs"),
+    params:
+        prefix=lambda wildcards, output: os.path.splitext(output[0])[0],
+        systems=lambda wildcards: as_json(costs_systems()),
+    log:
+        "logs/render/costs.log",
+    benchmark:
+        benchmark_file("render", "render_costs"),
+    threads: res("render", "threads")
+    resources:
+        mem_mb=res("render", "mem_mb"),
+        runtime=res("render", "runtime"),
+    conda:
+        "../../envs/render.yaml"
+    shell:
+        "writing-alpaca render costs --systems {params.systems:q} --inputs {input:q} "
+        "--out-prefix {params.prefix} > {log} 2>&1"

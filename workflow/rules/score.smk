@@ -18,6 +18,8 @@ rule score:
         cache="results/cache/score",
     log:
         "logs/score/{system}/{decoding}/{dataset}.log",
+    benchmark:
+        benchmark_file("score", "score", "system", "decoding", "dataset"),
     wildcard_constraints:
         system=alternatives(config["systems"]),
         decoding=alternatives(config["decodings"]),

@@ -10,6 +10,8 @@ rule fetch_base_model:
         revision=lambda wildcards: config["base_models"][wildcards.base].get("revision", "main"),
     log:
         "logs/models/fetch_{base}.log",
+    benchmark:
+        benchmark_file("download", "fetch_base_model", "base"),
     wildcard_constraints:
         base=alternatives(HUB_BASES),
     threads: res("download", "threads")
@@ -37,6 +39,8 @@ rule build_tiny_model:
         seed=config["seed"],
     log:
         "logs/models/build_{base}.log",
+    benchmark:
+        benchmark_file("train", "build_tiny_model", "base"),
     wildcard_constraints:
         base=alternatives(BUILT_BASES),
     threads: res("data", "threads")
@@ -67,6 +71,8 @@ rule train:
         ),
     log:
         "logs/train/{system}.log",
+    benchmark:
+        benchmark_file("train", "train", "system"),
     wildcard_constraints:
         system=alternatives(TRAINED_LM),
     threads: res("train", "threads", per_system=True)
@@ -85,11 +91,14 @@ rule train:
 
 # The Table-7 baselines (T5 seq2seq, GECToR) train through their own command.
 use rule train as train_baseline with:
+    benchmark:
+        benchmark_file("train", "train_baseline", "system"),
     params:
         launcher=launcher,
         command="baselines train",
         spec=lambda wildcards: as_json(system(wildcards.system)),
         training=lambda wildcards: as_json(training_for(wildcards.system)),
-        extra="",
+        # data-parallel under the same launcher; checkpoints and resuming as the LLM trainer's
+        extra=lambda wildcards: f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))}",
     wildcard_constraints:
         system=alternatives(BASELINES),

@@ -2,7 +2,9 @@
 
 Commands (``writing-alpaca baselines ...``):
 
-* ``train --system NAME --spec JSON --training JSON --base DIR --data X.jsonl --out DIR``
+* ``train --system NAME --spec JSON --training JSON --base DIR --data X.jsonl --out DIR [--checkpoint-dir DIR]``
+  (one process, or data-parallel under torchrun; checkpoints every ``save_steps``, SIGTERM /
+  SIGUSR1 checkpoint and exit with status 2, re-running resumes)
   ``spec`` is ``systems.<name>`` (``kind: seq2seq|gector``, ``method: full``); ``training`` is
   the ``training:`` block, whose ``baselines.seq2seq`` / ``baselines.gector`` sub-blocks
   override :data:`common.SEQ2SEQ_DEFAULTS` / :data:`common.GECTOR_DEFAULTS`.
@@ -34,7 +36,8 @@ def _train(args: argparse.Namespace) -> int:
         from . import seq2seq as module
     else:
         from . import gector as module
-    module.train(system=args.system, spec=spec, training=training, base=args.base, data=args.data, out=args.out)
+    module.train(system=args.system, spec=spec, training=training, base=args.base, data=args.data, out=args.out,
+                 checkpoint_dir=args.checkpoint_dir)
     return 0
 
 
@@ -62,13 +65,25 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="baselines_command", metavar="ACTION")
     sub.required = True
 
-    p = sub.add_parser("train", help="train a seq2seq or GECToR baseline on an instruction mixture's input -> output pairs")
+    p = sub.add_parser(
+        "train",
+        help="train a seq2seq or GECToR baseline on an instruction mixture's input -> output pairs",
+        description="Train one baseline, in one process or data-parallel under torchrun (same global batch). "
+        "Checkpoints every save_steps into --checkpoint-dir; re-running the same command resumes from the newest "
+        "complete checkpoint. SIGTERM or SIGUSR1 saves a checkpoint and exits with status 2.",
+    )
     p.add_argument("--system", required=True, help="system name (systems.<name>)")
     p.add_argument("--spec", required=True, help="JSON: systems.<name> ({kind: seq2seq|gector, method: full, ...})")
     p.add_argument("--training", required=True, help="JSON: the training block (baselines.<kind> holds the baseline settings)")
     p.add_argument("--base", required=True, help="base model directory (HF format)")
     p.add_argument("--data", required=True, help="instruction mixture JSONL")
     p.add_argument("--out", required=True, help="system directory to write")
+    p.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        help="where checkpoints live until the run succeeds (default: .OUT.checkpoints beside --out); "
+        "re-running resumes from the newest complete one",
+    )
     p.set_defaults(func=_train)
 
     p = sub.add_parser("decode", help="correct a test set with a trained baseline")

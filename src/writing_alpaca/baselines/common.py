@@ -56,10 +56,15 @@ GECTOR_DEFAULTS: dict[str, Any] = {
     "iterations": 5,  # inference: correction rounds
     "keep_confidence": 0.0,  # inference: bias added to P($KEEP)
     "min_error_prob": 0.0,  # inference: sentence-level minimum error probability
+    "save_steps": 2000,  # checkpoint every N steps (0 = only when stopped by a signal)
     "logging_steps": 10,
     "seed": 42,
 }
 _DEFAULTS = {"seq2seq": SEQ2SEQ_DEFAULTS, "gector": GECTOR_DEFAULTS}
+#: Settings that do not change the optimisation trajectory (left out of the checkpoint fingerprint).
+NOT_IN_FINGERPRINT = ("save_steps", "logging_steps")
+#: Checkpoints kept at a time (as the LLM trainer: the newest complete one is always among them).
+SAVE_TOTAL_LIMIT = 2
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,8 @@ def hyperparameters(kind: str, training: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("max_steps", "batch_size", "micro_batch_size"):
         if not isinstance(hp[key], int) or hp[key] < 1:
             raise WritingAlpacaError(f"training.baselines.{kind}.{key}: expected a positive integer, got {hp[key]!r}")
+    if not isinstance(hp["save_steps"], int) or isinstance(hp["save_steps"], bool) or hp["save_steps"] < 0:
+        raise WritingAlpacaError(f"training.baselines.{kind}.save_steps: expected an integer >= 0, got {hp['save_steps']!r}")
     if hp["batch_size"] % (hp["micro_batch_size"] * world_size()):
         raise WritingAlpacaError(
             f"training.baselines.{kind}: batch_size {hp['batch_size']} is not a multiple of "
@@ -103,6 +110,87 @@ def hyperparameters(kind: str, training: Mapping[str, Any]) -> dict[str, Any]:
 
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def init_distributed(device):
+    """Join torchrun's process group when launched with several processes (``WORLD_SIZE`` > 1).
+
+    NCCL on GPUs (each rank on its ``LOCAL_RANK`` device), gloo on CPU.  Returns the device
+    this rank trains on (``device`` itself for one process).
+    """
+    import torch
+    import torch.distributed as dist
+
+    if world_size() <= 1:
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def distributed() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def barrier() -> None:
+    if distributed():
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def close_distributed() -> None:
+    """Leave the process group :func:`init_distributed` joined (a one-process run has none)."""
+    import torch.distributed as dist
+
+    if world_size() > 1 and dist.is_available() and dist.is_initialized():
+        dist.barrier()  # every rank is done (rank 0 has written the system) before any exits
+        dist.destroy_process_group()
+
+
+def default_checkpoint_dir(out: str | Path) -> Path:
+    """``.NAME.checkpoints`` beside the system directory ``NAME`` (the rule passes its own)."""
+    out = Path(out)
+    return out.with_name(f".{out.name}.checkpoints")
+
+
+def run_fingerprint(
+    kind: str, hp: Mapping[str, Any], base: str | Path, data: str | Path, precision: str, ignore: Iterable[str] = ()
+) -> dict[str, Any]:
+    """What must not change between a baseline's checkpoint and the run resuming from it.
+
+    The world size is not part of it: the checkpoints hold full (unsharded) states and the
+    data order does not depend on the number of processes, so a run may resume on more or
+    fewer GPUs (same global batch).
+    """
+    from ..training.checkpoints import file_digest, model_identity
+
+    if not (Path(base) / "config.json").is_file():
+        raise WritingAlpacaError(f"--base {base}: no config.json (not a Hugging Face model directory)")
+    skip = set(NOT_IN_FINGERPRINT) | set(ignore)
+    return {
+        "kind": kind,
+        "hyperparameters": {k: v for k, v in hp.items() if k not in skip},
+        "base": model_identity(base),
+        "data_sha256": file_digest(data),
+        "precision": precision,
+    }
+
+
+def precision_name(dtype) -> str:
+    """bf16 / fp16 / fp32 for the half dtype of :func:`device_and_dtype` (None: fp32)."""
+    import torch
+
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
 
 
 def load_pairs(path: str | Path) -> list[Pair]:
@@ -199,10 +287,20 @@ def hardware() -> tuple[int, str]:
 
 
 def train_metrics(
-    *, wall_seconds: float, tokens_seen: int, steps: int, loss_history: list[float], extra: Mapping[str, Any] = {}
+    *,
+    wall_seconds: float,
+    tokens_seen: int,
+    steps: int,
+    loss_history: list[float],
+    extra: Mapping[str, Any] = {},
+    totals: Mapping[str, Any] | None = None,
+    gpus: int | None = None,
 ) -> dict[str, Any]:
-    gpus, hw = hardware()
-    return {
+    """``train_metrics.json``; ``totals`` (:meth:`~writing_alpaca.training.checkpoints.Accounting.totals`)
+    sums the cost over every attempt of a resumed run, as the LLM trainer reports it."""
+    counted, hw = hardware()
+    gpus = counted if gpus is None else gpus
+    metrics = {
         "wall_seconds": round(wall_seconds, 3),
         "gpus": gpus,
         "gpu_hours": round(wall_seconds * gpus / 3600.0, 6),
@@ -212,8 +310,12 @@ def train_metrics(
         "final_loss": loss_history[-1] if loss_history else None,
         "loss_history": loss_history,
         "hardware": hw,
-        **extra,
     }
+    if totals is not None:
+        metrics.update({key: totals[key] for key in ("wall_seconds", "gpu_hours", "tokens_per_second")})
+        metrics.update({key: totals[key] for key in ("train_seconds", "tokens_processed", "attempts")})
+    metrics.update(extra)
+    return metrics
 
 
 def decode_metrics(

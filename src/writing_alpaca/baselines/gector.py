@@ -24,18 +24,30 @@ when used, the verb-form dictionary ``verb-form-vocab.txt``.  ``verb_forms: lemm
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import WritingAlpacaError
 from ..io import atomic_dir, read_json, write_json, write_lines
+from ..training.checkpoints import (
+    ACCOUNTING,
+    Accounting,
+    Attempt,
+    CheckpointCallback,
+    CheckpointDir,
+    StopOnSignal,
+    TrainingInterrupted,
+)
 from . import common
+from .common import SAVE_TOTAL_LIMIT
 from .gector_tags import KEEP, VerbForms, apply_tags, extract_tags, keep_one, load_verb_forms
 
 log = logging.getLogger(__name__)
@@ -44,6 +56,7 @@ OOV = "<OOV>"
 DETECT_LABELS = ("$CORRECT", "$INCORRECT")
 SETTINGS_FILE = "gector.json"
 HEADS_FILE = "gector_heads.safetensors"
+CHECKPOINT_WEIGHTS = "model.safetensors"  # in checkpoint-N/: the whole tagger (encoder + heads)
 VERB_FILE = "verb-form-vocab.txt"
 INFERENCE_KEYS = ("iterations", "keep_confidence", "min_error_prob")
 _PARALLEL_FROM = 20000  # extract tags in worker processes from this many pairs on
@@ -60,7 +73,9 @@ def _first_tags(args: tuple[str, str, VerbForms | None]) -> list[str]:
 def training_tags(pairs: Sequence[common.Pair], verbs: VerbForms | None) -> list[list[str]]:
     """The "keep_one" tag sequence (``$START`` first) of every pair."""
     jobs = [(p.source, p.target, verbs) for p in pairs]
-    workers = min(os.cpu_count() or 1, 32)
+    # the CPUs this process may use, shared by the ranks torchrun started on this node
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = min(cpus // int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 32)
     if len(jobs) < _PARALLEL_FROM or workers < 2:
         return [_first_tags(job) for job in jobs]
     with ProcessPoolExecutor(workers) as pool:
@@ -191,15 +206,103 @@ def _pad_batch(items: Sequence[_Encoded], pad_id: int):
 # ---------------------------------------------------------------------------- training
 
 
-def _micro_batches(n: int, size: int, seed: int) -> Iterator[list[int]]:
-    """Endless shuffled epochs of example indices, ``size`` at a time (seeded)."""
+def _micro_batches(n: int, size: int, seed: int, start: int = 0) -> Iterator[list[int]]:
+    """Endless shuffled epochs of example indices, ``size`` at a time (seeded), from the
+    ``start``-th micro-batch on (a resumed run replays the epoch permutations it skips)."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
+    per_epoch = -(-n // size)
+    epochs, skip = divmod(start, per_epoch)
+    for _ in range(epochs):
+        torch.randperm(n, generator=generator)
     while True:
         order = torch.randperm(n, generator=generator).tolist()
-        for start in range(0, n, size):
-            yield order[start : start + size]
+        for first in range(skip * size, n, size):
+            yield order[first : first + size]
+        skip = 0
+
+
+def _gold(batch: Sequence[int], encoded: Sequence[_Encoded], targets: Sequence[Sequence[int]], shape, keep_id: int):
+    """Tag and detection targets of a padded micro-batch: -100 (ignored) but at tagged positions."""
+    import torch
+
+    tag_gold = torch.full(shape, -100, dtype=torch.long)
+    detect_gold = torch.full(shape, -100, dtype=torch.long)
+    for row, i in enumerate(batch):
+        positions = torch.tensor(encoded[i].positions[: len(targets[i])])
+        gold = torch.tensor(targets[i])
+        tag_gold[row, positions] = gold
+        detect_gold[row, positions] = (gold != keep_id).long()
+    return tag_gold, detect_gold
+
+
+@dataclass
+class _State:
+    """What the checkpoint bookkeeping (:class:`~writing_alpaca.training.checkpoints.CheckpointCallback`)
+    reads of a Trainer's state, for this hand-written loop."""
+
+    global_step: int = 0
+    num_input_tokens_seen: int = 0  # non-padding sub-words of every global batch so far
+    loss_history: list[float] = field(default_factory=list)
+
+
+def _rng_file(rank: int) -> str:
+    return f"rng_state_{rank}.pth"
+
+
+def _save_checkpoint(path: Path, model, optimizer, scaler, state: _State, rank: int) -> None:
+    """Rank 0 writes weights, optimizer, loss scale and loop state; every rank its RNG state."""
+    import torch
+    from safetensors.torch import save_model
+
+    path.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        save_model(model, str(path / CHECKPOINT_WEIGHTS))
+        torch.save(optimizer.state_dict(), path / "optimizer.pt")
+        torch.save(scaler.state_dict(), path / "scaler.pt")
+        write_json(
+            path / "trainer_state.json",
+            {"global_step": state.global_step, "num_input_tokens_seen": state.num_input_tokens_seen, "loss_history": state.loss_history},
+        )
+    rng = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state()
+    torch.save(rng, path / _rng_file(rank))
+
+
+def _load_checkpoint(path: Path, model, optimizer, scaler, rank: int, device) -> _State:
+    import torch
+    from safetensors.torch import load_model
+
+    load_model(model, str(path / CHECKPOINT_WEIGHTS), device=str(device))
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=device, weights_only=True))
+    scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
+    saved = read_json(path / "trainer_state.json")
+    rng_path = path / _rng_file(rank)
+    if not rng_path.is_file():  # resumed on more processes than wrote the checkpoint
+        rng_path = path / _rng_file(0)
+    rng = torch.load(rng_path, weights_only=True)
+    torch.set_rng_state(rng["cpu"])
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"])
+    return _State(int(saved["global_step"]), int(saved["num_input_tokens_seen"]), list(saved["loss_history"]))
+
+
+def _rotate(directory: CheckpointDir) -> None:
+    for old in directory.checkpoints()[:-SAVE_TOTAL_LIMIT]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _mean_over_ranks(value: float, device) -> float:
+    import torch
+    import torch.distributed as dist
+
+    if not common.distributed():
+        return value
+    total = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return float(total.item()) / dist.get_world_size()
 
 
 def train(
@@ -210,29 +313,65 @@ def train(
     base: str | Path,
     data: str | Path,
     out: str | Path,
+    checkpoint_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train a GECToR tagger on the pairs of ``data`` from the encoder ``base``; write ``out``."""
-    import torch
+    """Train a GECToR tagger on the pairs of ``data`` from the encoder ``base``; write ``out``.
 
+    Under torchrun (``WORLD_SIZE`` > 1) the run is data-parallel (DistributedDataParallel,
+    NCCL on GPUs, gloo on CPU): every optimiser step takes the same global batch of
+    ``batch_size`` pairs (``batch_size / micro_batch_size`` micro-batches, in the same order
+    whatever the number of processes), each rank running a disjoint share of its
+    micro-batches with gradient accumulation, the gradients averaged over ranks; rank 0
+    writes ``out`` and the checkpoints.  Checkpoints (every ``save_steps`` steps, and on
+    SIGTERM/SIGUSR1, then :class:`~writing_alpaca.training.checkpoints.TrainingInterrupted`)
+    go to ``checkpoint_dir``; re-running resumes from the newest complete one.  On CPU a
+    resumed run ends with the weights of an uninterrupted one.
+    """
+    stopper = StopOnSignal()
+    stopper.install()  # from the start: a signal during loading stops the run after its first step
+    try:
+        return _train(
+            system=system, training=training, base=base, data=data, out=out, checkpoint_dir=checkpoint_dir, stopper=stopper
+        )
+    finally:
+        stopper.restore()
+
+
+def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOnSignal) -> dict[str, Any]:
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    started_clock = time.monotonic()
+    out, data = Path(out), Path(data)
     hp = common.hyperparameters("gector", training)
+    device, dtype = common.device_and_dtype(common.training_precision(training))
+    device = common.init_distributed(device)
+    world, rank = common.world_size(), common.rank()
+    is_main = rank == 0
+    say = log.info if is_main else log.debug
+
     verbs = load_verb_forms(hp["verb_forms"])
     pairs = common.load_pairs(data)
     if hp["skip_correct"]:
         pairs = [p for p in pairs if p.source.split() != p.target.split()]
         if not pairs:
             raise WritingAlpacaError(f"{data}: every pair has source == target (skip_correct is on)")
+
+    checkpoints = CheckpointDir(checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main)
+    fingerprint = common.run_fingerprint("gector", hp, base, data, common.precision_name(dtype), ignore=INFERENCE_KEYS)
+    resume = checkpoints.prepare(fingerprint)
+    common.barrier()  # rank 0 has cleaned the directory and written the fingerprint
     torch.manual_seed(hp["seed"])
 
-    started = time.perf_counter()
     tags = training_tags(pairs, verbs)
     labels = build_label_vocab(tags, hp["max_labels"])
     label_id = {tag: i for i, tag in enumerate(labels)}
     tokenizer = _load_tokenizer(base)
     encoded = _encode(tokenizer, [p.source.split() for p in pairs], hp["max_length"])
     targets = [[label_id.get(t, label_id[OOV]) for t in seq[: len(e.positions)]] for seq, e in zip(tags, encoded)]
-    log.info("GECToR %s: %d pairs, %d tags (%d distinct seen)", system, len(pairs), len(labels), len({t for s in tags for t in s}))
+    say("GECToR %s: %d pairs, %d tags (%d distinct seen), %d process(es)",
+        system, len(pairs), len(labels), len({t for s in tags for t in s}), world)
 
-    device, dtype = common.device_and_dtype(common.training_precision(training))
     # fp16 autocast needs a dynamic loss scale (gradients of the fp32 weights would underflow)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
     model = _tagger_class()(_load_encoder(base), len(labels), hp["dropout"]).to(device)
@@ -240,20 +379,38 @@ def train(
     optimizer = torch.optim.AdamW(
         [{"params": list(model.encoder.parameters())}, {"params": head_params}], lr=hp["learning_rate"], weight_decay=0.0
     )
+    state = _State()
+    if resume is not None:
+        state = _load_checkpoint(resume, model, optimizer, scaler, rank, device)
+        say("resuming from %s (step %d of %d)", resume, state.global_step, hp["max_steps"])
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100, label_smoothing=hp["label_smoothing"])
-    accumulation = hp["batch_size"] // hp["micro_batch_size"]
-    batches = _micro_batches(len(pairs), hp["micro_batch_size"], hp["seed"])
+    accumulation = hp["batch_size"] // hp["micro_batch_size"]  # micro-batches per global batch
+    local_accumulation = accumulation // world  # hyperparameters() checked the divisibility
+    batches = _micro_batches(len(pairs), hp["micro_batch_size"], hp["seed"], start=state.global_step * accumulation)
     keep_id = label_id[KEEP]
 
-    losses: list[float] = []
-    tokens_seen = 0
+    accounting = Accounting.load(checkpoints.path / ACCOUNTING) if is_main else Accounting(checkpoints.path / ACCOUNTING)
+    attempt = Attempt(
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), gpus=world if device.type == "cuda" else 0, world_size=world,
+        start_step=state.global_step, end_step=state.global_step,
+    )
+    accounting.attempts.append(attempt)
+    bookkeeper = CheckpointCallback(checkpoints, accounting, attempt, started_clock)
+
     model.train()
+    forward = model
     encoder_frozen: bool | None = None
-    for step in range(hp["max_steps"]):
+    common.barrier()  # every rank has its signal handlers before the accounting shows the run started
+    bookkeeper.on_train_begin(None, state, None)
+    while state.global_step < hp["max_steps"]:
+        step = state.global_step
         cold = step < hp["cold_steps"]
         if cold != encoder_frozen:
             model.encoder.requires_grad_(not cold)
             encoder_frozen = cold
+            if world > 1:  # DDP reduces the parameters that require gradients when it is built
+                forward = None
+                forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         if cold:
             lrs = (0.0, hp["cold_learning_rate"])
         else:
@@ -261,41 +418,74 @@ def train(
             lrs = (hp["learning_rate"] * warm,) * 2
         for group, lr in zip(optimizer.param_groups, lrs):
             group["lr"] = lr
+        global_batch = [next(batches) for _ in range(accumulation)]
+        state.num_input_tokens_seen += sum(len(encoded[i].input_ids) for batch in global_batch for i in batch)
         step_loss = 0.0
-        for _ in range(accumulation):
-            batch = next(batches)
+        for k, batch in enumerate(global_batch[rank * local_accumulation : (rank + 1) * local_accumulation]):
             input_ids, attention = _pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
-            tag_gold = torch.full(input_ids.shape, -100, dtype=torch.long)
-            detect_gold = torch.full(input_ids.shape, -100, dtype=torch.long)
-            for row, i in enumerate(batch):
-                positions = torch.tensor(encoded[i].positions[: len(targets[i])])
-                gold = torch.tensor(targets[i])
-                tag_gold[row, positions] = gold
-                detect_gold[row, positions] = (gold != keep_id).long()
-            tokens_seen += int(attention.sum())
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                tag_logits, detect_logits = model(input_ids.to(device), attention.to(device))
-            loss = loss_fn(tag_logits.float().flatten(0, 1), tag_gold.to(device).flatten()) + loss_fn(
-                detect_logits.float().flatten(0, 1), detect_gold.to(device).flatten()
-            )
-            scaler.scale(loss / accumulation).backward()
-            step_loss += float(loss.detach()) / accumulation
+            tag_gold, detect_gold = _gold(batch, encoded, targets, input_ids.shape, keep_id)
+            # gradients are all-reduced (averaged over ranks) with the last micro-batch only
+            sync = world == 1 or k == local_accumulation - 1
+            with contextlib.nullcontext() if sync else forward.no_sync():
+                with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                    tag_logits, detect_logits = forward(input_ids.to(device), attention.to(device))
+                loss = loss_fn(tag_logits.float().flatten(0, 1), tag_gold.to(device).flatten()) + loss_fn(
+                    detect_logits.float().flatten(0, 1), detect_gold.to(device).flatten()
+                )
+                scaler.scale(loss / local_accumulation).backward()
+            step_loss += float(loss.detach()) / local_accumulation
         scaler.step(optimizer)  # optimizer.step() unless fp16 overflowed (then the step is skipped)
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
-        if step == 0 or (step + 1) % hp["logging_steps"] == 0 or step + 1 == hp["max_steps"]:
-            losses.append(round(step_loss, 6))
-            log.info("step %d/%d loss %.4f", step + 1, hp["max_steps"], step_loss)
-    wall = time.perf_counter() - started
+        state.global_step = done = step + 1
+        if step == 0 or done % hp["logging_steps"] == 0 or done == hp["max_steps"]:
+            step_loss = _mean_over_ranks(step_loss, device)  # every rank logs at the same steps
+            state.loss_history.append(round(step_loss, 6))
+            say("step %d/%d loss %.4f", done, hp["max_steps"], step_loss)
+        stop = stopper.stop_requested(device)
+        if done < hp["max_steps"] and (stop or (hp["save_steps"] and done % hp["save_steps"] == 0)):
+            path = checkpoints.path / f"checkpoint-{done}"
+            _save_checkpoint(path, model, optimizer, scaler, state, rank)
+            bookkeeper.on_save(None, state, None)  # barrier, accounting, then the COMPLETE marker
+            if is_main:
+                _rotate(checkpoints)
+            if stop:
+                bookkeeper.update(state, outcome="interrupted")
+                raise TrainingInterrupted(
+                    f"{system}: stopped by {stopper.name or 'a request'} at step {done} of {hp['max_steps']}; "
+                    f"checkpoint saved in {checkpoints.path}: run the same command again to resume"
+                )
+        bookkeeper.on_step_end(None, state, None)
+    bookkeeper.on_train_end(None, state, None)
+    del forward
 
-    metrics = common.train_metrics(
-        wall_seconds=wall,
-        tokens_seen=tokens_seen,
-        steps=hp["max_steps"],
-        loss_history=losses,
-        extra={"pairs": len(pairs), "train_examples": len(pairs), "labels": len(labels), "hyperparameters": hp},
-    )
-    _save(model, tokenizer, labels, hp, verbs, out, system=system, base=base, metrics=metrics)
+    if is_main:
+        bookkeeper.update(state, outcome="finished")
+        totals = accounting.totals()
+        metrics = common.train_metrics(
+            wall_seconds=totals["wall_seconds"],
+            tokens_seen=state.num_input_tokens_seen,
+            steps=state.global_step,
+            loss_history=state.loss_history,
+            totals=totals,
+            gpus=attempt.gpus,
+            extra={
+                "pairs": len(pairs),
+                "train_examples": len(pairs),
+                "labels": len(labels),
+                "world_size": world,
+                "micro_batch_size": hp["micro_batch_size"],
+                "gradient_accumulation": local_accumulation,
+                "effective_batch_size": hp["micro_batch_size"] * local_accumulation * world,
+                "resumed_from": str(resume) if resume else None,
+                "hyperparameters": hp,
+            },
+        )
+        _save(model, tokenizer, labels, hp, verbs, out, system=system, base=base, metrics=metrics)
+        checkpoints.remove()
+    else:
+        metrics = {}
+    common.close_distributed()
     return metrics
 
 

@@ -1,7 +1,8 @@
 """T5 seq2seq GEC baseline (Table 7: T5-Large trained on cLang-8, after Rothe et al. 2021).
 
 Training fine-tunes all weights of ``AutoModelForSeq2SeqLM`` on ``input -> output`` pairs of
-an instruction mixture with ``Seq2SeqTrainer`` (no prompt template; an optional
+an instruction mixture with ``Seq2SeqTrainer`` (data-parallel under torchrun; checkpoints and
+resuming as the LLM trainer's), with no prompt template (an optional
 ``source_prefix`` such as ``"{task}: "`` is put before each source, at training and at
 decoding time).  Decoding uses ``generate`` with beam search, batched over inputs sorted
 by length, one output line per input in the input order.
@@ -16,6 +17,15 @@ from typing import Any, Mapping
 
 from ..errors import WritingAlpacaError
 from ..io import atomic_dir, read_json, write_json, write_lines
+from ..training.checkpoints import (
+    ACCOUNTING,
+    Accounting,
+    Attempt,
+    CheckpointCallback,
+    CheckpointDir,
+    StopOnSignal,
+    TrainingInterrupted,
+)
 from . import common
 
 log = logging.getLogger(__name__)
@@ -31,12 +41,11 @@ def _tokenize(tokenizer, texts: list[str], max_length: int, chunk: int = 10000) 
     return ids
 
 
-class _CountingCollator:
-    """Pads a batch (labels with -100) and counts the non-pad tokens it hands to the model."""
+class _Collator:
+    """Pads a batch: inputs with the pad id (and an attention mask), labels with -100."""
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
-        self.tokens = 0
 
     def __call__(self, features: list[dict[str, list[int]]]):
         import torch
@@ -50,8 +59,25 @@ class _CountingCollator:
             input_ids[row, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
             attention[row, : len(f["input_ids"])] = 1
             labels[row, : len(f["labels"])] = torch.tensor(f["labels"])
-        self.tokens += int(attention.sum()) + int((labels != -100).sum())
         return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+
+
+def _trainer_class():
+    from transformers import Seq2SeqTrainer
+
+    class _Seq2SeqTrainer(Seq2SeqTrainer):
+        """Counts target tokens too: ``state.num_input_tokens_seen`` (gathered over ranks, kept in
+        checkpoints) becomes the non-padding source + target tokens of the trajectory."""
+
+        def _track_num_input_tokens(self, inputs):
+            import torch
+
+            super()._track_num_input_tokens(inputs)
+            if "labels" in inputs:
+                targets = torch.as_tensor((inputs["labels"] != -100).sum(), device=self.args.device, dtype=torch.int64)
+                self.state.num_input_tokens_seen += self.accelerator.gather(targets).sum().item()
+
+    return _Seq2SeqTrainer
 
 
 def train(
@@ -62,40 +88,44 @@ def train(
     base: str | Path,
     data: str | Path,
     out: str | Path,
+    checkpoint_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune a seq2seq base model on the pairs of ``data``; write the system dir ``out``."""
-    import torch
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+    """Fine-tune a seq2seq base model on the pairs of ``data``; write the system dir ``out``.
 
+    Under torchrun the Trainer runs data-parallel (DDP): each optimiser step takes
+    ``batch_size`` pairs, ``micro_batch_size`` per rank and micro-step with
+    ``batch_size / (micro_batch_size x world size)`` accumulation steps, the same micro-batches
+    in the same order whatever the number of processes.  Checkpoints, resuming, signals and
+    accounting are the LLM trainer's (:mod:`writing_alpaca.training.checkpoints`).
+    """
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Seq2SeqTrainingArguments
+
+    started = time.monotonic()
+    out, data = Path(out), Path(data)
     hp = common.hyperparameters("seq2seq", training)
     if hp["optimizer"] not in ("adafactor", "adamw"):
         raise WritingAlpacaError(f"training.baselines.seq2seq.optimizer: adafactor or adamw, got {hp['optimizer']!r}")
+    # T5 was pre-trained in bf16 and its activations overflow fp16: `auto` is fp32 on a GPU
+    # without native bf16 (precision: fp16 forces fp16, with transformers' T5 clamping).
+    device, dtype = common.device_and_dtype(common.training_precision(training), fp16=False)
+    world, is_main = common.world_size(), common.rank() == 0
+    grad_accum = hp["batch_size"] // (hp["micro_batch_size"] * world)  # hyperparameters() checked it divides
     pairs = common.load_pairs(data)
+    checkpoints = CheckpointDir(checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main)
+    resume = checkpoints.prepare(common.run_fingerprint("seq2seq", hp, base, data, common.precision_name(dtype)))
+
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model = AutoModelForSeq2SeqLM.from_pretrained(str(base))
     sources = [common.format_prefix(hp["source_prefix"], p.task) + p.source for p in pairs]
     src_ids = _tokenize(tokenizer, sources, hp["max_source_length"])
     tgt_ids = _tokenize(tokenizer, [p.target for p in pairs], hp["max_target_length"])
     dataset = [{"input_ids": s, "labels": t} for s, t in zip(src_ids, tgt_ids)]
-    collator = _CountingCollator(tokenizer.pad_token_id)
 
-    losses: list[float] = []
-
-    class _LossHistory(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                losses.append(float(logs["loss"]))
-
-    # T5 was pre-trained in bf16 and its activations overflow fp16: `auto` is fp32 on a GPU
-    # without native bf16 (precision: fp16 forces fp16, with transformers' T5 clamping).
-    device, dtype = common.device_and_dtype(common.training_precision(training), fp16=False)
-    out = Path(out)
-    checkpoints = out.with_name(f".{out.name}.checkpoints")  # survives a crash, for resuming
     args = Seq2SeqTrainingArguments(
-        output_dir=str(checkpoints),
+        output_dir=str(checkpoints.path),
         max_steps=hp["max_steps"],
         per_device_train_batch_size=hp["micro_batch_size"],
-        gradient_accumulation_steps=hp["batch_size"] // (hp["micro_batch_size"] * common.world_size()),
+        gradient_accumulation_steps=grad_accum,
         learning_rate=hp["learning_rate"],
         optim="adafactor" if hp["optimizer"] == "adafactor" else "adamw_torch",
         lr_scheduler_type=hp["lr_scheduler"],
@@ -103,54 +133,98 @@ def train(
         weight_decay=hp["weight_decay"],
         logging_steps=hp["logging_steps"],
         logging_first_step=True,
-        save_strategy="steps" if hp["save_steps"] else "no",
+        save_strategy="steps" if hp["save_steps"] else "no",  # a signal saves either way
         save_steps=hp["save_steps"] or 500,
-        save_total_limit=1,
+        save_total_limit=common.SAVE_TOTAL_LIMIT,
         report_to=[],
         seed=hp["seed"],
+        data_seed=hp["seed"],
         bf16=dtype is torch.bfloat16,
         fp16=dtype is torch.float16,
         use_cpu=device.type == "cpu",
+        include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
         remove_unused_columns=False,
+        ddp_find_unused_parameters=False if world > 1 else None,
         disable_tqdm=True,
     )
-    trainer = Seq2SeqTrainer(
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(base))
+    # T5's forward takes **kwargs, so the Trainer would pass num_items_in_batch and stop dividing
+    # the loss by the accumulation steps, but T5's loss is a plain mean that ignores it: the
+    # gradient would be (accumulation x world size) times the batch mean.  Declared explicitly:
+    # each micro-batch's mean loss, divided by the accumulation steps, averaged over ranks by DDP.
+    model.accepts_loss_kwargs = False
+
+    accounting = Accounting.load(checkpoints.path / ACCOUNTING) if is_main else Accounting(checkpoints.path / ACCOUNTING)
+    attempt = Attempt(
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), gpus=world if device.type == "cuda" else 0, world_size=world,
+        start_step=0, end_step=0,
+    )
+    accounting.attempts.append(attempt)
+    bookkeeper = CheckpointCallback(checkpoints, accounting, attempt, started)
+    stopper = StopOnSignal()
+    trainer = _trainer_class()(
         model=model,
         args=args,
-        data_collator=collator,
+        data_collator=_Collator(tokenizer.pad_token_id),
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[_LossHistory()],
+        callbacks=[bookkeeper, stopper],
     )
-    resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
-    log.info("training %s (seq2seq) on %d pairs for %d steps%s", system, len(pairs), hp["max_steps"], " (resuming)" if resume else "")
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
-    wall = time.perf_counter() - started
+    if is_main:
+        log.info("training %s (seq2seq) on %d pairs for %d steps, %d process(es)%s", system, len(pairs), hp["max_steps"],
+                 world, f" (resuming from {resume})" if resume else "")
+    stopper.install()
+    try:
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    finally:
+        stopper.restore()
+    state = trainer.state
+    if state.global_step < hp["max_steps"]:
+        bookkeeper.update(state, outcome="interrupted")
+        raise TrainingInterrupted(
+            f"{system}: stopped by {stopper.name or 'a request'} at step {state.global_step} of {hp['max_steps']}; "
+            f"checkpoint saved in {checkpoints.path}: run the same command again to resume"
+        )
 
-    metrics = common.train_metrics(
-        wall_seconds=wall,
-        tokens_seen=collator.tokens,
-        steps=result.global_step,
-        loss_history=losses,
-        extra={"pairs": len(pairs), "train_examples": len(pairs), "hyperparameters": hp},
-    )
-    with atomic_dir(out) as tmp:
-        model_dir = tmp / "model"
-        trainer.model.save_pretrained(model_dir)
-        tokenizer.save_pretrained(model_dir)
-        write_json(
-            model_dir / SETTINGS_FILE,
-            {
-                "kind": "seq2seq",
-                "source_prefix": hp["source_prefix"],
-                "max_source_length": hp["max_source_length"],
-                "max_target_length": hp["max_target_length"],
+    metrics: dict[str, Any] = {}
+    if is_main:
+        bookkeeper.update(state, outcome="finished")
+        totals = accounting.totals()
+        metrics = common.train_metrics(
+            wall_seconds=totals["wall_seconds"],
+            tokens_seen=int(state.num_input_tokens_seen),
+            steps=state.global_step,
+            loss_history=[float(entry["loss"]) for entry in state.log_history if "loss" in entry],
+            totals=totals,
+            gpus=attempt.gpus,
+            extra={
+                "pairs": len(pairs),
+                "train_examples": len(pairs),
+                "world_size": world,
+                "micro_batch_size": hp["micro_batch_size"],
+                "gradient_accumulation": grad_accum,
+                "effective_batch_size": hp["micro_batch_size"] * grad_accum * world,
+                "resumed_from": str(resume) if resume else None,
+                "hyperparameters": hp,
             },
         )
-        common.write_system(tmp, system=system, kind="seq2seq", base=base, metrics=metrics)
-    common.remove_tree(checkpoints)
+        with atomic_dir(out) as tmp:
+            model_dir = tmp / "model"
+            trainer.model.save_pretrained(model_dir)
+            tokenizer.save_pretrained(model_dir)
+            write_json(
+                model_dir / SETTINGS_FILE,
+                {
+                    "kind": "seq2seq",
+                    "source_prefix": hp["source_prefix"],
+                    "max_source_length": hp["max_source_length"],
+                    "max_target_length": hp["max_target_length"],
+                },
+            )
+            common.write_system(tmp, system=system, kind="seq2seq", base=base, metrics=metrics)
+        checkpoints.remove()
+    common.barrier()  # the other ranks end once rank 0 has written the system
     return metrics
 
 

@@ -358,6 +358,11 @@ class StopOnSignal(_Callback):
             self.received = int(flag.item())
         return bool(flag.item())
 
+    def stop_requested(self, device: Any = None) -> bool:
+        """For a hand-written loop (the GECToR baseline): whether to checkpoint and stop after
+        this step.  Under torch.distributed every rank must call it at the same step."""
+        return self._agreed(device)
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._agreed(args.device) and state.global_step < state.max_steps:
             control.should_save = True

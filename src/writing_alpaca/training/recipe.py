@@ -13,6 +13,9 @@ beside ``DIR``), which Snakemake does not delete before re-running a failed job:
 run resumes from there, and the directory is removed after success.  See
 :mod:`.checkpoints` for resuming, signals and the accounting of interrupted runs.
 
+The training set is tokenised once, by rank 0, into an Arrow dataset in the checkpoint
+directory; the other ranks wait and memory-map it, and a retry reads it (:mod:`.cache`).
+
 Every run takes exactly ``max_steps`` optimiser steps with an effective batch of
 ``batch_size = micro_batch_size x gradient accumulation x world size``, so runs are
 comparable; a budget in ``epochs`` (``systems.<name>.training``) is turned into steps once
@@ -37,6 +40,7 @@ from typing import Any
 
 from ..errors import WritingAlpacaError
 from ..io import write_json
+from . import cache as tokenised_cache
 from .checkpoints import (
     ACCOUNTING,
     Accounting,
@@ -49,7 +53,7 @@ from .checkpoints import (
     model_identity,
 )
 from .config import TrainConfig
-from .data import PaddingCollator, build_examples, load_instruction_records
+from .data import PaddingCollator
 from .modelling import (
     apply_lora,
     check_model_dir,
@@ -60,9 +64,11 @@ from .modelling import (
     load_tokenizer,
 )
 from .zero import (
+    barrier,
     deepspeed_config,
     ensure_process_group_env,
     init_distributed,
+    init_process_group,
     rank,
     validate_deepspeed_config,
     world_size,
@@ -81,29 +87,56 @@ def default_checkpoint_dir(out: str | Path) -> Path:
     return out.with_name(f".{out.name}.checkpoints")
 
 
-def run_fingerprint(config: TrainConfig, base: Path, data: Path, precision: str, world: int) -> dict[str, Any]:
+def run_fingerprint(
+    config: TrainConfig, base: Path, data: Path, precision: str, world: int, data_sha256: str | None = None
+) -> dict[str, Any]:
     """What must not change between a checkpoint and the run resuming from it."""
     return {
         "training": config.fingerprint(),
         "base": model_identity(base),
-        "data_sha256": file_digest(data),
+        "data_sha256": data_sha256 or file_digest(data),
         "precision": precision,
         # ZeRO partitions optimizer state per rank: its checkpoints need the same world size
         "deepspeed_world_size": world if config.deepspeed.enabled else None,
     }
 
 
-class _ListDataset:
-    """A map-style dataset over pre-tokenised examples (the Trainer needs ``__len__``)."""
+def tokenised_training_set(
+    config: TrainConfig,
+    base: Path,
+    data: Path,
+    tokenizer: Any,
+    cache_root: Path,
+    data_sha256: str,
+    cuda: bool,
+    workers: int | None = None,
+) -> tokenised_cache.Tokenised:
+    """The run's training set, tokenised once into ``cache_root`` (see :mod:`.cache`).
 
-    def __init__(self, examples: list[dict[str, list[int]]]):
-        self.examples = examples
+    Rank 0 builds it unless a cache of the same fingerprint is there (a retry); with several
+    ranks the others wait at a barrier, then every rank memory-maps it.
+    """
+    fingerprint = tokenised_cache.cache_fingerprint(
+        data_sha256,
+        tokenised_cache.tokenizer_identity(base, tokenizer),
+        config.template,
+        config.cutoff_len,
+        config.train_on_inputs,
+    )
+    workers = workers or tokenised_cache.default_workers()
 
-    def __len__(self) -> int:
-        return len(self.examples)
+    def build(path: Path) -> dict[str, Any]:
+        return tokenised_cache.build(
+            data, tokenizer, config.template, config.cutoff_len, config.train_on_inputs, path,
+            workers=workers, fingerprint=fingerprint,
+        )
 
-    def __getitem__(self, index: int) -> dict[str, list[int]]:
-        return self.examples[index]
+    several = world_size() > 1
+    if several:
+        init_process_group(cuda)
+    return tokenised_cache.prepare(
+        cache_root, fingerprint, build, is_main=rank() == 0, barrier=(lambda: barrier(cuda)) if several else None
+    )
 
 
 def _replace_dir(src: Path, dst: Path) -> None:
@@ -174,15 +207,11 @@ def train(
     started = time.monotonic()
     out, data = Path(out), Path(data)
     base = check_model_dir(base)
-    records = load_instruction_records(data)
+    if not data.is_file():
+        raise WritingAlpacaError(f"{data}: file not found")
     cuda = cuda_available()
     precision = choose_precision(config.precision, cuda)
     tokenizer = load_tokenizer(base, padding_side="right")
-    examples = build_examples(records, tokenizer, config.template, config.cutoff_len, config.train_on_inputs)
-    config = config.resolve_steps(len(examples))  # an epochs budget becomes steps
-    if config.epochs is not None:
-        log.info("%s: %g epoch(s) of %d examples at batch %d = %d steps", config.system, config.epochs,
-                 len(examples), config.batch_size, config.max_steps)
     if config.deepspeed.enabled:
         ensure_process_group_env()
     world, is_main = world_size(), rank() == 0
@@ -190,10 +219,20 @@ def train(
     gpus = world if cuda else 0
 
     checkpoints = CheckpointDir(checkpoint_dir or default_checkpoint_dir(out), is_main=is_main)
-    resume = checkpoints.prepare(run_fingerprint(config, base, data, precision, world))
+    data_sha256 = file_digest(data)
+    # tokenised once (rank 0), memory-mapped by every rank, kept beside the checkpoints for a retry
+    tokenised = tokenised_training_set(config, base, data, tokenizer, checkpoints.path, data_sha256, cuda)
+    examples = tokenised.dataset
+    config = config.resolve_steps(len(examples))  # an epochs budget becomes steps
+    if config.epochs is not None:
+        log.info("%s: %g epoch(s) of %d examples at batch %d = %d steps", config.system, config.epochs,
+                 len(examples), config.batch_size, config.max_steps)
+
+    resume = checkpoints.prepare(run_fingerprint(config, base, data, precision, world, data_sha256))
     if resume is not None:
         log.info("resuming from %s", resume)
     if is_main:
+        tokenised_cache.remove_stale(checkpoints.path, keep=tokenised.path)  # other settings' caches
         out.mkdir(parents=True, exist_ok=True)
         (out / "system.json").unlink(missing_ok=True)  # only a finished run has system.json
 
@@ -227,7 +266,7 @@ def train(
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=_ListDataset(examples),
+        train_dataset=examples,
         data_collator=PaddingCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=[bookkeeper, stopper],

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import timedelta
 from typing import Any, Mapping
 
 from ..errors import WritingAlpacaError
@@ -30,6 +31,8 @@ from .config import DeepSpeedSettings
 
 #: The variables torch.distributed's ``env://`` rendezvous reads; torchrun sets them all.
 _DIST_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+#: Seconds a collective (a barrier included) may wait: the Trainer's default ``ddp_timeout``.
+DDP_TIMEOUT_S = 1800
 
 
 def world_size() -> int:
@@ -63,6 +66,32 @@ def ensure_process_group_env() -> None:
     )
 
 
+def init_process_group(cuda: bool) -> None:
+    """Join torchrun's process group now (NCCL on GPUs, gloo on CPU) if not done yet.
+
+    The Trainer (accelerate) and DeepSpeed adopt a group that is already initialised; it is
+    needed early so that the ranks can wait for rank 0's tokenisation (:func:`barrier`).
+    """
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend="nccl" if cuda else "gloo", timeout=timedelta(seconds=DDP_TIMEOUT_S))
+
+
+def barrier(cuda: bool) -> None:
+    """Wait until every rank of the process group gets here (:func:`init_process_group` first)."""
+    import torch.distributed as dist
+
+    if cuda:
+        dist.barrier(device_ids=[int(os.environ.get("LOCAL_RANK", "0"))])
+    else:
+        dist.barrier()
+
+
 def init_distributed(cuda: bool) -> None:
     """Initialise DeepSpeed's process group (NCCL on GPUs, gloo on CPU) if not done yet.
 
@@ -71,11 +100,11 @@ def init_distributed(cuda: bool) -> None:
     """
     import deepspeed
     import torch
-    import torch.distributed as dist
+    from deepspeed import comm
 
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    if not dist.is_initialized():
+    if not comm.is_initialized():  # DeepSpeed adopts a torch.distributed group already joined
         deepspeed.init_distributed(dist_backend="nccl" if cuda else "gloo")
 
 

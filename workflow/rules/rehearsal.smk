@@ -1,0 +1,27 @@
+# The rehearsal (rehearsal/config.yaml): seeded stand-ins, of the real size and in the upstream
+# layout, for the training sources ../shared/data does not hold. Rule `download` reads them
+# through the overlay's `file:resources/rehearsal/<kind>/...` URLs (common.smk, standin_inputs),
+# so they are written first; without such a URL (the paper, the demo) no job of this file runs.
+
+
+rule rehearsal_standin:
+    output:
+        directory(f"{STANDIN_ROOT}/{{standin}}"),
+    params:
+        root=lambda wildcards, output: os.path.dirname(output[0]),
+        seed=config["seed"],
+    log:
+        "logs/rehearsal/{standin}.log",
+    benchmark:
+        benchmark_file("download", "rehearsal_standin", "standin"),
+    wildcard_constraints:
+        standin=alternatives(STANDIN_KINDS),
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "writing-alpaca rehearsal standins --kinds {wildcards.standin} --seed {params.seed} "
+        "--out {params.root:q} > {log} 2>&1"
