@@ -94,20 +94,22 @@ def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
     return n
 
 
+def parse_jsonl_line(path: str | os.PathLike, lineno: int, line: str) -> dict[str, Any]:
+    """One line of a JSON-lines file as its JSON object; an error naming the file and line."""
+    if not line.strip():
+        raise located(path, lineno, "empty line in a JSON-lines file")
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise located(path, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(obj, dict):
+        raise located(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Read a JSON-lines file; every line must hold one JSON object."""
-    records = []
-    for lineno, line in enumerate(read_lines(path), start=1):
-        if not line.strip():
-            raise located(path, lineno, "empty line in a JSON-lines file")
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise located(path, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-        if not isinstance(obj, dict):
-            raise located(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
-        records.append(obj)
-    return records
+    return [parse_jsonl_line(path, lineno, line) for lineno, line in enumerate(read_lines(path), start=1)]
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> int:

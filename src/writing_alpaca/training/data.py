@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import WritingAlpacaError, located
+from ..io import parse_jsonl_line
 from .config import Template
 
 log = logging.getLogger(__name__)
@@ -56,14 +57,7 @@ def parse_instruction_line(path: str | Path, lineno: int, raw: bytes | str) -> d
             raise located(path, lineno, f"not valid utf-8 ({exc.reason} at byte {exc.start} of the line)") from None
     line = raw[:-1] if raw.endswith("\n") else raw
     line = line[:-1] if line.endswith("\r") else line
-    if not line.strip():
-        raise located(path, lineno, "empty line in a JSON-lines file")
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise located(path, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-    if not isinstance(record, dict):
-        raise located(path, lineno, f"expected a JSON object, got {type(record).__name__}")
+    record = parse_jsonl_line(path, lineno, line)
     for key in ("instruction", "output"):
         if not isinstance(record.get(key), str):
             raise located(path, lineno, f"instruction record lacks a string {key!r}")
