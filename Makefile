@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The workflow's rules call `writing-alpaca`, so the venv's bin/ must be on PATH.
 RUN    := PATH="$(BIN):$$PATH"
 
-.PHONY: env demo rehearsal report test clean-demo
+.PHONY: env demo rehearsal report lint test clean-demo
 
 env: $(STAMP)
 
@@ -31,7 +31,13 @@ rehearsal: $(STAMP)
 report: demo
 	$(RUN) snakemake --report results/report.html --configfile demo/config.yaml
 
-test: $(STAMP)
+# ruff (lint and format) and snakefmt: `make test` (and so .ci/run) runs them before the tests
+lint: $(STAMP)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) snakefmt --check Snakefile workflow/rules
+
+test: lint
 	$(RUN) pytest tests
 
 clean-demo:

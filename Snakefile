@@ -29,7 +29,7 @@ include: "workflow/rules/render.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True
     localrule: True

@@ -36,14 +36,32 @@ def cases(sysout: Path, root: Path) -> list[tuple[str, Path, Path | None, Path]]
     """``(metric, test set, gold M2 or None, system output)`` of each benchmark."""
     conll, jfleg, turk = sysout / "conll14", sysout / "jfleg-test" / "refs", sysout / "turkcorpus" / "refs"
     return [
-        ("m2", write_test_set(root / "conll14.jsonl", read_lines(conll / "refs" / "source.txt"), []),
-         conll / "refs" / "official-2014.combined.m2", conll / "st14_CAMB.txt"),
-        ("gleu", write_test_set(root / "jfleg.jsonl", read_lines(jfleg / "test.src"),
-                                [read_lines(jfleg / f"test.ref{k}") for k in range(4)]),
-         None, sysout / "jfleg-test" / "jd18_transformer-ens.txt"),
-        ("sari", write_test_set(root / "turk.jsonl", read_lines(turk / "test.truecase.detok.orig"),
-                                [read_lines(turk / f"test.truecase.detok.simp.{k}") for k in range(8)]),
-         None, sysout / "turkcorpus" / "ACCESS.txt"),
+        (
+            "m2",
+            write_test_set(root / "conll14.jsonl", read_lines(conll / "refs" / "source.txt"), []),
+            conll / "refs" / "official-2014.combined.m2",
+            conll / "st14_CAMB.txt",
+        ),
+        (
+            "gleu",
+            write_test_set(
+                root / "jfleg.jsonl",
+                read_lines(jfleg / "test.src"),
+                [read_lines(jfleg / f"test.ref{k}") for k in range(4)],
+            ),
+            None,
+            sysout / "jfleg-test" / "jd18_transformer-ens.txt",
+        ),
+        (
+            "sari",
+            write_test_set(
+                root / "turk.jsonl",
+                read_lines(turk / "test.truecase.detok.orig"),
+                [read_lines(turk / f"test.truecase.detok.simp.{k}") for k in range(8)],
+            ),
+            None,
+            sysout / "turkcorpus" / "ACCESS.txt",
+        ),
     ]
 
 

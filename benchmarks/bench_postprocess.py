@@ -40,16 +40,26 @@ def sets(sysout: Path) -> dict[str, dict]:
     conll, bea, jfleg = sysout / "conll14", sysout / "bea19dev", sysout / "jfleg-test"
     jrefs = [str(jfleg / "refs" / f"test.ref{k}") for k in range(4)]
     return {
-        "conll14": {"metric": "m2", "gold": ["--m2", str(conll / "refs" / "official-2014.combined.m2")],
-                    "outputs": sorted(conll.glob("*.txt")),
-                    "pp": lambda tok: m2_postprocessor(tok, conll / "refs" / "official-2014.combined.m2")},
-        "bea19_dev": {"metric": "errant", "gold": ["--m2", str(bea / "refs" / "ABCN.dev.gold.bea19.m2")],
-                      "outputs": sorted(bea.glob("*.txt")),
-                      "pp": lambda tok: m2_postprocessor(tok, bea / "refs" / "ABCN.dev.gold.bea19.m2")},
-        "jfleg": {"metric": "gleu", "gold": ["--src", str(jfleg / "refs" / "test.src"), "--refs", *jrefs],
-                  "outputs": sorted(jfleg.glob("*.txt")),
-                  "pp": lambda tok: Postprocessor(tok, read_lines(jfleg / "refs" / "test.src"),
-                                                  [r for p in jrefs for r in read_lines(p)])},
+        "conll14": {
+            "metric": "m2",
+            "gold": ["--m2", str(conll / "refs" / "official-2014.combined.m2")],
+            "outputs": sorted(conll.glob("*.txt")),
+            "pp": lambda tok: m2_postprocessor(tok, conll / "refs" / "official-2014.combined.m2"),
+        },
+        "bea19_dev": {
+            "metric": "errant",
+            "gold": ["--m2", str(bea / "refs" / "ABCN.dev.gold.bea19.m2")],
+            "outputs": sorted(bea.glob("*.txt")),
+            "pp": lambda tok: m2_postprocessor(tok, bea / "refs" / "ABCN.dev.gold.bea19.m2"),
+        },
+        "jfleg": {
+            "metric": "gleu",
+            "gold": ["--src", str(jfleg / "refs" / "test.src"), "--refs", *jrefs],
+            "outputs": sorted(jfleg.glob("*.txt")),
+            "pp": lambda tok: Postprocessor(
+                tok, read_lines(jfleg / "refs" / "test.src"), [r for p in jrefs for r in read_lines(p)]
+            ),
+        },
     }
 
 
@@ -94,13 +104,30 @@ def main() -> None:
                 diff = piped[key] - official[key]
                 diffs.append(diff)
                 edits = piped["tp"] + piped["fp"] if "tp" in piped else ""
-                row = {"dataset": name, "output": output.stem, "official": official[key], "as_given": given[key],
-                       "pipeline": piped[key], "diff": diff, "proposed": edits}
+                row = {
+                    "dataset": name,
+                    "output": output.stem,
+                    "official": official[key],
+                    "as_given": given[key],
+                    "pipeline": piped[key],
+                    "diff": diff,
+                    "proposed": edits,
+                }
                 rows.append(row)
-                print(f"| {name} | {output.stem} | {official[key]:.2f} | {given[key]:.2f} | {piped[key]:.2f} | {diff:+.2f} | {edits} |",
-                      flush=True)
-            summary.append((name, len(diffs), statistics.median(abs(d) for d in diffs), max(abs(d) for d in diffs),
-                            pp_seconds, n_lines))
+                print(
+                    f"| {name} | {output.stem} | {official[key]:.2f} | {given[key]:.2f} | {piped[key]:.2f} | {diff:+.2f} | {edits} |",
+                    flush=True,
+                )
+            summary.append(
+                (
+                    name,
+                    len(diffs),
+                    statistics.median(abs(d) for d in diffs),
+                    max(abs(d) for d in diffs),
+                    pp_seconds,
+                    n_lines,
+                )
+            )
     print("\n| test set | outputs | median abs diff | worst abs diff | post-processing s | ms / sentence |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, n, med, worst, secs, lines in summary:

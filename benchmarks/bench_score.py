@@ -39,8 +39,10 @@ def bench_errant(sysout: Path, cache: Path, jobs: int, label: str) -> float:
     start = time.perf_counter()
     d = sysout / "bea19dev"
     scorer = ErrantScorer(
-        d / "refs" / "ABCN.dev.gold.bea19.m2", read_lines(d / "refs" / "ABCN.dev.gold.bea19.orig"),
-        cache_dir=cache, jobs=jobs,
+        d / "refs" / "ABCN.dev.gold.bea19.m2",
+        read_lines(d / "refs" / "ABCN.dev.gold.bea19.orig"),
+        cache_dir=cache,
+        jobs=jobs,
     )
     outputs = sorted(d.glob("*.txt"))
     for path in outputs:

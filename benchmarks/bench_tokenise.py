@@ -49,8 +49,42 @@ CUTOFF_LEN = 256
 
 
 def _vocabulary(rng: random.Random) -> list[str]:
-    onsets = ["", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "y",
-              "br", "ch", "cl", "dr", "fl", "gr", "pl", "pr", "sh", "sl", "st", "str", "th", "tr", "wh"]
+    onsets = [
+        "",
+        "b",
+        "c",
+        "d",
+        "f",
+        "g",
+        "h",
+        "j",
+        "k",
+        "l",
+        "m",
+        "n",
+        "p",
+        "r",
+        "s",
+        "t",
+        "v",
+        "w",
+        "y",
+        "br",
+        "ch",
+        "cl",
+        "dr",
+        "fl",
+        "gr",
+        "pl",
+        "pr",
+        "sh",
+        "sl",
+        "st",
+        "str",
+        "th",
+        "tr",
+        "wh",
+    ]
     vowels = ["a", "e", "i", "o", "u", "ea", "ee", "ai", "ou", "oo", "ie", "y"]
     codas = ["", "", "n", "r", "s", "t", "l", "d", "ng", "st", "ck", "nd", "rt", "m"]
     words: set[str] = set()
@@ -68,7 +102,7 @@ def _sentences(rng: Any, words: list[str], n: int) -> list[list[str]]:
     ids = rng.choice(len(words), size=int(lengths.sum()), p=weights / weights.sum())
     out, at = [], 0
     for length in lengths.tolist():
-        out.append([words[i] for i in ids[at:at + length].tolist()])
+        out.append([words[i] for i in ids[at : at + length].tolist()])
         at += length
     return out
 
@@ -100,8 +134,13 @@ def write_standin(path: Path, pairs: int, seed: int) -> None:
                             del target[at]
                         else:
                             target.insert(at, words[rng.randrange(200)])
-                record = {"id": f"clang8-{i}", "task": "grammar", "instruction": PROMPTS["grammar"],
-                          "input": _text(source), "output": _text(target)}
+                record = {
+                    "id": f"clang8-{i}",
+                    "task": "grammar",
+                    "instruction": PROMPTS["grammar"],
+                    "input": _text(source),
+                    "output": _text(target),
+                }
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
 
@@ -155,8 +194,8 @@ def _rank_imports() -> dict[str, int]:
 
 def phase_build(args: argparse.Namespace) -> dict[str, Any]:
     from writing_alpaca.format import TEMPLATE
+    from writing_alpaca.hashing import sha256_file
     from writing_alpaca.training import cache
-    from writing_alpaca.training.checkpoints import file_digest
     from writing_alpaca.training.config import Template
     from writing_alpaca.training.modelling import load_tokenizer
 
@@ -164,37 +203,64 @@ def phase_build(args: argparse.Namespace) -> dict[str, Any]:
     tokenizer = load_tokenizer(args.tokenizer)
     started, cpu = time.monotonic(), _cpu_seconds()
     fingerprint = cache.cache_fingerprint(
-        file_digest(args.data), cache.tokenizer_identity(args.tokenizer, tokenizer), Template.from_dict(TEMPLATE),
-        CUTOFF_LEN, False,
+        sha256_file(args.data),
+        cache.tokenizer_identity(args.tokenizer, tokenizer),
+        Template.from_dict(TEMPLATE),
+        CUTOFF_LEN,
+        False,
     )
     digest_seconds = time.monotonic() - started
     out = cache.cache_path(args.cache, fingerprint)
     shutil.rmtree(args.cache, ignore_errors=True)  # a first attempt: nothing cached
-    info = cache.build(args.data, tokenizer, Template.from_dict(TEMPLATE), CUTOFF_LEN, False, out,
-                       workers=args.workers, fingerprint=fingerprint)
+    info = cache.build(
+        args.data,
+        tokenizer,
+        Template.from_dict(TEMPLATE),
+        CUTOFF_LEN,
+        False,
+        out,
+        workers=args.workers,
+        fingerprint=fingerprint,
+    )
     status = _status()
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, the largest worker
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    return {"phase": "build", "seconds": round(time.monotonic() - started, 1), "cpu_seconds": round(_cpu_seconds() - cpu, 1), "digest_seconds": round(digest_seconds, 1),
-            "tokenise_seconds": info["seconds"], "records": info["records"], "examples": info["examples"],
-            "workers": info["workers"], "path": str(out), "cache_bytes": size, "imports": imported, "status": status,
-            "children_maxrss_kib": children if info["workers"] > 1 else 0}
+    return {
+        "phase": "build",
+        "seconds": round(time.monotonic() - started, 1),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 1),
+        "digest_seconds": round(digest_seconds, 1),
+        "tokenise_seconds": info["seconds"],
+        "records": info["records"],
+        "examples": info["examples"],
+        "workers": info["workers"],
+        "path": str(out),
+        "cache_bytes": size,
+        "imports": imported,
+        "status": status,
+        "children_maxrss_kib": children if info["workers"] > 1 else 0,
+    }
 
 
 def phase_read(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from writing_alpaca.training import cache
-    from writing_alpaca.training.data import PaddingCollator
+    from writing_alpaca.training.examples import padding_collator
+    from writing_alpaca.training.modelling import load_tokenizer
 
     imported = _rank_imports()
+    collate = padding_collator(load_tokenizer(args.tokenizer))  # as the trainer's, before the clock starts
     path = args.path
     started, cpu = time.monotonic(), _cpu_seconds()
     tokenised = cache.open_cached(path)
     opened = time.monotonic() - started
     after_open = _status()
     loader = torch.utils.data.DataLoader(
-        tokenised.dataset, batch_size=MICRO_BATCH, shuffle=True, collate_fn=PaddingCollator(0),
+        tokenised.dataset,
+        batch_size=MICRO_BATCH,
+        shuffle=True,
+        collate_fn=collate,
         generator=torch.Generator().manual_seed(0),
     )
     tokens = batches = 0
@@ -203,8 +269,17 @@ def phase_read(args: argparse.Namespace) -> dict[str, Any]:
         batches += 1
         if args.read_batches and batches >= args.read_batches:
             break
-    return {"phase": "read", "open_seconds": round(opened, 2), "epoch_seconds": round(time.monotonic() - started - opened, 1),
-            "cpu_seconds": round(_cpu_seconds() - cpu, 1), "batches": batches, "tokens": tokens, "imports": imported, "after_open": after_open, "status": _status()}
+    return {
+        "phase": "read",
+        "open_seconds": round(opened, 2),
+        "epoch_seconds": round(time.monotonic() - started - opened, 1),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 1),
+        "batches": batches,
+        "tokens": tokens,
+        "imports": imported,
+        "after_open": after_open,
+        "status": _status(),
+    }
 
 
 def phase_legacy(args: argparse.Namespace) -> dict[str, Any]:
@@ -212,7 +287,7 @@ def phase_legacy(args: argparse.Namespace) -> dict[str, Any]:
 
     from writing_alpaca.format import TEMPLATE
     from writing_alpaca.training.config import Template
-    from writing_alpaca.training.data import build_examples, load_instruction_records
+    from writing_alpaca.training.examples import build_examples, load_instruction_records
     from writing_alpaca.training.modelling import load_tokenizer
 
     imported = _rank_imports()
@@ -224,17 +299,34 @@ def phase_legacy(args: argparse.Namespace) -> dict[str, Any]:
     examples = build_examples(load_instruction_records(subset), tokenizer, Template.from_dict(TEMPLATE), CUTOFF_LEN)
     seconds = time.monotonic() - started
     subset.unlink()
-    return {"phase": "legacy", "records": args.legacy, "examples": len(examples), "seconds": round(seconds, 1),
-            "cpu_seconds": round(_cpu_seconds() - cpu, 1),
-            "imports": imported, "status": _status()}
+    return {
+        "phase": "legacy",
+        "records": args.legacy,
+        "examples": len(examples),
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 1),
+        "imports": imported,
+        "status": _status(),
+    }
 
 
 PHASES = {"build": phase_build, "read": phase_read, "legacy": phase_legacy}
 
 
 def _run_phase(name: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
-    command = [sys.executable, str(HERE), "--phase", name, "--workdir", str(args.workdir), "--pairs", str(args.pairs),
-               "--seed", str(args.seed), *extra]
+    command = [
+        sys.executable,
+        str(HERE),
+        "--phase",
+        name,
+        "--workdir",
+        str(args.workdir),
+        "--pairs",
+        str(args.pairs),
+        "--seed",
+        str(args.seed),
+        *extra,
+    ]
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -244,9 +336,11 @@ def _gib(kib: int) -> str:
 
 
 def _machine() -> str:
-    from writing_alpaca.training.modelling import hardware_description
+    from writing_alpaca.systems import hardware_description
 
-    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    mem = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
     return f"{hardware_description()}, {mem / 2**20:.0f} GiB RAM"
 
 
@@ -255,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=2_370_000, help="pairs in the stand-in (cLang-8: 2.37M)")
     parser.add_argument("--workers", type=int, default=2, help="tokenising processes (the job's threads)")
     parser.add_argument("--legacy", type=int, default=0, help="also measure the former in-memory path on N pairs")
-    parser.add_argument("--read-batches", type=int, default=0, help="micro-batches the reading rank takes (0: an epoch)")
+    parser.add_argument(
+        "--read-batches", type=int, default=0, help="micro-batches the reading rank takes (0: an epoch)"
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-tokenise"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
@@ -277,41 +373,58 @@ def main(argv: list[str] | None = None) -> int:
     generated = time.monotonic() - started
     if not (args.tokenizer / "tokenizer.json").is_file():
         write_tokenizer(args.tokenizer, args.data)
-    print(f"stand-in: {args.data} ({args.data.stat().st_size / 2**20:.0f} MiB, {generated:.0f} s); "
-          f"tokenizer {args.tokenizer}", file=sys.stderr)
+    print(
+        f"stand-in: {args.data} ({args.data.stat().st_size / 2**20:.0f} MiB, {generated:.0f} s); "
+        f"tokenizer {args.tokenizer}",
+        file=sys.stderr,
+    )
 
     load_before = os.getloadavg()[0]
     results = {"build": _run_phase("build", args, ["--workers", str(args.workers)])}
-    results["read"] = _run_phase("read", args, ["--read-batches", str(args.read_batches), "--path", results["build"]["path"]])
+    results["read"] = _run_phase(
+        "read", args, ["--read-batches", str(args.read_batches), "--path", results["build"]["path"]]
+    )
     if args.legacy:
         results["legacy"] = _run_phase("legacy", args, ["--legacy", str(args.legacy)])
 
     results["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     b, r = results["build"], results["read"]
     per_token = r["tokens"] / max(1, r["batches"] * MICRO_BATCH)
-    print(f"\n{args.pairs:,} pairs, {b['examples']:,} examples, {per_token:.1f} tokens per example "
-          f"(cutoff_len {CUTOFF_LEN}); cache {b['cache_bytes'] / 2**30:.2f} GiB; machine: {_machine()}; "
-          f"1-min load average {results['load_average'][0]} before, {results['load_average'][1]} after\n")
-    print("| process | what it does | wall time | CPU time | peak RSS (VmHWM) | of which private (RssAnon) | after imports |")
+    print(
+        f"\n{args.pairs:,} pairs, {b['examples']:,} examples, {per_token:.1f} tokens per example "
+        f"(cutoff_len {CUTOFF_LEN}); cache {b['cache_bytes'] / 2**30:.2f} GiB; machine: {_machine()}; "
+        f"1-min load average {results['load_average'][0]} before, {results['load_average'][1]} after\n"
+    )
+    print(
+        "| process | what it does | wall time | CPU time | peak RSS (VmHWM) | of which private (RssAnon) | after imports |"
+    )
     print("|---|---|---|---|---|---|---|")
-    print(f"| rank 0, first attempt | sha256 of the data ({b['digest_seconds']} s) + tokenise {b['records']:,} records "
-          f"({b['workers']} process(es)) into Arrow | {b['seconds']} s | {b['cpu_seconds']} s | {_gib(b['status']['VmHWM'])} | "
-          f"{_gib(b['status']['RssAnon'])} (end) | {_gib(b['imports']['VmRSS'])} |")
+    print(
+        f"| rank 0, first attempt | sha256 of the data ({b['digest_seconds']} s) + tokenise {b['records']:,} records "
+        f"({b['workers']} process(es)) into Arrow | {b['seconds']} s | {b['cpu_seconds']} s | {_gib(b['status']['VmHWM'])} | "
+        f"{_gib(b['status']['RssAnon'])} (end) | {_gib(b['imports']['VmRSS'])} |"
+    )
     if b["children_maxrss_kib"]:
-        print(f"| its largest tokenising worker | `datasets.map(num_proc={b['workers']})` | | | "
-              f"{_gib(b['children_maxrss_kib'])} | | |")
-    print(f"| every other rank, every retry | open memory-mapped ({r['open_seconds']} s), "
-          f"{r['batches']:,} random micro-batches of {MICRO_BATCH} | {r['epoch_seconds']} s | {r['cpu_seconds']} s | {_gib(r['status']['VmHWM'])} | "
-          f"{_gib(r['status']['RssAnon'])} | {_gib(r['imports']['VmRSS'])} |")
+        print(
+            f"| its largest tokenising worker | `datasets.map(num_proc={b['workers']})` | | | "
+            f"{_gib(b['children_maxrss_kib'])} | | |"
+        )
+    print(
+        f"| every other rank, every retry | open memory-mapped ({r['open_seconds']} s), "
+        f"{r['batches']:,} random micro-batches of {MICRO_BATCH} | {r['epoch_seconds']} s | {r['cpu_seconds']} s | {_gib(r['status']['VmHWM'])} | "
+        f"{_gib(r['status']['RssAnon'])} | {_gib(r['imports']['VmRSS'])} |"
+    )
     if args.legacy:
         legacy = results["legacy"]
         scale = args.pairs / legacy["records"]
         extra = legacy["status"]["VmHWM"] - legacy["imports"]["VmRSS"]
-        print(f"| before: every rank, every attempt | `build_examples` on {legacy['records']:,} records "
-              f"(x {scale:.1f} for {args.pairs:,}) | {legacy['seconds']} s (≈ {legacy['seconds'] * scale / 60:.0f} min) | "
-              f"{legacy['cpu_seconds']} s | "
-              f"{_gib(legacy['status']['VmHWM'])} (≈ {_gib(legacy['imports']['VmRSS'] + extra * scale)}) | | "
-              f"{_gib(legacy['imports']['VmRSS'])} |")
+        print(
+            f"| before: every rank, every attempt | `build_examples` on {legacy['records']:,} records "
+            f"(x {scale:.1f} for {args.pairs:,}) | {legacy['seconds']} s (≈ {legacy['seconds'] * scale / 60:.0f} min) | "
+            f"{legacy['cpu_seconds']} s | "
+            f"{_gib(legacy['status']['VmHWM'])} (≈ {_gib(legacy['imports']['VmRSS'] + extra * scale)}) | | "
+            f"{_gib(legacy['imports']['VmRSS'])} |"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

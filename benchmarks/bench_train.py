@@ -41,8 +41,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from writing_alpaca.systems import hardware_description
 from writing_alpaca.training.config import LoraSettings
-from writing_alpaca.training.modelling import apply_lora, hardware_description
+from writing_alpaca.training.modelling import apply_lora
 
 #: LLaMA shapes: (layers, hidden, heads, intermediate, vocab). "tiny" is the demo's base model.
 SHAPES = {
@@ -195,7 +196,9 @@ def run(args: argparse.Namespace, method: str) -> Result:
 
     tokens_per_second = args.steps * args.micro_batch * args.seq_len / seconds
     per_token = flops_per_token(method, n_matmul, n_lora, layers, hidden, args.seq_len)
-    recompute = recompute_flops_per_token(n_matmul, layers, hidden, args.seq_len) if args.gradient_checkpointing else 0.0
+    recompute = (
+        recompute_flops_per_token(n_matmul, layers, hidden, args.seq_len) if args.gradient_checkpointing else 0.0
+    )
     if args.peak_tflops:
         peak, source = args.peak_tflops * 1e12, "--peak-tflops"
     elif cuda:
@@ -248,7 +251,9 @@ def run_and_release(args: argparse.Namespace, method: str) -> Result:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
-    parser.add_argument("--layers", type=int, default=None, help="override the shape's layer count (e.g. to fit memory)")
+    parser.add_argument(
+        "--layers", type=int, default=None, help="override the shape's layer count (e.g. to fit memory)"
+    )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--method", choices=["lora", "full", "both"], default="both")
     parser.add_argument("--micro-batch", type=int, default=4, help="sequences per step (default 4, the paper's)")

@@ -58,7 +58,13 @@ def sources(sysout: Path, dataset: str) -> list[str]:
 def test_jsonl(path: Path, dataset: str, lines: list[str]) -> Path:
     with path.open("w", encoding="utf-8") as fh:
         for i, line in enumerate(lines, start=1):
-            record = {"id": f"{dataset}-{i:06d}", "dataset": dataset, "task": "grammar", "source": line, "references": []}
+            record = {
+                "id": f"{dataset}-{i:06d}",
+                "dataset": dataset,
+                "task": "grammar",
+                "source": line,
+                "references": [],
+            }
             fh.write(json.dumps(record) + "\n")
     return path
 
@@ -78,16 +84,37 @@ def main(argv: list[str] | None = None) -> int:
             for family, name in outputs:
                 out = Path(tmp) / f"{dataset}-{name}.edits.json"
                 t0 = time.perf_counter()
-                cmd = [sys.executable, "-m", "writing_alpaca", "analyse", "edits", "--data", str(data),
-                       "--hyp", str(args.sysout / sub / name), "--out", str(out)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "writing_alpaca",
+                    "analyse",
+                    "edits",
+                    "--data",
+                    str(data),
+                    "--hyp",
+                    str(args.sysout / sub / name),
+                    "--out",
+                    str(out),
+                ]
                 subprocess.run(cmd, check=True, capture_output=True)
                 entity = json.loads(out.read_text())["entity"]
-                row = {"dataset": dataset, "family": family, "output": name, "seconds": time.perf_counter() - t0,
-                       **{k: entity[k] for k in ("corrections", "touching_entity", "share",
-                                                  "touching_named_entity", "named_share")}}
+                row = {
+                    "dataset": dataset,
+                    "family": family,
+                    "output": name,
+                    "seconds": time.perf_counter() - t0,
+                    **{
+                        k: entity[k]
+                        for k in ("corrections", "touching_entity", "share", "touching_named_entity", "named_share")
+                    },
+                }
                 rows.append(row)
-                print(f"| {dataset} | {family} | {name} | {row['corrections']:,} | {row['share']:.1f} | "
-                      f"{row['named_share']:.1f} | {PAPER[family]} |", flush=True)
+                print(
+                    f"| {dataset} | {family} | {name} | {row['corrections']:,} | {row['share']:.1f} | "
+                    f"{row['named_share']:.1f} | {PAPER[family]} |",
+                    flush=True,
+                )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0

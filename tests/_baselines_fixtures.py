@@ -62,7 +62,7 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 # ---------------------------------------------------------------- cluster-scale runs (tests/test_train_cluster.py)
 
-TINY_BASELINE = {"layers": 2, "hidden": 32, "heads": 2, "intermediate": 64, "vocab": 300, "max_positions": 64}
+TINY_BASELINE = {"layers": 2, "hidden": 32, "heads": 2, "intermediate": 64, "vocab": 300, "max_position_embeddings": 64}
 _TINY_BASES: dict[tuple[str, bool], Path] = {}
 
 
@@ -77,7 +77,9 @@ def tiny_baseline_base(kind: str, root: Path, mixture: Path, dropout: bool = Tru
     if key not in _TINY_BASES:
         from writing_alpaca.baselines.tiny import build_tiny
 
-        out = build_tiny(kind, {"kind": kind, "build_tiny": TINY_BASELINE}, [mixture], 1, root / f"base-{kind}-{int(dropout)}")
+        out = build_tiny(
+            kind, {"kind": kind, "build_tiny": TINY_BASELINE}, [mixture], 1, root / f"base-{kind}-{int(dropout)}"
+        )
         if not dropout:
             config = json.loads((out / "config.json").read_text())
             for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout_rate"):
@@ -90,10 +92,29 @@ def tiny_baseline_base(kind: str, root: Path, mixture: Path, dropout: bool = Tru
 
 #: Hyper-parameters of the cluster tests: batch 8 = micro-batch 4 x 2 (accumulation, or processes).
 CLUSTER_HP = {
-    "gector": {"max_steps": 40, "batch_size": 8, "micro_batch_size": 4, "learning_rate": 2e-3, "cold_learning_rate": 1e-2,
-               "cold_steps": 5, "warmup_steps": 3, "logging_steps": 1, "max_length": 32, "save_steps": 10},
-    "seq2seq": {"max_steps": 8, "batch_size": 8, "micro_batch_size": 4, "optimizer": "adamw", "learning_rate": 3e-3,
-                "warmup_steps": 2, "lr_scheduler": "linear", "logging_steps": 1, "save_steps": 3},
+    "gector": {
+        "max_steps": 40,
+        "batch_size": 8,
+        "micro_batch_size": 4,
+        "learning_rate": 2e-3,
+        "cold_learning_rate": 1e-2,
+        "cold_steps": 5,
+        "warmup_steps": 3,
+        "logging_steps": 1,
+        "max_length": 32,
+        "save_steps": 10,
+    },
+    "seq2seq": {
+        "max_steps": 8,
+        "batch_size": 8,
+        "micro_batch_size": 4,
+        "optimizer": "adamw",
+        "learning_rate": 3e-3,
+        "warmup_steps": 2,
+        "lr_scheduler": "linear",
+        "logging_steps": 1,
+        "save_steps": 3,
+    },
 }
 
 
@@ -102,11 +123,27 @@ def baseline_training(kind: str, **overrides) -> dict:
     return {"precision": "auto", "seed": 1, "baselines": {kind: {**CLUSTER_HP[kind], **overrides}}}
 
 
-def baseline_command(launcher: tuple[str, ...], kind: str, base: Path, data: Path, out: Path, checkpoints: Path, training: dict) -> list[str]:
+def baseline_command(
+    launcher: tuple[str, ...], kind: str, base: Path, data: Path, out: Path, checkpoints: Path, training: dict
+) -> list[str]:
     """The ``baselines train`` command line rule train_baseline runs."""
     spec = {"kind": kind, "method": "full", "base": "tiny", "mixture": "toy"}
     return [
-        *launcher, "baselines", "train", "--system", f"toy-{kind}", "--spec", json.dumps(spec),
-        "--training", json.dumps(training), "--checkpoint-dir", str(checkpoints),
-        "--base", str(base), "--data", str(data), "--out", str(out),
+        *launcher,
+        "baselines",
+        "train",
+        "--system",
+        f"toy-{kind}",
+        "--spec",
+        json.dumps(spec),
+        "--training",
+        json.dumps(training),
+        "--checkpoint-dir",
+        str(checkpoints),
+        "--base",
+        str(base),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
     ]

@@ -13,8 +13,9 @@ import random
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from writing_alpaca.format import PROMPTS, TEMPLATE
 
@@ -22,6 +23,8 @@ GRAMMAR = PROMPTS["grammar"]
 SPEC = {"layers": 2, "hidden": 64, "heads": 4, "intermediate": 128, "vocab": 512}
 WORDS = "the cat sat on mat a dog ran to park he go goes went school they is are was were she".split()
 
+#: a trained system's fragment (systems.<name>) but its method: what the train rule passes as --spec
+SYSTEM: dict[str, Any] = {"label": "toy", "kind": "causal_lm", "base": "tiny", "mixture": "toy"}
 TRAINING: dict[str, Any] = {
     "max_steps": 30,
     "batch_size": 8,
@@ -112,8 +115,8 @@ def trained_system(method: str, **overrides: Any) -> Path:
     key = ("system", method, json.dumps(training, sort_keys=True))
 
     def build(out: Path) -> None:
-        config = TrainConfig.from_fragments(f"toy-{method}", {"method": method}, training, TEMPLATE, seed=1)
-        train(config, tiny_base(), instruction_file(), out)
+        config = TrainConfig.from_fragments(f"toy-{method}", {**SYSTEM, "method": method}, training, TEMPLATE, seed=1)
+        train(config, tiny_base(), instruction_file(), out, prompts=PROMPTS)
 
     return _cached(key, build)
 
@@ -126,12 +129,30 @@ def train_command(
     launcher: tuple[str, ...] = (sys.executable, "-m", "writing_alpaca"),
 ) -> list[str]:
     """The ``train`` command line a Snakemake rule would run (``launcher``: python or torchrun)."""
-    spec = {"method": method, "kind": "causal_lm", "base": "tiny"}
+    spec = {**SYSTEM, "method": method}
     return [
-        *launcher, "train", "--system", f"toy-{method}", "--spec", json.dumps(spec),
-        "--training", json.dumps(training), "--template", json.dumps(TEMPLATE), "--seed", "1",
-        "--base", str(tiny_base()), "--data", str(instruction_file()), "--out", str(out),
-        "--checkpoint-dir", str(checkpoint_dir),
+        *launcher,
+        "train",
+        "--system",
+        f"toy-{method}",
+        "--spec",
+        json.dumps(spec),
+        "--training",
+        json.dumps(training),
+        "--template",
+        json.dumps(TEMPLATE),
+        "--prompts",
+        json.dumps(PROMPTS),
+        "--seed",
+        "1",
+        "--base",
+        str(tiny_base()),
+        "--data",
+        str(instruction_file()),
+        "--out",
+        str(out),
+        "--checkpoint-dir",
+        str(checkpoint_dir),
     ]
 
 

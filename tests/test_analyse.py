@@ -68,8 +68,14 @@ def test_figure1_counts_hand_case(pipeline):
     assert result["edits"] == {"M": 2, "R": 1, "U": 2, "total": 5}
     assert result["by_type"] == {"M:DET": 1, "M:VERB:FORM": 1, "R:VERB:SVA": 1, "U:DET": 1, "U:PRON": 1}
     # no correction here touches an entity; deleting "it" next to the DATE "yesterday" is adjacent, not inside
-    assert result["entity"] == {"corrections": 5, "touching_entity": 0, "share": 0.0, "touching_named_entity": 0,
-                                "named_share": 0.0, "named_labels": sorted(analyse.NAMED_ENTITY_LABELS)}
+    assert result["entity"] == {
+        "corrections": 5,
+        "touching_entity": 0,
+        "share": 0.0,
+        "touching_named_entity": 0,
+        "named_share": 0.0,
+        "named_labels": sorted(analyse.NAMED_ENTITY_LABELS),
+    }
     assert result["examples"] == []
 
 
@@ -110,10 +116,22 @@ def test_entity_share_in_both_definitions_hand_case(pipeline):
     assert (entity["touching_entity"], entity["share"]) == (3, 60.0)  # any spaCy label
     assert (entity["touching_named_entity"], entity["named_share"]) == (1, 20.0)  # PERSON, ORG, GPE, ...
     assert [(e["id"], e["named"], sorted({x["label"] for x in e["entities"]})) for e in result["examples"]] == [
-        ("t-0", True, ["GPE"]), ("t-2", False, ["DATE"]), ("t-4", False, ["DATE"])
+        ("t-0", True, ["GPE"]),
+        ("t-2", False, ["DATE"]),
+        ("t-4", False, ["DATE"]),
     ]
     assert analyse.NAMED_ENTITY_LABELS == {
-        "PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"
+        "PERSON",
+        "ORG",
+        "GPE",
+        "LOC",
+        "NORP",
+        "FAC",
+        "PRODUCT",
+        "EVENT",
+        "WORK_OF_ART",
+        "LAW",
+        "LANGUAGE",
     }
 
 
@@ -138,8 +156,14 @@ def test_unchanged_lines_are_not_parsed_and_yield_no_edits():
     assert result["n_changed"] == 0
     assert result["edits"] == {"M": 0, "R": 0, "U": 0, "total": 0}
     assert result["by_type"] == {}
-    assert result["entity"] == {"corrections": 0, "touching_entity": 0, "share": None, "touching_named_entity": 0,
-                                "named_share": None, "named_labels": sorted(analyse.NAMED_ENTITY_LABELS)}
+    assert result["entity"] == {
+        "corrections": 0,
+        "touching_entity": 0,
+        "share": None,
+        "touching_named_entity": 0,
+        "named_share": None,
+        "named_labels": sorted(analyse.NAMED_ENTITY_LABELS),
+    }
 
 
 def test_tokenisation_difference_alone_is_no_edit(pipeline):

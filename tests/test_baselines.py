@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from _baselines_fixtures import BEA_TRAIN_M2, agreement_records, m2_pairs, write_jsonl
 from writing_alpaca.baselines import register
 from writing_alpaca.baselines.common import GECTOR_DEFAULTS, SEQ2SEQ_DEFAULTS, hyperparameters
 from writing_alpaca.baselines.gector import build_label_vocab
@@ -24,8 +25,6 @@ from writing_alpaca.baselines.gector_tags import (
     load_verb_forms,
 )
 from writing_alpaca.errors import WritingAlpacaError
-
-from _baselines_fixtures import BEA_TRAIN_M2, agreement_records, m2_pairs, write_jsonl
 
 VERBS = VerbForms.from_lines(["go_goes:VB_VBZ", "goes_go:VBZ_VB", "eat_ate:VB_VBD"])
 
@@ -115,8 +114,14 @@ def test_lemminflect_verb_forms_cover_regular_irregular_and_be(tmp_path):
     verbs = lemminflect_verb_forms()
     assert len(verbs.encode) > 50_000  # ~6,750 verbs x up to 20 ordered form pairs
     hand_checked = {
-        ("go", "goes"): "VB_VBZ", ("go", "went"): "VB_VBD", ("goes", "go"): "VBZ_VB", ("eat", "eating"): "VB_VBG",
-        ("eaten", "eat"): "VBN_VB", ("is", "was"): "VBZ_VBD", ("was", "is"): "VBD_VBZ", ("has", "have"): "VBZ_VB",
+        ("go", "goes"): "VB_VBZ",
+        ("go", "went"): "VB_VBD",
+        ("goes", "go"): "VBZ_VB",
+        ("eat", "eating"): "VB_VBG",
+        ("eaten", "eat"): "VBN_VB",
+        ("is", "was"): "VBZ_VBD",
+        ("was", "is"): "VBD_VBZ",
+        ("has", "have"): "VBZ_VB",
         ("been", "be"): "VBN_VB",
     }
     # "walked" is both VBD and VBN: the later entry of the pair keeps the encoding, as in GECToR
@@ -128,7 +133,11 @@ def test_lemminflect_verb_forms_cover_regular_irregular_and_be(tmp_path):
     # the dictionary drives the tags: agreement and tense errors become verb g-transformations
     src, tgt = "He go to school and have eat .".split(), "He goes to school and has eaten .".split()
     tags = extract_tags(src, tgt, verbs)
-    assert [t for t in tags if t] == [["$TRANSFORM_VERB_VB_VBZ"], ["$TRANSFORM_VERB_VB_VBZ"], ["$TRANSFORM_VERB_VB_VBN"]]
+    assert [t for t in tags if t] == [
+        ["$TRANSFORM_VERB_VB_VBZ"],
+        ["$TRANSFORM_VERB_VB_VBZ"],
+        ["$TRANSFORM_VERB_VB_VBN"],
+    ]
     assert apply_tags(src, tags, verbs) == tgt
     # every real W&I correction is still rebuilt exactly with the dictionary
     for source, target in m2_pairs(BEA_TRAIN_M2, 500):
@@ -157,9 +166,11 @@ def test_hyperparameters_defaults_and_errors():
     assert hp["max_steps"] == 3 and hp["seed"] == 7 and hp["learning_rate"] == GECTOR_DEFAULTS["learning_rate"]
     with pytest.raises(WritingAlpacaError, match="unknown key"):
         hyperparameters("gector", {"baselines": {"gector": {"lr": 1}}})
-    with pytest.raises(WritingAlpacaError, match="not a multiple"):
+    with pytest.raises(WritingAlpacaError, match=r"batch_size \(10\) must be a multiple of micro_batch_size \(4\)"):
         hyperparameters("seq2seq", {"baselines": {"seq2seq": {"batch_size": 10, "micro_batch_size": 4}}})
-    with pytest.raises(WritingAlpacaError, match=r"gector.save_steps: expected an integer >= 0"):
+    with pytest.raises(
+        WritingAlpacaError, match=r"gector.save_steps: Input should be greater than or equal to 0 \(got -1\)"
+    ):
         hyperparameters("gector", {"baselines": {"gector": {"save_steps": -1}}})
 
 
@@ -174,9 +185,26 @@ def _tree_digest(path: Path) -> dict[str, str]:
 def test_build_tiny_offline_and_deterministic(kind, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     corpus = write_jsonl(tmp_path / "corpus.jsonl", agreement_records(40))
-    spec = json.dumps({"kind": kind, "build_tiny": {"layers": 1, "hidden": 32, "heads": 2, "intermediate": 64, "vocab": 300}})
+    spec = json.dumps(
+        {"kind": kind, "build_tiny": {"layers": 1, "hidden": 32, "heads": 2, "intermediate": 64, "vocab": 300}}
+    )
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        assert run("build-tiny", "--kind", kind, "--spec", spec, "--corpus", str(corpus), "--seed", str(seed), "--out", str(tmp_path / name)) == 0
+        assert (
+            run(
+                "build-tiny",
+                "--kind",
+                kind,
+                "--spec",
+                spec,
+                "--corpus",
+                str(corpus),
+                "--seed",
+                str(seed),
+                "--out",
+                str(tmp_path / name),
+            )
+            == 0
+        )
     a, b, c = (_tree_digest(tmp_path / n) for n in "abc")
     assert a == b
     assert a["model.safetensors"] != c["model.safetensors"] and a["tokenizer.json"] == c["tokenizer.json"]
@@ -196,33 +224,102 @@ def test_build_tiny_offline_and_deterministic(kind, tmp_path, monkeypatch):
 def _train_and_decode(tmp_path_factory, kind: str, hp: dict) -> dict:
     tmp = tmp_path_factory.mktemp(kind)
     records = agreement_records(60)
-    mixture = write_jsonl(tmp / "mixture.jsonl", records + [{"id": "g", "task": "generic", "instruction": "Say hi.", "input": "", "output": "hi"}])
-    test = [{"id": f"t{i}", "dataset": "toy", "task": "grammar", "source": r["input"], "references": [r["output"]]} for i, r in enumerate(records[::5])]
+    mixture = write_jsonl(
+        tmp / "mixture.jsonl",
+        records + [{"id": "g", "task": "generic", "instruction": "Say hi.", "input": "", "output": "hi"}],
+    )
+    test = [
+        {"id": f"t{i}", "dataset": "toy", "task": "grammar", "source": r["input"], "references": [r["output"]]}
+        for i, r in enumerate(records[::5])
+    ]
     test.append({"id": "empty", "dataset": "toy", "task": "grammar", "source": "", "references": [""]})
     test_path = write_jsonl(tmp / "test.jsonl", test)
-    spec = {"kind": kind, "build_tiny": {"layers": 2, "hidden": 64, "heads": 4, "intermediate": 128, "vocab": 400, "max_positions": 64}}
-    run("build-tiny", "--kind", kind, "--spec", json.dumps(spec), "--corpus", str(mixture), "--seed", "1", "--out", str(tmp / "base"))
+    spec = {
+        "kind": kind,
+        "build_tiny": {
+            "layers": 2,
+            "hidden": 64,
+            "heads": 4,
+            "intermediate": 128,
+            "vocab": 400,
+            "max_position_embeddings": 64,
+        },
+    }
+    run(
+        "build-tiny",
+        "--kind",
+        kind,
+        "--spec",
+        json.dumps(spec),
+        "--corpus",
+        str(mixture),
+        "--seed",
+        "1",
+        "--out",
+        str(tmp / "base"),
+    )
     system = {"label": kind, "kind": kind, "base": "tiny", "method": "full", "mixture": "toy"}
     training = {"max_steps": 1000, "precision": "auto", "baselines": {kind: hp}}
-    run("train", "--system", f"tiny-{kind}", "--spec", json.dumps(system), "--training", json.dumps(training),
-        "--base", str(tmp / "base"), "--data", str(mixture), "--out", str(tmp / "system"))
+    run(
+        "train",
+        "--system",
+        f"tiny-{kind}",
+        "--spec",
+        json.dumps(system),
+        "--training",
+        json.dumps(training),
+        "--base",
+        str(tmp / "base"),
+        "--data",
+        str(mixture),
+        "--out",
+        str(tmp / "system"),
+    )
     decoding = {"num_beams": 2, "batch_size": 3, "max_new_tokens": 16, "backend": "hf"}
-    run("decode", "--system-dir", str(tmp / "system"), "--data", str(test_path), "--decoding", json.dumps(decoding),
-        "--out", str(tmp / "out.txt"), "--metrics", str(tmp / "out.metrics.json"))
+    run(
+        "decode",
+        "--system-dir",
+        str(tmp / "system"),
+        "--data",
+        str(test_path),
+        "--decoding",
+        json.dumps(decoding),
+        "--out",
+        str(tmp / "out.txt"),
+        "--metrics",
+        str(tmp / "out.metrics.json"),
+    )
     return {"dir": tmp, "test": test}
 
 
 @pytest.fixture(scope="module")
 def t5_run(tmp_path_factory):
-    hp = {"max_steps": 30, "batch_size": 8, "micro_batch_size": 8, "optimizer": "adamw", "learning_rate": 3e-3,
-          "logging_steps": 5, "save_steps": 0, "source_prefix": "{task}: "}
+    hp = {
+        "max_steps": 30,
+        "batch_size": 8,
+        "micro_batch_size": 8,
+        "optimizer": "adamw",
+        "learning_rate": 3e-3,
+        "logging_steps": 5,
+        "save_steps": 0,
+        "source_prefix": "{task}: ",
+    }
     return _train_and_decode(tmp_path_factory, "seq2seq", hp)
 
 
 @pytest.fixture(scope="module")
 def gector_run(tmp_path_factory):
-    hp = {"max_steps": 30, "batch_size": 16, "micro_batch_size": 8, "learning_rate": 2e-3, "cold_learning_rate": 1e-2,
-          "cold_steps": 5, "warmup_steps": 0, "logging_steps": 5, "max_length": 32}
+    hp = {
+        "max_steps": 30,
+        "batch_size": 16,
+        "micro_batch_size": 8,
+        "learning_rate": 2e-3,
+        "cold_learning_rate": 1e-2,
+        "cold_steps": 5,
+        "warmup_steps": 0,
+        "logging_steps": 5,
+        "max_length": 32,
+    }
     return _train_and_decode(tmp_path_factory, "gector", hp)
 
 
@@ -232,44 +329,67 @@ def _gpu(monkeypatch, capability: tuple[int, int]) -> None:
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: capability >= (8, 0) or including_emulation)
+    monkeypatch.setattr(
+        torch.cuda, "is_bf16_supported", lambda including_emulation=True: capability >= (8, 0) or including_emulation
+    )
 
 
 @pytest.mark.parametrize("capability, gector, t5", [((7, 0), "float16", None), ((8, 0), "bfloat16", "bfloat16")])
 def test_baselines_take_the_llm_trainers_precision(monkeypatch, capability, gector, t5):
     import torch
 
-    from writing_alpaca.baselines.common import device_and_dtype, training_precision
+    from writing_alpaca.baselines.common import device_and_dtype
+    from writing_alpaca.training.config import precision_setting
+    from writing_alpaca.training.modelling import choose_precision
 
     _gpu(monkeypatch, capability)
-    device, dtype = device_and_dtype(training_precision({"precision": "auto"}))
+    # as the GECToR trainer resolves training.precision: the LLM trainer's chooser
+    device, dtype = device_and_dtype(choose_precision(precision_setting({"precision": "auto"})))
     assert device.type == "cuda" and dtype == getattr(torch, gector)
-    # T5 overflows in fp16: `auto` is fp32 (None) on a GPU without native bf16
-    assert device_and_dtype("auto", fp16=False)[1] == (getattr(torch, t5) if t5 else None)
-    assert device_and_dtype("fp16", fp16=False)[1] == torch.float16  # asked for explicitly
-    assert device_and_dtype("fp32")[1] is None
+    # T5 overflows in fp16 (its trainer and decoder pass fp16=False): `auto` is fp32 (None) on a GPU without native bf16
+    assert device_and_dtype(choose_precision("auto", fp16=False))[1] == (getattr(torch, t5) if t5 else None)
+    assert device_and_dtype(choose_precision("fp16", fp16=False))[1] == torch.float16  # asked for explicitly
+    assert device_and_dtype(choose_precision("fp32")) == (torch.device("cuda"), None)
 
 
 def test_baselines_precision_errors(monkeypatch):
     import torch
 
-    from writing_alpaca.baselines.common import device_and_dtype, training_precision
+    from writing_alpaca.baselines.common import device_and_dtype
+    from writing_alpaca.training.config import precision_setting
+    from writing_alpaca.training.modelling import choose_precision
 
     with pytest.raises(WritingAlpacaError, match=r"training.bf16: renamed: use precision"):
-        training_precision({"bf16": "auto"})
+        precision_setting({"bf16": "auto"})
     _gpu(monkeypatch, (7, 0))
     with pytest.raises(WritingAlpacaError, match=r"training.precision is bf16 but this GPU has compute capability 7.0"):
-        device_and_dtype("bf16")
+        choose_precision("bf16")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert device_and_dtype("auto") == (torch.device("cpu"), None)
+    assert device_and_dtype(choose_precision("auto")) == (torch.device("cpu"), None)
 
 
 def _check_training_artefacts(system_dir: Path, kind: str, steps: int) -> dict:
     system = json.loads((system_dir / "system.json").read_text())
-    assert system == {"system": f"tiny-{kind}", "kind": kind, "method": "full", "base": str(system_dir.parent / "base"),
-                      "adapter": None, "model": "model"}
+    assert system == {
+        "system": f"tiny-{kind}",
+        "kind": kind,
+        "method": "full",
+        "base": str(system_dir.parent / "base"),
+        "adapter": None,
+        "model": "model",
+    }
     metrics = json.loads((system_dir / "train_metrics.json").read_text())
-    for key in ("wall_seconds", "gpus", "gpu_hours", "tokens_seen", "tokens_per_second", "steps", "final_loss", "loss_history", "hardware"):
+    for key in (
+        "wall_seconds",
+        "gpus",
+        "gpu_hours",
+        "tokens_seen",
+        "tokens_per_second",
+        "steps",
+        "final_loss",
+        "loss_history",
+        "hardware",
+    ):
         assert key in metrics
     assert metrics["steps"] == steps and metrics["pairs"] == 60  # the generic record without input is skipped
     assert metrics["tokens_seen"] > 0 and metrics["wall_seconds"] > 0
@@ -288,9 +408,21 @@ def _check_outputs(run_info: dict) -> dict:
     # the toy task is learnt: most outputs equal their own reference, so the order is kept
     assert sum(o == r for o, r in zip(outputs, refs)) >= 0.75 * len(refs), list(zip(outputs, refs))
     metrics = json.loads((run_info["dir"] / "out.metrics.json").read_text())
-    for key in ("instances", "seconds", "instances_per_second", "generated_tokens", "tokens_per_second", "batch_size", "num_beams", "device", "hardware"):
+    for key in (
+        "instances",
+        "seconds",
+        "instances_per_second",
+        "generated_tokens",
+        "tokens_per_second",
+        "batch_size",
+        "num_beams",
+        "device",
+        "hardware",
+    ):
         assert key in metrics
-    assert metrics["instances"] == len(run_info["test"]) and metrics["batch_size"] == 3 and metrics["generated_tokens"] > 0
+    assert (
+        metrics["instances"] == len(run_info["test"]) and metrics["batch_size"] == 3 and metrics["generated_tokens"] > 0
+    )
     return metrics
 
 
@@ -313,13 +445,25 @@ def test_gector_trains_and_loss_falls(gector_run):
 
 
 def test_gector_with_lemminflect_verb_forms_learns_agreement_as_verb_transforms(tmp_path_factory):
-    hp = {"max_steps": 30, "batch_size": 16, "micro_batch_size": 8, "learning_rate": 2e-3, "cold_learning_rate": 1e-2,
-          "cold_steps": 5, "warmup_steps": 0, "logging_steps": 5, "max_length": 32, "verb_forms": "lemminflect"}
+    hp = {
+        "max_steps": 30,
+        "batch_size": 16,
+        "micro_batch_size": 8,
+        "learning_rate": 2e-3,
+        "cold_learning_rate": 1e-2,
+        "cold_steps": 5,
+        "warmup_steps": 0,
+        "logging_steps": 5,
+        "max_length": 32,
+        "verb_forms": "lemminflect",
+    }
     run_info = _train_and_decode(tmp_path_factory, "gector", hp)
     model_dir = run_info["dir"] / "system" / "model"
     settings = json.loads((model_dir / "gector.json").read_text())
     # go->goes, like->likes, eat->eats, want->wants: one verb tag instead of four $REPLACE tags
-    assert "$TRANSFORM_VERB_VB_VBZ" in settings["labels"] and not any(t.startswith("$REPLACE_") for t in settings["labels"])
+    assert "$TRANSFORM_VERB_VB_VBZ" in settings["labels"] and not any(
+        t.startswith("$REPLACE_") for t in settings["labels"]
+    )
     assert settings["verb_forms"] == "verb-form-vocab.txt"
     saved = VerbForms.load(model_dir / settings["verb_forms"])  # the dictionary travels with the model
     assert saved.tag("want", "wants") == "$TRANSFORM_VERB_VB_VBZ" and len(saved.encode) > 50_000
@@ -338,25 +482,100 @@ def test_gector_decode_overrides_and_thresholds(gector_run, tmp_path):
     test = gector_run["dir"] / "test.jsonl"
     # a minimum error probability above 1 leaves every sentence unchanged
     decoding = {"batch_size": 2, "gector": {"min_error_prob": 1.01, "iterations": 2}}
-    run("decode", "--system-dir", str(system), "--data", str(test), "--decoding", json.dumps(decoding),
-        "--out", str(tmp_path / "o.txt"), "--metrics", str(tmp_path / "m.json"))
+    run(
+        "decode",
+        "--system-dir",
+        str(system),
+        "--data",
+        str(test),
+        "--decoding",
+        json.dumps(decoding),
+        "--out",
+        str(tmp_path / "o.txt"),
+        "--metrics",
+        str(tmp_path / "m.json"),
+    )
     assert (tmp_path / "o.txt").read_text().split("\n")[:-1] == [r["source"] for r in gector_run["test"]]
     assert json.loads((tmp_path / "m.json").read_text())["iterations"] == 2
     with pytest.raises(WritingAlpacaError, match="unknown key"):
-        run("decode", "--system-dir", str(system), "--data", str(test), "--decoding", json.dumps({"gector": {"beam": 3}}),
-            "--out", str(tmp_path / "o.txt"), "--metrics", str(tmp_path / "m.json"))
+        run(
+            "decode",
+            "--system-dir",
+            str(system),
+            "--data",
+            str(test),
+            "--decoding",
+            json.dumps({"gector": {"beam": 3}}),
+            "--out",
+            str(tmp_path / "o.txt"),
+            "--metrics",
+            str(tmp_path / "m.json"),
+        )
 
 
 def test_cli_errors(tmp_path):
     with pytest.raises(WritingAlpacaError, match="system.json: not found"):
-        run("decode", "--system-dir", str(tmp_path), "--data", "x.jsonl", "--decoding", "{}", "--out", "o", "--metrics", "m")
+        run(
+            "decode",
+            "--system-dir",
+            str(tmp_path),
+            "--data",
+            "x.jsonl",
+            "--decoding",
+            "{}",
+            "--out",
+            "o",
+            "--metrics",
+            "m",
+        )
     with pytest.raises(WritingAlpacaError, match="method: full"):
-        run("train", "--system", "s", "--spec", '{"kind": "seq2seq", "method": "lora"}', "--training", "{}",
-            "--base", str(tmp_path), "--data", "x", "--out", str(tmp_path / "o"))
+        run(
+            "train",
+            "--system",
+            "s",
+            "--spec",
+            '{"kind": "seq2seq", "method": "lora"}',
+            "--training",
+            "{}",
+            "--base",
+            str(tmp_path),
+            "--data",
+            "x",
+            "--out",
+            str(tmp_path / "o"),
+        )
     with pytest.raises(WritingAlpacaError, match="kind must be one of"):
-        run("train", "--system", "s", "--spec", '{"kind": "causal_lm"}', "--training", "{}",
-            "--base", str(tmp_path), "--data", "x", "--out", str(tmp_path / "o"))
-    mixture = write_jsonl(tmp_path / "m.jsonl", [{"id": "1", "task": "generic", "instruction": "Hi", "input": "", "output": "x"}])
+        run(
+            "train",
+            "--system",
+            "s",
+            "--spec",
+            '{"kind": "causal_lm"}',
+            "--training",
+            "{}",
+            "--base",
+            str(tmp_path),
+            "--data",
+            "x",
+            "--out",
+            str(tmp_path / "o"),
+        )
+    mixture = write_jsonl(
+        tmp_path / "m.jsonl", [{"id": "1", "task": "generic", "instruction": "Hi", "input": "", "output": "x"}]
+    )
     with pytest.raises(WritingAlpacaError, match="no record with a non-empty 'input'"):
-        run("train", "--system", "s", "--spec", '{"kind": "gector"}', "--training", "{}",
-            "--base", str(tmp_path), "--data", str(mixture), "--out", str(tmp_path / "o"))
+        run(
+            "train",
+            "--system",
+            "s",
+            "--spec",
+            '{"kind": "gector"}',
+            "--training",
+            "{}",
+            "--base",
+            str(tmp_path),
+            "--data",
+            str(mixture),
+            "--out",
+            str(tmp_path / "o"),
+        )

@@ -8,8 +8,8 @@ score of a bootstrap sample must equal the official scorer run on the resampled 
 from __future__ import annotations
 
 import argparse
-import re
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -151,9 +151,7 @@ def test_m2_sample_equals_m2scorer_with_one_annotator(tmp_path):
 
 @pytest.fixture(scope="module")
 def conll_result(data_dir):
-    return bootstrap.run_bootstrap(
-        data_dir / "conll14.jsonl", "m2", CONLL, m2_path=CONLL_GOLD, samples=1000, seed=42
-    )
+    return bootstrap.run_bootstrap(data_dir / "conll14.jsonl", "m2", CONLL, m2_path=CONLL_GOLD, samples=1000, seed=42)
 
 
 def test_observed_scores_are_the_scorers(conll_result, data_dir):

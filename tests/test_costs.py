@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO, snakemake
 from writing_alpaca import cli, costs
 from writing_alpaca.errors import WritingAlpacaError
-from writing_alpaca.render import Context
+from writing_alpaca.report.inputs import Context
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
 SYSTEMS = {"b": {"label": "Sys B"}, "a": {"label": "Sys A"}}  # config order: b first
@@ -71,11 +71,19 @@ def test_costs_sum_per_stage_and_system_with_the_peak_as_maximum(tmp_path):
     rows = read_csv(tmp_path / "out" / "costs.csv")
     # stages in the pipeline's order, each train/decode/score stage followed by its systems (config order)
     assert [(r["stage"], r["system"]) for r in rows] == [
-        ("download", ""), ("data", ""),
-        ("train", ""), ("train", "b"), ("train", "a"),
-        ("decode", ""), ("decode", "b"), ("decode", "a"),
-        ("score", ""), ("score", "b"), ("score", "a"),
-        ("render", ""), ("total", ""),
+        ("download", ""),
+        ("data", ""),
+        ("train", ""),
+        ("train", "b"),
+        ("train", "a"),
+        ("decode", ""),
+        ("decode", "b"),
+        ("decode", "a"),
+        ("score", ""),
+        ("score", "b"),
+        ("score", "a"),
+        ("render", ""),
+        ("total", ""),
     ]
     by = rows_by_key(tmp_path / "out" / "costs.csv")
     expect = {  # (jobs, wall, cpu, peak)
@@ -99,7 +107,9 @@ def test_costs_sum_per_stage_and_system_with_the_peak_as_maximum(tmp_path):
         assert float(row["max_rss_mb"]) == pytest.approx(peak), key
         assert float(row["wall_share_pct"]) == pytest.approx(100 * wall / 239.0, abs=1e-4), key
         assert row["unmeasured_jobs"] == "0"
-    assert sum(float(by[(s, "")]["wall_share_pct"]) for s in costs.STAGES if (s, "") in by) == pytest.approx(100.0, abs=1e-3)
+    assert sum(float(by[(s, "")]["wall_share_pct"]) for s in costs.STAGES if (s, "") in by) == pytest.approx(
+        100.0, abs=1e-3
+    )
 
     md = (tmp_path / "out" / "costs.md").read_text(encoding="utf-8")
     assert md.startswith("**Costs.** ")
@@ -108,7 +118,9 @@ def test_costs_sum_per_stage_and_system_with_the_peak_as_maximum(tmp_path):
     assert "| **Total** |  | **12** | **239.0** | **330.5** | **2,000.0** | **100.0%** |" in md
     assert "*" not in md.split("\n\n")[1].replace("**", "")  # nothing unmeasured, nothing marked
     tex = (tmp_path / "out" / "costs.tex").read_text(encoding="utf-8")
-    assert "\\begin{tabular}{llrrrrr}" in tex and tex.count("\\midrule") == 1 + 6  # after the header, before every stage but the first, before Total
+    assert (
+        "\\begin{tabular}{llrrrrr}" in tex and tex.count("\\midrule") == 1 + 6
+    )  # after the header, before every stage but the first, before Total
     assert "Sys A" in tex and "66.9\\%" in tex
 
 
@@ -117,12 +129,20 @@ def test_costs_unmeasured_jobs_repeats_and_unknown_systems(tmp_path):
         bench(tmp_path, "score/score/system=a/decoding=g/dataset=d.tsv", record(2.0, "NA", "NA")),
         bench(tmp_path, "score/score/system=a/decoding=g/dataset=e.tsv", record(3.0, 200.0, 2.0)),
         # repeat(): two runs of one job, times add up, the peak is the larger
-        bench(tmp_path, "score/score/system=zz/decoding=g/dataset=d.tsv", record(1.0, 50.0, 1.0), record(2.0, 80.0, 1.5)),
+        bench(
+            tmp_path, "score/score/system=zz/decoding=g/dataset=d.tsv", record(1.0, 50.0, 1.0), record(2.0, 80.0, 1.5)
+        ),
         bench(tmp_path, "extra/my_rule/k=v.tsv", record(1.0, 10.0, 1.0)),  # a stage of its own, after the known ones
     ]
     costs.render_costs(Context(systems=SYSTEMS), files, tmp_path / "c")
     rows = read_csv(tmp_path / "c.csv")
-    assert [(r["stage"], r["system"]) for r in rows] == [("score", ""), ("score", "a"), ("score", "zz"), ("extra", ""), ("total", "")]
+    assert [(r["stage"], r["system"]) for r in rows] == [
+        ("score", ""),
+        ("score", "a"),
+        ("score", "zz"),
+        ("extra", ""),
+        ("total", ""),
+    ]
     by = rows_by_key(tmp_path / "c.csv")
     assert float(by[("score", "a")]["wall_s"]) == 5.0  # the unmeasured job's wall time counts
     assert float(by[("score", "a")]["cpu_s"]) == 2.0 and float(by[("score", "a")]["max_rss_mb"]) == 200.0
@@ -162,10 +182,18 @@ def test_costs_missing_file_names_it(tmp_path):
 @pytest.mark.parametrize(
     "lines, where, message",
     [
-        ([HEADER, record(1.0, 10.0, 1.0), "2.0\t0:00:02\t10.0"], 3, "expected 10 tab-separated fields as the header, got 3"),
+        (
+            [HEADER, record(1.0, 10.0, 1.0), "2.0\t0:00:02\t10.0"],
+            3,
+            "expected 10 tab-separated fields as the header, got 3",
+        ),
         ([HEADER, record("abc", 10.0, 1.0)], 2, "column s: expected a number of seconds, got 'abc'"),
         ([HEADER, record("NA", 10.0, 1.0)], 2, "column s: expected a number of seconds, got 'NA'"),
-        ([HEADER, record(1.0, 10.0, 1.0), record(1.0, "lots", 1.0)], 3, "column max_rss: expected a number of MB, got 'lots'"),
+        (
+            [HEADER, record(1.0, 10.0, 1.0), record(1.0, "lots", 1.0)],
+            3,
+            "column max_rss: expected a number of MB, got 'lots'",
+        ),
         ([HEADER, record(1.0, 10.0, -4)], 2, "column cpu_time: expected a number of seconds, got '-4'"),
         (["s\th:m:s\tmax_rss", "1.0\t0:00:01\t10.0"], 1, "no column cpu_time"),
         ([""], 1, "empty benchmark file"),
@@ -210,17 +238,35 @@ def test_costs_the_same_job_twice_is_an_error(tmp_path):
 def test_costs_through_the_cli_as_rule_render_costs_calls_it(tmp_path, capsys):
     files = run_files(tmp_path)
     costs.render_costs(Context(systems=SYSTEMS), files, tmp_path / "direct")
-    argv = ["render", "costs", "--systems", json.dumps(SYSTEMS), "--inputs", *map(str, files),
-            "--out-prefix", str(tmp_path / "cli")]
+    argv = [
+        "render",
+        "costs",
+        "--systems",
+        json.dumps(SYSTEMS),
+        "--benchmarks",
+        *map(str, files),
+        "--out-prefix",
+        str(tmp_path / "cli"),
+    ]
     assert cli.main(argv) == 0  # no --spec: costs has no tables.<name> entry
     for ext in ("md", "tex", "csv"):
         assert (tmp_path / f"cli.{ext}").read_bytes() == (tmp_path / f"direct.{ext}").read_bytes()
-    # by kind, too; and a benchmark file is no input of another artefact
-    assert cli.main(["render", "costs", "--benchmarks", *map(str, files), "--out-prefix", str(tmp_path / "k")]) == 0
-    assert cli.main(["render", "table4", "--spec", "{}", "--inputs", str(files[0]), "--out-prefix", str(tmp_path / "t4")]) == 2
-    assert "table4 does not use benchmarks inputs" in capsys.readouterr().err
+    # benchmark files are no input of another artefact
+    argv = [
+        "render",
+        "table4",
+        "--spec",
+        "{}",
+        "--scores",
+        "--benchmarks",
+        str(files[0]),
+        "--out-prefix",
+        str(tmp_path / "t4"),
+    ]
+    assert cli.main(argv) == 2
+    assert f"table4 does not take --benchmarks ({files[0]})" in capsys.readouterr().err
     bad = bench(tmp_path, "train/train/system=c.tsv", record("x", 1.0, 1.0))
-    assert cli.main(["render", "costs", "--inputs", str(bad), "--out-prefix", str(tmp_path / "bad")]) == 2
+    assert cli.main(["render", "costs", "--benchmarks", str(bad), "--out-prefix", str(tmp_path / "bad")]) == 2
     assert f"{bad}:2: column s" in capsys.readouterr().err
 
 
@@ -230,13 +276,23 @@ def test_costs_through_the_cli_as_rule_render_costs_calls_it(tmp_path, capsys):
 # The stage (rule group) of the pipeline's rules, as the costs table groups them (a rule added
 # later needs only a stage among costs.STAGES).
 STAGE_OF = {
-    "download": "download", "fetch_base_model": "download", "rehearsal_standin": "download",
-    "prepare_test": "data", "prepare_test_m2": "data", "prepare_train": "data", "free_instructions": "data",
+    "download": "download",
+    "fetch_base_model": "download",
+    "rehearsal_standin": "download",
+    "prepare_test": "data",
+    "prepare_test_m2": "data",
+    "prepare_train": "data",
+    "free_instructions": "data",
     "format_mixture": "format",
-    "build_tiny_model": "train", "train": "train", "train_baseline": "train",
-    "decode": "decode", "decode_baseline": "decode", "decode_free": "decode",
+    "build_tiny_model": "train",
+    "train": "train",
+    "train_baseline": "train",
+    "decode": "decode",
+    "decode_baseline": "decode",
+    "decode_free": "decode",
     "score": "score",
-    "analyse_edits": "analyse", "bootstrap": "analyse",
+    "analyse_edits": "analyse",
+    "bootstrap": "analyse",
 }
 AGGREGATORS = {"all"}
 JOB_RE = re.compile(r"^(?:localrule|rule) (\w+):$")

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
+from _data_fixtures import DEMO, DEMO_TEST_SETS, DEMO_TRAIN_SETS
 from writing_alpaca import data
 from writing_alpaca.errors import WritingAlpacaError
 from writing_alpaca.io import read_jsonl
-
-from _data_fixtures import DEMO, DEMO_TEST_SETS, DEMO_TRAIN_SETS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -53,7 +52,7 @@ def test_conll14_real_1312_two_annotators():
     recs = test_records("conll14", spec, shared("conll2014"))
     assert len(recs) == 1312
     assert all(len(r["references"]) == 2 for r in recs)
-    sentences = data.parse_m2(shared("conll2014", "official-2014.combined.m2"))
+    sentences = data.read_annotated_m2(shared("conll2014", "official-2014.combined.m2"))
     assert sorted({a for s in sentences for a in s.annotators}) == [0, 1]
     # Hand-checked: sentence 3 has one edit by annotator 0 ("A 3 4|||ArtOrDet|||" deletes "more")
     # and no line from annotator 1.
@@ -69,10 +68,34 @@ def test_conll14_real_1312_two_annotators():
 
 
 def test_bea19_dev_real_4384_and_m2_copy(tmp_path):
-    spec = {"task": "grammar", "format": "m2", "path": "m2/ABCN.dev.gold.bea19.m2", "size": 4384}
+    spec = {
+        "title": "BEA-19",
+        "task": "grammar",
+        "source": "wi_locness",
+        "format": "m2",
+        "metric": "errant",
+        "path": "m2/ABCN.dev.gold.bea19.m2",
+        "size": 4384,
+    }
     out, m2 = tmp_path / "bea19_dev.jsonl", tmp_path / "bea19_dev.m2"
-    rc = run_cli(["data", "test", "--name", "bea19_dev", "--spec", json.dumps(spec), "--raw", str(shared("bea2019_wi_locness")),
-                  "--seed", "1", "--out", str(out), "--m2-out", str(m2)])
+    rc = run_cli(
+        [
+            "data",
+            "test",
+            "--name",
+            "bea19_dev",
+            "--spec",
+            json.dumps(spec),
+            "--raw",
+            str(shared("bea2019_wi_locness")),
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--m2-out",
+            str(m2),
+        ]
+    )
     assert rc == 0
     recs = read_jsonl(out)
     assert len(recs) == 4384 and all(len(r["references"]) == 1 for r in recs)
@@ -82,8 +105,14 @@ def test_bea19_dev_real_4384_and_m2_copy(tmp_path):
 
 
 def test_jfleg_real_747_by_4_detokenized():
-    spec = {"task": "fluency", "format": "parallel", "src": "test/test.src", "refs": [f"test/test.ref{i}" for i in range(4)],
-            "detokenize": True, "size": 747}
+    spec = {
+        "task": "fluency",
+        "format": "parallel",
+        "src": "test/test.src",
+        "refs": [f"test/test.ref{i}" for i in range(4)],
+        "detokenize": True,
+        "size": 747,
+    }
     recs = test_records("jfleg", spec, shared("jfleg"))
     assert len(recs) == 747 and all(len(r["references"]) == 4 for r in recs)
     assert recs[0]["source"] == "New and new technology has been introduced to the society."
@@ -103,11 +132,29 @@ def test_iterater_real_counts(label, expected):
 
 
 def test_turkcorpus_real_359_by_8_and_asset_359_by_10():
-    turk = test_records("turk", {"task": "simplification", "format": "parallel", "src": "GEM/test.8turkers.tok.norm",
-                                 "refs": [f"GEM/test.8turkers.tok.turk.{i}" for i in range(8)], "detokenize": True, "size": 359},
-                        shared("turkcorpus"))
-    asset = test_records("asset", {"task": "simplification", "format": "parallel", "src": "asset.test.orig",
-                                   "refs": [f"asset.test.simp.{i}" for i in range(10)], "size": 359}, shared("asset"))
+    turk = test_records(
+        "turk",
+        {
+            "task": "simplification",
+            "format": "parallel",
+            "src": "GEM/test.8turkers.tok.norm",
+            "refs": [f"GEM/test.8turkers.tok.turk.{i}" for i in range(8)],
+            "detokenize": True,
+            "size": 359,
+        },
+        shared("turkcorpus"),
+    )
+    asset = test_records(
+        "asset",
+        {
+            "task": "simplification",
+            "format": "parallel",
+            "src": "asset.test.orig",
+            "refs": [f"asset.test.simp.{i}" for i in range(10)],
+            "size": 359,
+        },
+        shared("asset"),
+    )
     assert len(turk) == 359 and {len(r["references"]) for r in turk} == {8}
     assert len(asset) == 359 and {len(r["references"]) for r in asset} == {10}
     # ASSET has no final newline: the last line is still an item.
@@ -118,7 +165,9 @@ def test_turkcorpus_real_359_by_8_and_asset_359_by_10():
 
 
 def test_stsb_real_97():
-    recs = test_records("sts", {"task": "paraphrase", "format": "stsb", "path": "stsb-en-test.csv", "size": 97}, shared("stsb"))
+    recs = test_records(
+        "sts", {"task": "paraphrase", "format": "stsb", "path": "stsb-en-test.csv", "size": 97}, shared("stsb")
+    )
     assert len(recs) == 97
     assert recs[0]["source"] == "One woman is measuring another woman's ankle."
     assert recs[0]["references"] == ["A woman measures another woman's ankle."]
@@ -129,28 +178,49 @@ def test_wnc_real_test_file_is_absent_so_partial_sample_and_demo_are_parsed():
     assert not list(shared().rglob("biased.word.test")), "biased.word.test appeared: add a real-count test (1,000)"
     sample = shared("wnc", "sample_neutralizing-bias_baselines")
     assert sample.is_dir()
-    recs = test_records("wnc_sample", {"task": "neutralization", "format": "parallel", "src": "pre.test", "refs": ["post.test"],
-                                       "size": 100}, sample)
+    recs = test_records(
+        "wnc_sample",
+        {"task": "neutralization", "format": "parallel", "src": "pre.test", "refs": ["post.test"], "size": 100},
+        sample,
+    )
     assert len(recs) == 100 and recs[0]["source"].startswith("the ' defector ' oleg kalugin")
-    train = data.build_train_records("wnc_sample_train", {"task": "neutralization", "format": "parallel", "src": "pre.train",
-                                                          "tgt": "post.train", "n": None}, sample, 42)
+    train = data.build_train_records(
+        "wnc_sample_train",
+        {"task": "neutralization", "format": "parallel", "src": "pre.train", "tgt": "post.train", "n": None},
+        sample,
+        42,
+    )
     assert len(train) == 1000
-    demo = test_records("wnc", {"task": "neutralization", "format": "wnc", "path": "bias_data/WNC/biased.word.test",
-                                "size": 36}, DEMO / "wnc")
+    demo = test_records(
+        "wnc",
+        {"task": "neutralization", "format": "wnc", "path": "bias_data/WNC/biased.word.test", "size": 36},
+        DEMO / "wnc",
+    )
     assert len(demo) == 36 and all(r["source"] != r["references"][0] for r in demo)
 
 
 def test_wi_train_real_keeps_unchanged_sentences():
-    recs = data.build_train_records("wi_a", {"task": "grammar", "format": "m2", "paths": ["m2/A.train.gold.bea19.m2"], "n": None},
-                                    shared("bea2019_wi_locness"), 42)
+    recs = data.build_train_records(
+        "wi_a",
+        {"task": "grammar", "format": "m2", "paths": ["m2/A.train.gold.bea19.m2"], "n": None},
+        shared("bea2019_wi_locness"),
+        42,
+    )
     assert len(recs) == 10493
     unchanged = sum(r["source"] == r["target"] for r in recs)
     assert 0 < unchanged < len(recs)
 
 
 def test_wikilarge_real_stand_in_unescaped():
-    spec = {"task": "simplification", "format": "parallel", "src": "wiki.full.aner.ori.valid.src", "tgt": "wiki.full.aner.ori.valid.dst",
-            "repair": "mojibake", "unescape_ptb": True, "n": 100}
+    spec = {
+        "task": "simplification",
+        "format": "parallel",
+        "src": "wiki.full.aner.ori.valid.src",
+        "tgt": "wiki.full.aner.ori.valid.dst",
+        "repair": "mojibake",
+        "unescape_ptb": True,
+        "n": 100,
+    }
     recs = data.build_train_records("wikilarge", spec, shared("wikilarge"), 42)
     assert len(recs) == 100
     assert not any("-LRB-" in r["source"] or "-RRB-" in r["source"] for r in recs)
@@ -160,12 +230,19 @@ def test_wikilarge_real_stand_in_unescaped():
 
 
 def test_iterater_real_train_stand_in():
-    rows = [json.loads(line) for line in shared("iterater", "human_sent_level", "train.json").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line)
+        for line in shared("iterater", "human_sent_level", "train.json").read_text(encoding="utf-8").splitlines()
+    ]
     for label, raw_rows in (("fluency", 739), ("clarity", 1258), ("coherence", 311)):  # PROVENANCE.md counts
         assert sum(r["labels"] == label for r in rows) == raw_rows
         deletions = sum(r["labels"] == label and not r["after_sent"].strip() for r in rows)
-        recs = data.build_train_records(f"itr_{label}", {"task": label, "format": "iterater", "path": "human_sent_level/train.json",
-                                                         "label": label, "n": None}, shared("iterater"), 42)
+        recs = data.build_train_records(
+            f"itr_{label}",
+            {"task": label, "format": "iterater", "path": "human_sent_level/train.json", "label": label, "n": None},
+            shared("iterater"),
+            42,
+        )
         assert len(recs) == raw_rows - deletions  # the filter drops exactly the whole-sentence deletions
 
 
@@ -191,21 +268,33 @@ A 2 3|||SVA||||||REQUIRED|||-NONE-|||2
 
 def test_m2_parse_and_apply_hand_checked(tmp_path):
     path = write(tmp_path / "x.m2", M2_TEXT)
-    sents = data.parse_m2(path)
-    assert [s.source for s in sents] == ["The cat sit on mat .", "It is very very good .", "No edits at all .", "Big house are nice ."]
+    sents = data.read_annotated_m2(path)
+    assert [s.source for s in sents] == [
+        "The cat sit on mat .",
+        "It is very very good .",
+        "No edits at all .",
+        "Big house are nice .",
+    ]
     assert sents[0].annotators == [0, 2]
     assert sents[0].corrected(0) == "The cat sits on the mat ."
     assert sents[0].corrected(2) == "The cat sat on a mat ."  # first alternative of "sat||was sitting"
     assert sents[1].corrected(0) == "It is very good ."  # -NONE- deletes
     assert sents[1].corrected(2) == "It is very very good ."  # noop
-    assert sents[3].corrected(0) == "The big house are nice ."  # multi-token replacement ("The big" + empty alternative)
+    assert (
+        sents[3].corrected(0) == "The big house are nice ."
+    )  # multi-token replacement ("The big" + empty alternative)
     assert sents[3].corrected(2) == "Big house nice ."  # empty correction deletes
     recs = test_records("t", {"task": "grammar", "format": "m2", "path": "x.m2", "size": 4}, tmp_path)
     # one reference per annotator id in the file (0 and 2); absent annotator -> unchanged sentence
     assert recs[2]["references"] == ["No edits at all .", "No edits at all ."]
     assert recs[0]["references"] == ["The cat sits on the mat .", "The cat sat on a mat ."]
     train = data.build_train_records("g", {"task": "grammar", "format": "m2", "path": "x.m2"}, tmp_path, 1)
-    assert [r["target"] for r in train] == ["The cat sits on the mat .", "It is very good .", "No edits at all .", "The big house are nice ."]
+    assert [r["target"] for r in train] == [
+        "The cat sits on the mat .",
+        "It is very good .",
+        "No edits at all .",
+        "The big house are nice .",
+    ]
 
 
 def test_m2_train_uses_lowest_annotator_when_0_is_absent(tmp_path):
@@ -221,18 +310,21 @@ def test_copy_m2_normalises_newlines(tmp_path):
     assert (tmp_path / "out.m2").read_bytes() == b"S a b\nA 0 1|||X|||c|||REQUIRED|||-NONE-|||0\n"
 
 
-@pytest.mark.parametrize("text,line,fragment", [
-    ("A 0 1|||X|||y|||REQUIRED|||-NONE-|||0\n", 1, "outside a sentence block"),
-    ("S a b\nA 0 1|||X|||y|||REQUIRED|||-NONE-\n", 2, "6 '|||'-separated fields"),
-    ("S a b\nA 0 5|||X|||y|||REQUIRED|||-NONE-|||0\n", 2, "outside the sentence"),
-    ("S a b\nA x 1|||X|||y|||REQUIRED|||-NONE-|||0\n", 2, "must be integers"),
-    ("S a b\nA 0|||X|||y|||REQUIRED|||-NONE-|||0\n", 2, "expected 'start end'"),
-    ("S a b c\nA 0 2|||X|||y|||REQUIRED|||-NONE-|||0\nA 1 3|||X|||z|||REQUIRED|||-NONE-|||0\n", 3, "overlaps"),
-    ("S a b\n\nS \n", 3, "empty source"),
-    ("S a b\nS c d\n", 2, "without a blank line"),
-    ("S a b\nB 0 1\n", 2, "malformed M2 line"),
-    ("\n\n", None, "no sentences"),
-])
+@pytest.mark.parametrize(
+    "text,line,fragment",
+    [
+        ("A 0 1|||X|||y|||REQUIRED|||-NONE-|||0\n", 1, "outside a sentence block"),
+        ("S a b\nA 0 1|||X|||y|||REQUIRED|||-NONE-\n", 2, "6 '|||'-separated fields"),
+        ("S a b\nA 0 5|||X|||y|||REQUIRED|||-NONE-|||0\n", 2, "outside the sentence"),
+        ("S a b\nA x 1|||X|||y|||REQUIRED|||-NONE-|||0\n", 2, "must be integers"),
+        ("S a b\nA 0|||X|||y|||REQUIRED|||-NONE-|||0\n", 2, "expected 'start end'"),
+        ("S a b c\nA 0 2|||X|||y|||REQUIRED|||-NONE-|||0\nA 1 3|||X|||z|||REQUIRED|||-NONE-|||0\n", 3, "overlaps"),
+        ("S a b\n\nS \n", 3, "empty source"),
+        ("S a b\nS c d\n", 2, "without a blank line"),
+        ("S a b\nB 0 1\n", 2, "malformed M2 line"),
+        ("\n\n", None, "no sentences"),
+    ],
+)
 def test_m2_errors(tmp_path, text, line, fragment):
     write(tmp_path / "bad.m2", text)
     with pytest.raises(WritingAlpacaError) as err:
@@ -258,8 +350,16 @@ def test_m2_detokenize_needs_postprocess(tmp_path):
 
 
 def test_jfleg_gold_side_stays_tokenised():
-    spec = {"task": "fluency", "format": "parallel", "src": "test/test.src", "refs": [f"test/test.ref{i}" for i in range(4)],
-            "detokenize": True, "tokenized": True, "postprocess": "ptb", "size": 747}
+    spec = {
+        "task": "fluency",
+        "format": "parallel",
+        "src": "test/test.src",
+        "refs": [f"test/test.ref{i}" for i in range(4)],
+        "detokenize": True,
+        "tokenized": True,
+        "postprocess": "ptb",
+        "size": 747,
+    }
     recs = test_records("jfleg", spec, shared("jfleg"))
     assert recs[0]["source"] == "New and new technology has been introduced to the society."
     assert recs[0]["gold_source"] == "New and new technology has been introduced to the society ."
@@ -282,12 +382,26 @@ def test_parallel_hand_checked(tmp_path):
     spec = {"task": "fluency", "format": "parallel", "src": "s", "refs": ["r0", "r1"], "detokenize": True, "size": 2}
     recs = test_records("p", spec, tmp_path)
     assert recs == [
-        {"id": "p-000001", "dataset": "p", "task": "fluency", "source": "He don't know (why).",
-         "references": ["He doesn't know why.", "He does not know why."], "detokenized": True},
-        {"id": "p-000002", "dataset": "p", "task": "fluency", "source": 'She said "hi".',
-         "references": ['She said "hello".', "She said hi."], "detokenized": True},
+        {
+            "id": "p-000001",
+            "dataset": "p",
+            "task": "fluency",
+            "source": "He don't know (why).",
+            "references": ["He doesn't know why.", "He does not know why."],
+            "detokenized": True,
+        },
+        {
+            "id": "p-000002",
+            "dataset": "p",
+            "task": "fluency",
+            "source": 'She said "hi".',
+            "references": ['She said "hello".', "She said hi."],
+            "detokenized": True,
+        },
     ]
-    train = data.build_train_records("pt", {"task": "fluency", "format": "parallel", "src": "s", "refs": ["r1", "r0"]}, tmp_path, 3)
+    train = data.build_train_records(
+        "pt", {"task": "fluency", "format": "parallel", "src": "s", "refs": ["r1", "r0"]}, tmp_path, 3
+    )
     assert [r["target"] for r in train] == ["He does not know why .", "She said hi ."]  # first of refs is the target
 
 
@@ -326,10 +440,14 @@ def test_empty_source_after_normalisation_is_an_error(tmp_path):
 
 
 def test_repair_mojibake_and_unescape():
-    double = "Café in Zürich costs €3 — naïve".encode("utf-8").decode("cp1252")
+    double = "Café in Zürich costs €3 — naïve".encode().decode("cp1252")
     assert double == "CafÃ© in ZÃ¼rich costs â‚¬3 â€” naÃ¯ve"
     assert data.repair_mojibake(double) == "Café in Zürich costs €3 — naïve"
-    for clean in ("Höß and é stay", "plain ASCII", "DelÃ mont"):  # clean text, and lossy upstream mojibake, stay as they are
+    for clean in (
+        "Höß and é stay",
+        "plain ASCII",
+        "DelÃ mont",
+    ):  # clean text, and lossy upstream mojibake, stay as they are
         assert data.repair_mojibake(clean) == clean
     assert data.unescape_ptb(r"a -LRB- b -RRB- -LSB- c -RSB- 3\/4 \*") == "a ( b ) [ c ] 3/4 *"
 
@@ -348,20 +466,35 @@ def test_iterater_filter_and_v2_markers(tmp_path):
         {"before_sent": " a b", "after_sent": " a c", "labels": "fluency"},
         {"before_sent": "gone", "after_sent": " ", "labels": "fluency"},  # deletion: filtered (len 1)
         {"before_sent": "x", "after_sent": "y y", "labels": "clarity"},
-        {"before_sent": "<fluency> One. <S> Two is . </S> Three.", "after_sent": "One. <S> Two is. </S> Three.", "labels": "fluency"},
+        {
+            "before_sent": "<fluency> One. <S> Two is . </S> Three.",
+            "after_sent": "One. <S> Two is. </S> Three.",
+            "labels": "fluency",
+        },
     ]
     write(tmp_path / "t.json", "\n".join(json.dumps(r) for r in rows) + "\n")
-    recs = test_records("itr", {"task": "fluency", "format": "iterater", "path": "t.json", "label": "fluency", "size": 2}, tmp_path)
+    recs = test_records(
+        "itr", {"task": "fluency", "format": "iterater", "path": "t.json", "label": "fluency", "size": 2}, tmp_path
+    )
     assert [(r["source"], r["references"]) for r in recs] == [("a b", ["a c"]), ("Two is .", ["Two is."])]
     assert data.strip_iterater_markers("<clarity>  Plain sentence.") == "Plain sentence."
     write(tmp_path / "arr.json", json.dumps(rows))  # a JSON array works too
-    assert len(test_records("itr", {"task": "fluency", "format": "iterater", "path": "arr.json", "label": "fluency"}, tmp_path)) == 2
+    assert (
+        len(
+            test_records(
+                "itr", {"task": "fluency", "format": "iterater", "path": "arr.json", "label": "fluency"}, tmp_path
+            )
+        )
+        == 2
+    )
     write(tmp_path / "bad.json", json.dumps(rows[0]) + "\n{oops\n")
     with pytest.raises(WritingAlpacaError, match=r"bad.json:2: invalid JSON"):
         test_records("itr", {"task": "fluency", "format": "iterater", "path": "bad.json", "label": "fluency"}, tmp_path)
     write(tmp_path / "nofield.json", json.dumps({"before_sent": "a", "labels": "fluency"}) + "\n")
     with pytest.raises(WritingAlpacaError, match=r"nofield.json:1: IteraTeR row has no 'after_sent'"):
-        test_records("itr", {"task": "fluency", "format": "iterater", "path": "nofield.json", "label": "fluency"}, tmp_path)
+        test_records(
+            "itr", {"task": "fluency", "format": "iterater", "path": "nofield.json", "label": "fluency"}, tmp_path
+        )
 
 
 def test_stsb_hand_checked_and_errors(tmp_path):
@@ -389,7 +522,9 @@ def test_wnc_columns_and_seeded_sample(tmp_path):
     assert [r["id"] for r in a] == [f"wnc-{i:06d}" for i in range(1, 6)]
     assert a[0]["references"] == [f"Tgt {expected[0]}."]
     write(tmp_path / "bad.tsv", rows[0] + "\n" + "1\ta\tb\tc\n")
-    with pytest.raises(WritingAlpacaError, match=r"bad.tsv:2: WNC TSV line has 4 tab-separated columns, expected 7 .* or 5"):
+    with pytest.raises(
+        WritingAlpacaError, match=r"bad.tsv:2: WNC TSV line has 4 tab-separated columns, expected 7 .* or 5"
+    ):
         test_records("wnc", {"task": "neutralization", "format": "wnc", "path": "bad.tsv"}, tmp_path)
     write(tmp_path / "six.tsv", rows[0] + "\n" + rows[1].rsplit("\t", 1)[0] + "\n")
     with pytest.raises(WritingAlpacaError, match=r"six.tsv:2: WNC TSV line has 6 tab-separated columns"):
@@ -403,10 +538,13 @@ def test_wnc_reads_both_line_forms_as_the_authors_loader(tmp_path):
     write(tmp_path / "w.tsv", seven + "\n" + five + "  \r\n" + seven.replace("11", "13") + "\n")
     recs = test_records("wnc", {"task": "neutralization", "format": "wnc", "path": "w.tsv", "size": 3}, tmp_path)
     assert [(r["source"], r["references"]) for r in recs] == [
-        ("The great man.", ["The man."]), ("She bravely left.", ["She left."]), ("The great man.", ["The man."])
+        ("The great man.", ["The man."]),
+        ("She bravely left.", ["She left."]),
+        ("The great man.", ["The man."]),
     ]
-    train = data.build_train_records("wnc_train", {"task": "neutralization", "format": "wnc", "path": "w.tsv", "n": None},
-                                     tmp_path, 42)
+    train = data.build_train_records(
+        "wnc_train", {"task": "neutralization", "format": "wnc", "path": "w.tsv", "n": None}, tmp_path, 42
+    )
     assert [r["target"] for r in train] == ["The man.", "She left.", "The man."]
 
 
@@ -421,7 +559,13 @@ def test_tsv_and_its_errors(tmp_path):
     write(tmp_path / "c.tsv", "I has a cat.\tI have a cat.\nFine.\tFine.\n")
     recs = data.build_train_records("clang8", {"task": "grammar", "format": "tsv", "path": "c.tsv"}, tmp_path, 1)
     assert recs == [
-        {"id": "clang8-000001", "task": "grammar", "source": "I has a cat.", "target": "I have a cat.", "detokenized": False},
+        {
+            "id": "clang8-000001",
+            "task": "grammar",
+            "source": "I has a cat.",
+            "target": "I have a cat.",
+            "detokenized": False,
+        },
         {"id": "clang8-000002", "task": "grammar", "source": "Fine.", "target": "Fine.", "detokenized": False},
     ]
     write(tmp_path / "three.tsv", "a\tb\tc\n")
@@ -433,18 +577,25 @@ def test_tsv_and_its_errors(tmp_path):
 
 
 def test_alpaca_array_jsonl_and_errors(tmp_path):
-    items = [{"instruction": "Add.", "input": "1 2", "output": "3"}, {"instruction": "Greet.", "output": "Hi."},
-             {"instruction": "Nothing.", "input": "", "output": ""}]
+    items = [
+        {"instruction": "Add.", "input": "1 2", "output": "3"},
+        {"instruction": "Greet.", "output": "Hi."},
+        {"instruction": "Nothing.", "input": "", "output": ""},
+    ]
     write(tmp_path / "a.json", json.dumps(items, indent=4))
     write(tmp_path / "a.jsonl", "\n".join(json.dumps(i) for i in items) + "\n")
     spec = {"task": "generic", "format": "alpaca", "path": "a.json", "n": None}
     from_array = data.build_train_records("alpaca", spec, tmp_path, 1)
     from_lines = data.build_train_records("alpaca", {**spec, "path": "a.jsonl"}, tmp_path, 1)
-    assert from_array == from_lines == [
-        {"id": "alpaca-000001", "task": "generic", "instruction": "Add.", "input": "1 2", "output": "3"},
-        {"id": "alpaca-000002", "task": "generic", "instruction": "Greet.", "input": "", "output": "Hi."},
-        {"id": "alpaca-000003", "task": "generic", "instruction": "Nothing.", "input": "", "output": ""},
-    ]  # missing input -> ""; an empty output is kept (Alpaca's 52,002; the target is EOS alone)
+    assert (
+        from_array
+        == from_lines
+        == [
+            {"id": "alpaca-000001", "task": "generic", "instruction": "Add.", "input": "1 2", "output": "3"},
+            {"id": "alpaca-000002", "task": "generic", "instruction": "Greet.", "input": "", "output": "Hi."},
+            {"id": "alpaca-000003", "task": "generic", "instruction": "Nothing.", "input": "", "output": ""},
+        ]
+    )  # missing input -> ""; an empty output is kept (Alpaca's 52,002; the target is EOS alone)
     write(tmp_path / "noinst.json", json.dumps([{"instruction": " ", "input": "", "output": "x"}]))
     with pytest.raises(WritingAlpacaError, match=r"item 0 \(0-based\) of the JSON array: empty 'instruction'"):
         data.build_train_records("alpaca", {**spec, "path": "noinst.json"}, tmp_path, 1)
@@ -475,22 +626,91 @@ def test_train_sample_n_is_seeded_and_in_file_order(tmp_path):
 def test_cli_train_and_errors(tmp_path, capsys):
     write(tmp_path / "raw" / "c.tsv", "a b\tA b\n")
     out = tmp_path / "out" / "clang8.jsonl"
-    spec = json.dumps({"task": "grammar", "format": "tsv", "path": "c.tsv"})
-    assert run_cli(["data", "train", "--name", "clang8", "--spec", spec, "--raw", str(tmp_path / "raw"), "--seed", "1", "--out", str(out)]) == 0
-    assert read_jsonl(out) == [{"id": "clang8-000001", "task": "grammar", "source": "a b", "target": "A b", "detokenized": False}]
+    spec = json.dumps({"task": "grammar", "source": "clang8", "format": "tsv", "path": "c.tsv"})
+    assert (
+        run_cli(
+            [
+                "data",
+                "train",
+                "--name",
+                "clang8",
+                "--spec",
+                spec,
+                "--raw",
+                str(tmp_path / "raw"),
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert read_jsonl(out) == [
+        {"id": "clang8-000001", "task": "grammar", "source": "a b", "target": "A b", "detokenized": False}
+    ]
     write(tmp_path / "raw" / "w", "1\ta\tb\tc\td\te\tf\n")
-    wnc_spec = json.dumps({"task": "neutralization", "format": "wnc", "path": "w"})
+    wnc_spec = json.dumps(
+        {"title": "WNC", "task": "neutralization", "source": "wnc", "format": "wnc", "metric": "sari", "path": "w"}
+    )
     with pytest.raises(WritingAlpacaError, match="not in M2 format"):
-        run_cli(["data", "test", "--name", "c", "--spec", wnc_spec, "--raw", str(tmp_path / "raw"), "--seed", "1",
-                 "--out", str(tmp_path / "x.jsonl"), "--m2-out", str(tmp_path / "x.m2")])
+        run_cli(
+            [
+                "data",
+                "test",
+                "--name",
+                "c",
+                "--spec",
+                wnc_spec,
+                "--raw",
+                str(tmp_path / "raw"),
+                "--seed",
+                "1",
+                "--out",
+                str(tmp_path / "x.jsonl"),
+                "--m2-out",
+                str(tmp_path / "x.m2"),
+            ]
+        )
     assert not (tmp_path / "x.jsonl").exists()
     with pytest.raises(WritingAlpacaError, match="raw source directory not found"):
-        run_cli(["data", "train", "--name", "c", "--spec", spec, "--raw", str(tmp_path / "nope"), "--seed", "1", "--out", str(out)])
+        run_cli(
+            [
+                "data",
+                "train",
+                "--name",
+                "c",
+                "--spec",
+                spec,
+                "--raw",
+                str(tmp_path / "nope"),
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
     with pytest.raises(WritingAlpacaError, match="invalid JSON argument"):
-        run_cli(["data", "train", "--name", "c", "--spec", "{", "--raw", str(tmp_path / "raw"), "--seed", "1", "--out", str(out)])
+        run_cli(
+            [
+                "data",
+                "train",
+                "--name",
+                "c",
+                "--spec",
+                "{",
+                "--raw",
+                str(tmp_path / "raw"),
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
 
 
 # --------------------------------------------------------------------------- demo data
+
 
 @pytest.mark.parametrize("name", sorted(DEMO_TEST_SETS))
 def test_demo_test_sets_parse_with_declared_size(name):
@@ -513,7 +733,7 @@ def test_demo_train_sets_parse(name):
 
 
 def test_demo_m2_edits_are_consistent():
-    conll = data.parse_m2(DEMO / "conll14/conll14st-test-data/noalt/official-2014.combined.m2")
+    conll = data.read_annotated_m2(DEMO / "conll14/conll14st-test-data/noalt/official-2014.combined.m2")
     assert sorted({a for s in conll for a in s.annotators}) == [0, 1]
     assert any(not s.edits for s in conll) and any(e.is_noop for s in conll for e in s.edits)
     for s in conll:
@@ -521,7 +741,7 @@ def test_demo_m2_edits_are_consistent():
             corrected = s.corrected(a)
             real = [e for e in s.edits if e.annotator == a and not e.is_noop]
             assert (corrected != s.source) == bool(real)
-    bea = data.parse_m2(DEMO / "wi_locness/wi+locness/m2/ABCN.dev.gold.bea19.m2")
+    bea = data.read_annotated_m2(DEMO / "wi_locness/wi+locness/m2/ABCN.dev.gold.bea19.m2")
     types = {e.etype.split(":")[0] for s in bea for e in s.edits}
     assert types == {"M", "R", "U", "noop"}
 
@@ -532,7 +752,10 @@ def test_demo_layout_details():
     wiki = (DEMO / "wikilarge/data-simplification/wikilarge/wiki.full.aner.ori.train.src").read_text(encoding="utf-8")
     assert "ZÃ¼rich" in wiki and "-LRB-" in wiki
     repaired = data.build_train_records("wl", DEMO_TRAIN_SETS["wikilarge"][1], DEMO / "wikilarge", 1)
-    assert any("Zürich (German: Zürich)" in r["source"].replace(" ( German : ", " (German: ").replace(" ) ", ") ") for r in repaired)
+    assert any(
+        "Zürich (German: Zürich)" in r["source"].replace(" ( German : ", " (German: ").replace(" ) ", ") ")
+        for r in repaired
+    )
     assert (DEMO / "README.md").is_file()
     total = sum(p.stat().st_size for p in DEMO.rglob("*") if p.is_file())
     assert total < 300_000, f"demo data is {total} bytes"

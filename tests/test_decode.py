@@ -11,8 +11,8 @@ import pytest
 from _causal_lm_fixtures import GRAMMAR, TEMPLATE, eval_file, fake_generate, tiny_base, trained_system, write_jsonl
 from writing_alpaca import decode as decode_module
 from writing_alpaca.decode import (
+    STOP,
     DecodingSpec,
-    _stop_criterion,
     decode,
     length_sorted_batches,
     load_lm,
@@ -22,8 +22,15 @@ from writing_alpaca.decode import (
 from writing_alpaca.errors import WritingAlpacaError
 
 METRIC_KEYS = {
-    "instances", "seconds", "instances_per_second", "generated_tokens", "tokens_per_second",
-    "batch_size", "num_beams", "device", "hardware",
+    "instances",
+    "seconds",
+    "instances_per_second",
+    "generated_tokens",
+    "tokens_per_second",
+    "batch_size",
+    "num_beams",
+    "device",
+    "hardware",
 }
 
 
@@ -54,28 +61,122 @@ def test_length_sorted_batches_cover_every_index_once():
 
 
 def test_decoding_spec_validation():
-    assert DecodingSpec.from_dict({"num_beams": 16, "batch_size": 4, "max_new_tokens": 256, "backend": "hf"}).num_beams == 16
+    assert (
+        DecodingSpec.from_dict({"num_beams": 16, "batch_size": 4, "max_new_tokens": 256, "backend": "hf"}).num_beams
+        == 16
+    )
     for bad, message in [({"num_beams": 0}, "num_beams"), ({"backend": "tgi"}, "backend"), ({"beams": 2}, "unknown")]:
         with pytest.raises(WritingAlpacaError, match=message):
             DecodingSpec.from_dict(bad)
 
 
-def test_stop_criterion_flags_rows_containing_the_stop_string():
+def test_stop_string_criterion_flags_rows_whose_last_token_completes_the_stop_string():
+    """transformers' StopStringCriteria (what ``generate(stop_strings=[STOP], tokenizer=...)``
+    builds) on the suite's byte-level BPE: a row is flagged when its last token completes "###",
+    whichever tokens spell it; a "###" further back (the prompt's) does not stop anything."""
     import torch
+    from transformers import StopStringCriteria
+
+    tok = load_lm(base=tiny_base()).tokenizer
+    ids = {piece: tok.convert_tokens_to_ids(piece) for piece in ("#", "##", "###")}
+    assert tok.unk_token_id not in ids.values()  # each is one token of the vocabulary
+    prompt = tok("prompt text", add_special_tokens=True)["input_ids"]
+    words = tok("She goes", add_special_tokens=False)["input_ids"]
+    rows = {
+        "###": words + [ids["###"]],
+        "# ##": words + [ids["#"], ids["##"]],
+        "## #": words + [ids["##"], ids["#"]],
+        "# # #": words + [ids["#"]] * 3,
+        "text ###": tok("She goes.\n\n###", add_special_tokens=False)["input_ids"],
+        "## only": words + [ids["##"]],
+        "# ## apart": words + [ids["#"]] + tok(" x", add_special_tokens=False)["input_ids"] + [ids["##"]],
+        "### then text": words + [ids["###"]] + tok(" fine", add_special_tokens=False)["input_ids"],
+        "no hash": tok("She goes to the park", add_special_tokens=False)["input_ids"],
+    }
+    width = max(len(r) for r in rows.values())
+    batch = torch.tensor([[tok.pad_token_id] * (width - len(r)) + prompt + r for r in rows.values()])
+    flags = dict(zip(rows, StopStringCriteria(tok, [STOP])(batch, None).tolist()))
+    assert flags == {name: name in ("###", "# ##", "## #", "# # #", "text ###") for name in rows}
+
+
+class _Steer:
+    """A logits processor adding 100 to the next token of each record's scripted reply while the
+    row (a beam candidate too: row // num_beams is its record) has followed the script so far."""
+
+    def __init__(self, scripts, prompt_len: int, num_beams: int):
+        self.scripts, self.prompt_len, self.num_beams = scripts, prompt_len, num_beams
+
+    def __call__(self, input_ids, scores):
+        for row in range(input_ids.shape[0]):
+            script = self.scripts[row // self.num_beams]
+            generated = input_ids[row, self.prompt_len :].tolist()
+            if script is not None and len(generated) < len(script) and generated == script[: len(generated)]:
+                scores[row, script[len(generated)]] += 100.0
+        return scores
+
+
+@pytest.mark.parametrize("num_beams, batch_size", [(1, 3), (2, 3), (4, 7)])
+def test_each_row_and_beam_stops_where_its_own_text_reaches_the_stop_string(num_beams, batch_size):
+    """Real ``generate`` (greedy and beam search, batched with left padding), the tiny model steered
+    token by token to given replies: a record stops right after the token that completes "###"
+    (the other rows of its batch go on), at EOS, or at its own budget; only the stopped row's text
+    is cut at "###"."""
+    from transformers import LogitsProcessorList
 
     lm = load_lm(base=tiny_base())
     tok = lm.tokenizer
-    prompt = tok("prompt text", add_special_tokens=True)["input_ids"]
-    stop_row = prompt + tok("She goes.\n\n###", add_special_tokens=False)["input_ids"]
-    go_row = prompt + tok("She goes to the park", add_special_tokens=False)["input_ids"]
-    hash_in_prompt = tok("# ## ###", add_special_tokens=False)["input_ids"]
-    width = max(len(stop_row), len(go_row))
-    batch = torch.tensor([[0] * (width - len(r)) + r for r in (stop_row, go_row)])
-    flags = _stop_criterion(tok, prompt_len=width - len(stop_row) + len(prompt))(batch, None)
-    assert flags.tolist() == [True, False]
-    # "###" inside the prompt does not stop generation
-    prompt_only = torch.tensor([hash_in_prompt + tok(" fine", add_special_tokens=False)["input_ids"]])
-    assert _stop_criterion(tok, prompt_len=len(hash_in_prompt))(prompt_only, None).tolist() == [False]
+    eos = [tok.eos_token_id]
+    replies = {  # source -> (reply, expected output)
+        "she go": ("She goes.\n\n### Instruction:\nmore words here", "She goes."),
+        "the cat sat on mat": ("The cat sat###on the mat", "The cat sat"),
+        "they is": ("They are. # not ## stop ### then", "They are. # not ## stop"),  # "#", "##" do not stop
+        "a dog ran to the park": ("A dog ran.", "A dog ran."),  # then EOS
+        "x": ("###", ""),
+        "he go school": ("He goes to school ## and ## on and on and on and on and on and on", None),  # to its budget
+    }
+    sources = [*replies, "were she"]  # the last one is not steered: the untrained model runs to its budget
+    scripts = {
+        s: tok(reply, add_special_tokens=False)["input_ids"] + (eos if s == "a dog ran to the park" else [])
+        for s, (reply, _) in replies.items()
+    }
+    budgets = dict(zip(sources, decode_module.token_budgets(tok, sources, 40)))
+
+    def tokens_until_stop(script: list[int]) -> int:
+        """Tokens a record keeps: through the one completing "###", else up to EOS."""
+        for k in range(1, len(script) + 1):
+            if STOP in tok.decode(script[:k]):
+                return k
+        return script.index(tok.eos_token_id) if tok.eos_token_id in script else len(script)
+
+    expected_tokens = {s: min(tokens_until_stop(scripts[s]), budgets[s]) for s in replies}
+    assert expected_tokens["he go school"] == budgets["he go school"] < len(scripts["he go school"])
+    expected_tokens["were she"] = budgets["were she"]
+    expected = [
+        one_line(tok.decode(scripts[s][: budgets[s]])) if out is None else out for s, (_, out) in replies.items()
+    ]
+
+    real_generate = lm.model.generate
+    seen = []
+
+    def steered(**kwargs):
+        seen.append({k: kwargs[k] for k in ("stop_strings", "tokenizer", "num_beams") if k in kwargs})
+        ids, mask = kwargs["input_ids"], kwargs["attention_mask"]
+        rows = []
+        for row, keep in zip(ids.tolist(), mask.tolist()):
+            prompt = tok.decode([i for i, m in zip(row, keep) if m], skip_special_tokens=True)
+            rows.append(scripts.get(prompt.split("### Input:\n", 1)[1].split("\n\n### Response:", 1)[0]))
+        return real_generate(**kwargs, logits_processor=LogitsProcessorList([_Steer(rows, ids.shape[1], num_beams)]))
+
+    lm.model.generate = steered
+    prompts = decode_module.build_prompts(TEMPLATE, GRAMMAR, sources)
+    outputs, stats = decode_module.generate_hf(
+        lm, prompts, sources, DecodingSpec(num_beams=num_beams, batch_size=batch_size, max_new_tokens=40)
+    )
+    assert all(call["stop_strings"] == [STOP] and call["tokenizer"] is tok for call in seen)
+    assert len(seen) == -(-len(sources) // batch_size) and all(call.get("num_beams", 1) == num_beams for call in seen)
+    assert outputs[:-1] == expected
+    assert outputs[:-1] == ["She goes.", "The cat sat", "They are. # not ## stop", "A dog ran.", "", expected[5]]
+    assert stats.generated_tokens == sum(expected_tokens.values())
 
 
 def _patch_generation(monkeypatch, respond):
@@ -91,8 +192,18 @@ def _patch_generation(monkeypatch, respond):
 
 
 def test_decode_strips_prompt_restores_order_and_writes_one_line_each(tmp_path, monkeypatch):
-    sources = ["a b c d e f g h", "x", "she go school", "empty please", "two\nlines here", " ".join(["long"] * 12), "stop here"]
-    data = write_jsonl(tmp_path / "test.jsonl", [{"id": str(i), "source": s, "references": []} for i, s in enumerate(sources)])
+    sources = [
+        "a b c d e f g h",
+        "x",
+        "she go school",
+        "empty please",
+        "two\nlines here",
+        " ".join(["long"] * 12),
+        "stop here",
+    ]
+    data = write_jsonl(
+        tmp_path / "test.jsonl", [{"id": str(i), "source": s, "references": []} for i, s in enumerate(sources)]
+    )
 
     def respond(source: str) -> str:
         if source == "empty please":
@@ -103,7 +214,15 @@ def test_decode_strips_prompt_restores_order_and_writes_one_line_each(tmp_path, 
 
     _patch_generation(monkeypatch, respond)
     out, metrics_path = tmp_path / "out.txt", tmp_path / "out.metrics.json"
-    decode(data, GRAMMAR, TEMPLATE, {"num_beams": 1, "batch_size": 3, "max_new_tokens": 64}, out, metrics_path, base=tiny_base())
+    decode(
+        data,
+        GRAMMAR,
+        TEMPLATE,
+        {"num_beams": 1, "batch_size": 3, "max_new_tokens": 64},
+        out,
+        metrics_path,
+        base=tiny_base(),
+    )
     lines = out.read_text(encoding="utf-8").split("\n")
     assert lines[-1] == "" and len(lines) - 1 == len(sources)
     expected = [
@@ -141,8 +260,13 @@ def test_real_generation_with_a_trained_lora_system(tmp_path, num_beams):
     data = eval_file(6)
     out, metrics_path = tmp_path / "out.txt", tmp_path / "m.json"
     metrics = decode(
-        data, GRAMMAR, TEMPLATE, {"num_beams": num_beams, "batch_size": 4, "max_new_tokens": 12},
-        out, metrics_path, system_dir=system,
+        data,
+        GRAMMAR,
+        TEMPLATE,
+        {"num_beams": num_beams, "batch_size": 4, "max_new_tokens": 12},
+        out,
+        metrics_path,
+        system_dir=system,
     )
     lines = out.read_text(encoding="utf-8").split("\n")[:-1]
     assert len(lines) == 6
@@ -157,9 +281,22 @@ def test_full_system_and_base_model_decode_and_cli(tmp_path):
     for which in (["--system-dir", str(trained_system("full"))], ["--base", str(tiny_base())]):
         out = tmp_path / "o.txt"
         args = parser.parse_args(
-            ["decode", *which, "--data", str(eval_file(6)), "--task-prompt", GRAMMAR, "--template", json.dumps(TEMPLATE),
-             "--decoding", json.dumps({"num_beams": 1, "batch_size": 16, "max_new_tokens": 6}),
-             "--out", str(out), "--metrics", str(tmp_path / "o.json")]
+            [
+                "decode",
+                *which,
+                "--data",
+                str(eval_file(6)),
+                "--task-prompt",
+                GRAMMAR,
+                "--template",
+                json.dumps(TEMPLATE),
+                "--decoding",
+                json.dumps({"num_beams": 1, "batch_size": 16, "max_new_tokens": 6}),
+                "--out",
+                str(out),
+                "--metrics",
+                str(tmp_path / "o.json"),
+            ]
         )
         assert args.func(args) == 0
         assert len(out.read_text(encoding="utf-8").split("\n")) == 7
@@ -180,8 +317,21 @@ def test_free_instructions_use_their_own_instruction_and_the_no_input_template(t
     from writing_alpaca import cli
 
     free = tmp_path / "results/data/free/table6.jsonl"
-    assert cli.main(["data", "free", "--name", "table6", "--instructions", json.dumps(["Tell me about panda."]),
-                     "--out", str(free)]) == 0
+    assert (
+        cli.main(
+            [
+                "data",
+                "free",
+                "--name",
+                "table6",
+                "--instructions",
+                json.dumps(["Tell me about panda."]),
+                "--out",
+                str(free),
+            ]
+        )
+        == 0
+    )
     (record,) = [json.loads(line) for line in free.read_text(encoding="utf-8").splitlines()]
     assert record == {"id": "table6-000001", "task": "generic", "instruction": "Tell me about panda.", "input": ""}
     test_record = {"id": "t", "source": "she go school", "references": []}
@@ -191,7 +341,10 @@ def test_free_instructions_use_their_own_instruction_and_the_no_input_template(t
     real = decode_module.generate_hf
 
     def spy(lm, prompts, sources, spec):
-        seen["prompts"], seen["budgets"] = list(prompts), decode_module.token_budgets(lm.tokenizer, sources, spec.max_new_tokens)
+        seen["prompts"], seen["budgets"] = (
+            list(prompts),
+            decode_module.token_budgets(lm.tokenizer, sources, spec.max_new_tokens),
+        )
         return real(lm, prompts, sources, spec)
 
     monkeypatch.setattr(decode_module, "generate_hf", spy)
@@ -210,8 +363,21 @@ def test_free_instructions_use_their_own_instruction_and_the_no_input_template(t
     parser = argparse.ArgumentParser()
     decode_module.register(parser.add_subparsers())
     args = parser.parse_args(
-        ["decode", "--base", str(tiny_base()), "--data", str(free), "--template", json.dumps(TEMPLATE),
-         "--decoding", json.dumps({"max_new_tokens": 6}), "--out", str(out), "--metrics", str(metrics)]
+        [
+            "decode",
+            "--base",
+            str(tiny_base()),
+            "--data",
+            str(free),
+            "--template",
+            json.dumps(TEMPLATE),
+            "--decoding",
+            json.dumps({"max_new_tokens": 6}),
+            "--out",
+            str(out),
+            "--metrics",
+            str(metrics),
+        ]
     )
     assert args.func(args) == 0 and len(out.read_text(encoding="utf-8").split("\n")) == 2
     with pytest.raises(WritingAlpacaError, match=r"mixed\.jsonl:2: .*no --task-prompt"):
@@ -224,7 +390,15 @@ def test_free_instructions_use_their_own_instruction_and_the_no_input_template(t
 def test_vllm_backend_is_optional_and_explains_itself(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # as if vllm were not installed
     with pytest.raises(WritingAlpacaError, match="vllm is not installed"):
-        decode(eval_file(6), GRAMMAR, TEMPLATE, {"backend": "vllm"}, tmp_path / "o.txt", tmp_path / "o.json", base=tiny_base())
+        decode(
+            eval_file(6),
+            GRAMMAR,
+            TEMPLATE,
+            {"backend": "vllm"},
+            tmp_path / "o.txt",
+            tmp_path / "o.json",
+            base=tiny_base(),
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -232,14 +406,24 @@ def test_vllm_backend_is_optional_and_explains_itself(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------
 def test_outputs_do_not_depend_on_batch_composition(tmp_path):
     sources = ["she go", "the cat sat on mat a dog ran to park he go goes", "they is", "a dog ran to the park", "x"]
-    data = write_jsonl(tmp_path / "t.jsonl", [{"id": str(i), "source": s, "references": []} for i, s in enumerate(sources)])
+    data = write_jsonl(
+        tmp_path / "t.jsonl", [{"id": str(i), "source": s, "references": []} for i, s in enumerate(sources)]
+    )
     lm = load_lm(base=tiny_base())
     budgets = decode_module.token_budgets(lm.tokenizer, sources, 40)
     assert len(set(budgets)) > 1 and max(budgets) == 40  # the records have different budgets
     outputs = {}
     for batch_size in (1, 2, 5):
         out = tmp_path / f"bs{batch_size}.txt"
-        decode(data, GRAMMAR, TEMPLATE, {"batch_size": batch_size, "max_new_tokens": 40}, out, tmp_path / "m.json", base=tiny_base())
+        decode(
+            data,
+            GRAMMAR,
+            TEMPLATE,
+            {"batch_size": batch_size, "max_new_tokens": 40},
+            out,
+            tmp_path / "m.json",
+            base=tiny_base(),
+        )
         outputs[batch_size] = out.read_text(encoding="utf-8").split("\n")[:-1]
     assert outputs[1] == outputs[2] == outputs[5]
     # the untrained model runs on (no EOS, no "###"): every record gets exactly its own budget
@@ -296,9 +480,13 @@ class _RecordingVLLM:
                     assert p.temperature == 0.0
                     ids = self.tokenizer(prompt, return_tensors="pt")
                     with torch.inference_mode():
-                        out = model.generate(**ids, max_new_tokens=p.max_tokens, do_sample=False,
-                                             pad_token_id=self.tokenizer.pad_token_id or 0)
-                    new = out[0, ids["input_ids"].shape[1]:].tolist()
+                        out = model.generate(
+                            **ids,
+                            max_new_tokens=p.max_tokens,
+                            do_sample=False,
+                            pad_token_id=self.tokenizer.pad_token_id or 0,
+                        )
+                    new = out[0, ids["input_ids"].shape[1] :].tolist()
                     if self.tokenizer.eos_token_id in new:
                         new = new[: new.index(self.tokenizer.eos_token_id)]
                     text = self.tokenizer.decode(new, skip_special_tokens=True)
@@ -332,7 +520,9 @@ def test_vllm_backend_asks_for_what_hf_greedy_generates(tmp_path, monkeypatch, w
     decoding = {"batch_size": 4, "max_new_tokens": 20}
     decode(data, GRAMMAR, TEMPLATE, decoding, tmp_path / "hf.txt", tmp_path / "hf.json", **model)
     calls = _RecordingVLLM().install(monkeypatch)
-    metrics = decode(data, GRAMMAR, TEMPLATE, {**decoding, "backend": "vllm"}, tmp_path / "vllm.txt", tmp_path / "v.json", **model)
+    metrics = decode(
+        data, GRAMMAR, TEMPLATE, {**decoding, "backend": "vllm"}, tmp_path / "vllm.txt", tmp_path / "v.json", **model
+    )
     assert (tmp_path / "vllm.txt").read_text(encoding="utf-8") == (tmp_path / "hf.txt").read_text(encoding="utf-8")
     (_, init), (_, request) = calls
     weights, adapter, tokenizer_dir = decode_module.resolve_model_dirs(**model)
@@ -353,10 +543,28 @@ def test_vllm_backend_asks_for_what_hf_greedy_generates(tmp_path, monkeypatch, w
 def test_vllm_backend_refuses_what_it_cannot_serve(tmp_path, monkeypatch):
     _RecordingVLLM().install(monkeypatch)
     # the suite's LoRA system also trains lm_head, which vLLM's LoRA layers do not cover
-    with pytest.raises(WritingAlpacaError, match=r"adapter_config.json: the adapter trains lm_head; .*backend: hf.*merge"):
-        decode(eval_file(6), GRAMMAR, TEMPLATE, {"backend": "vllm"}, tmp_path / "o.txt", tmp_path / "o.json",
-               system_dir=trained_system("lora"))
-    with pytest.raises(WritingAlpacaError, match="greedy decoding only"):
-        decode(eval_file(6), GRAMMAR, TEMPLATE, {"backend": "vllm", "num_beams": 4}, tmp_path / "o.txt", tmp_path / "o.json",
-               base=tiny_base())
+    with pytest.raises(
+        WritingAlpacaError, match=r"adapter_config.json: the adapter trains lm_head; .*backend: hf.*merge"
+    ):
+        decode(
+            eval_file(6),
+            GRAMMAR,
+            TEMPLATE,
+            {"backend": "vllm"},
+            tmp_path / "o.txt",
+            tmp_path / "o.json",
+            system_dir=trained_system("lora"),
+        )
+    with pytest.raises(
+        WritingAlpacaError, match=r"decoding: backend .vllm. decodes greedily only \(num_beams: 1\), got num_beams: 4"
+    ):
+        decode(
+            eval_file(6),
+            GRAMMAR,
+            TEMPLATE,
+            {"backend": "vllm", "num_beams": 4},
+            tmp_path / "o.txt",
+            tmp_path / "o.json",
+            base=tiny_base(),
+        )
     assert not (tmp_path / "o.txt").exists()

@@ -89,7 +89,9 @@ def test_http_file_pinned(server, tmp_path):
     m = manifest(out)
     assert m == result
     assert m["source"] == "src" and m["kind"] == "files" and m["licence"] == "CC0"
-    assert m["files"] == [{"name": "a.txt", "size": len(PAYLOAD), "sha256": sha256(PAYLOAD), "pinned": True, "url": url}]
+    assert m["files"] == [
+        {"name": "a.txt", "size": len(PAYLOAD), "sha256": sha256(PAYLOAD), "pinned": True, "url": url}
+    ]
     assert leftovers(tmp_path, keep=("src",)) == []
 
 
@@ -107,7 +109,9 @@ def test_unpinned_file_warns_with_hash_and_defaults(server, tmp_path, caplog):
 def test_file_names_with_subdirectories(server, tmp_path):
     url = server.add("/x", Route(b"x\n"))
     out = tmp_path / "src"
-    download_source("src", {"files": [{"url": url, "name": "test/test.src", "sha256": sha256(b"x\n")}]}, out, options=FAST)
+    download_source(
+        "src", {"files": [{"url": url, "name": "test/test.src", "sha256": sha256(b"x\n")}]}, out, options=FAST
+    )
     assert (out / "test" / "test.src").read_bytes() == b"x\n"
 
 
@@ -140,10 +144,16 @@ def test_real_data_pinned_from_provenance(tmp_path, server):
     assert conll.is_file() and jfleg.is_file(), f"shared data missing under {SHARED}"
     spec = {
         "files": [
-            {"url": conll.as_uri(), "sha256": "07771f4653844f2732e1d93a5711181995ff2ae0828016a276ad1e7335c96085",
-             "name": "conll14st-test-data/noalt/official-2014.combined.m2"},
-            {"url": server.add("/jfleg/test.src", Route(jfleg.read_bytes())),
-             "sha256": "893db119162487aa7f956b65978453576919e6797cd6c1955f93b7a8b9f4bbd8", "name": "test/test.src"},
+            {
+                "url": conll.as_uri(),
+                "sha256": "07771f4653844f2732e1d93a5711181995ff2ae0828016a276ad1e7335c96085",
+                "name": "conll14st-test-data/noalt/official-2014.combined.m2",
+            },
+            {
+                "url": server.add("/jfleg/test.src", Route(jfleg.read_bytes())),
+                "sha256": "893db119162487aa7f956b65978453576919e6797cd6c1955f93b7a8b9f4bbd8",
+                "name": "test/test.src",
+            },
         ]
     }
     out = tmp_path / "real"
@@ -202,7 +212,12 @@ def test_flaky_server_succeeds_after_retries(server, tmp_path, mode, monkeypatch
     route = Route(PAYLOAD, fail_first=2, fail_mode=mode)
     url = server.add("/flaky.txt", route)
     out = tmp_path / "src"
-    download_source("src", {"files": [{"url": url, "sha256": sha256(PAYLOAD)}]}, out, options=FetchOptions(attempts=4, base_delay=0.5))
+    download_source(
+        "src",
+        {"files": [{"url": url, "sha256": sha256(PAYLOAD)}]},
+        out,
+        options=FetchOptions(attempts=4, base_delay=0.5),
+    )
     assert (out / "flaky.txt").read_bytes() == PAYLOAD
     assert route.hits == 3
     assert sleeps == [0.5, 1.0]
@@ -213,7 +228,9 @@ def test_stalled_server_times_out_and_is_retried(server, tmp_path):
     url = server.add("/slow.txt", route)
     out = tmp_path / "src"
     with pytest.raises(WritingAlpacaError, match=r"after 2 attempt\(s\): .*timed out"):
-        download_source("src", {"files": [{"url": url}]}, out, options=FetchOptions(attempts=2, base_delay=0, timeout=0.2))
+        download_source(
+            "src", {"files": [{"url": url}]}, out, options=FetchOptions(attempts=2, base_delay=0, timeout=0.2)
+        )
     assert route.hits == 2
     assert_absent(out)
 
@@ -261,7 +278,9 @@ def test_archive_extracted_and_deleted(server, tmp_path, name, make):
     blob = make()
     url = server.add(f"/{name}", Route(blob))
     out = tmp_path / "src"
-    download_source("src", {"files": [{"url": url, "sha256": sha256(blob), "name": name, "extract": True}]}, out, options=FAST)
+    download_source(
+        "src", {"files": [{"url": url, "sha256": sha256(blob), "name": name, "extract": True}]}, out, options=FAST
+    )
     for member, data in MEMBERS.items():
         assert (out / member).read_bytes() == data
     assert sorted(all_files(out)) == sorted(["MANIFEST.json", *MEMBERS])  # archive deleted, no __MACOSX
@@ -308,8 +327,12 @@ def test_unsafe_or_bad_archives_rejected(server, tmp_path, name, blob, needle):
 
 def test_archive_member_may_not_overwrite_other_download(server, tmp_path):
     blob = zip_bytes({"a.txt": b"from zip"})
-    spec = {"files": [{"url": server.add("/a.txt", Route(b"plain")), "name": "a.txt"},
-                      {"url": server.add("/d.zip", Route(blob)), "extract": True}]}
+    spec = {
+        "files": [
+            {"url": server.add("/a.txt", Route(b"plain")), "name": "a.txt"},
+            {"url": server.add("/d.zip", Route(blob)), "extract": True},
+        ]
+    }
     with pytest.raises(WritingAlpacaError, match="d.zip: member 'a.txt' would overwrite"):
         download_source("src", spec, tmp_path / "src", options=FAST)
 
@@ -408,7 +431,11 @@ def test_hf_save_to_disk_dataset_and_dict(tmp_path, no_network):
     datasets.DatasetDict({"train": ds, "test": ds.select([1])}).save_to_disk(str(tmp_path / "dict"))
 
     out = tmp_path / "alpaca"
-    download_source("alpaca", {"hf": {"path": str(tmp_path / "single"), "name": None, "split": "train", "file": "alpaca.jsonl"}}, out)
+    download_source(
+        "alpaca",
+        {"hf": {"path": str(tmp_path / "single"), "name": None, "split": "train", "file": "alpaca.jsonl"}},
+        out,
+    )
     lines = (out / "alpaca.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(x) for x in lines] == [
         {"instruction": "Fix it.", "input": "a é", "output": "A é"},
@@ -416,7 +443,11 @@ def test_hf_save_to_disk_dataset_and_dict(tmp_path, no_network):
     ]
     assert "a é" in lines[0]  # UTF-8, not \u escapes
     entry = manifest(out)["files"][0]
-    assert entry["rows"] == 2 and entry["hf"]["split"] == "train" and entry["sha256"] == download.sha256_file(out / "alpaca.jsonl")
+    assert (
+        entry["rows"] == 2
+        and entry["hf"]["split"] == "train"
+        and entry["sha256"] == download.sha256_file(out / "alpaca.jsonl")
+    )
 
     out2 = tmp_path / "alpaca_test"
     download_source("x", {"hf": {"path": (tmp_path / "dict").as_uri(), "split": "test", "file": "t.jsonl"}}, out2)
@@ -442,7 +473,9 @@ def test_hf_builder_with_data_files(tmp_path, no_network):
     csv = tmp_path / "pairs.csv"
     csv.write_text("source,target\nteh cat,the cat\n", encoding="utf-8")
     out = tmp_path / "o"
-    download_source("pairs", {"hf": {"path": "csv", "data_files": {"train": str(csv)}, "split": "train", "file": "p.jsonl"}}, out)
+    download_source(
+        "pairs", {"hf": {"path": "csv", "data_files": {"train": str(csv)}, "split": "train", "file": "p.jsonl"}}, out
+    )
     assert json.loads((out / "p.jsonl").read_text()) == {"source": "teh cat", "target": "the cat"}
     assert manifest(out)["files"][0]["hf"]["data_files"] == {"train": str(csv)}
 
@@ -450,7 +483,9 @@ def test_hf_builder_with_data_files(tmp_path, no_network):
 def _run_offline(code: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update(env_extra)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=240
+    )
 
 
 def test_hf_hub_id_offline_from_cache(tmp_path):
@@ -479,7 +514,9 @@ def test_hf_hub_id_offline_from_cache(tmp_path):
         except WritingAlpacaError as exc:
             print("ERROR:", exc)
     """
-    proc = _run_offline(code, {"HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(cache), "HF_HOME": str(tmp_path / "home")})
+    proc = _run_offline(
+        code, {"HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(cache), "HF_HOME": str(tmp_path / "home")}
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "a.jsonl").read_text()) == {"instruction": "Say hi.", "input": "", "output": "hi"}
     error = [line for line in proc.stdout.splitlines() if line.startswith("ERROR:")]
@@ -527,10 +564,26 @@ def _parser() -> argparse.ArgumentParser:
 
 def test_cli_download(server, tmp_path):
     blob = tar_bytes(MEMBERS)
-    spec = {"files": [{"url": server.add("/d.tgz", Route(blob)), "sha256": sha256(blob), "name": "d.tgz", "extract": True}]}
+    spec = {
+        "files": [{"url": server.add("/d.tgz", Route(blob)), "sha256": sha256(blob), "name": "d.tgz", "extract": True}]
+    }
     out = tmp_path / "resources" / "downloads" / "demo"
-    args = _parser().parse_args(["download", "--name", "demo", "--spec", json.dumps(spec), "--out", str(out),
-                                 "--attempts", "2", "--retry-delay", "0", "--no-progress"])
+    args = _parser().parse_args(
+        [
+            "download",
+            "--name",
+            "demo",
+            "--spec",
+            json.dumps(spec),
+            "--out",
+            str(out),
+            "--attempts",
+            "2",
+            "--retry-delay",
+            "0",
+            "--no-progress",
+        ]
+    )
     assert (args.attempts, args.retry_delay, args.progress, args.manual_dir) == (2, 0.0, False, None)
     assert args.func(args) == 0
     assert sorted(all_files(out)) == sorted(["MANIFEST.json", *MEMBERS])
@@ -538,7 +591,9 @@ def test_cli_download(server, tmp_path):
     bad = _parser().parse_args(["download", "--name", "demo", "--spec", "{not json", "--out", str(out)])
     with pytest.raises(WritingAlpacaError, match="--spec: invalid JSON"):
         bad.func(bad)
-    zero = _parser().parse_args(["download", "--name", "demo", "--spec", json.dumps(spec), "--out", str(out), "--attempts", "0"])
+    zero = _parser().parse_args(
+        ["download", "--name", "demo", "--spec", json.dumps(spec), "--out", str(out), "--attempts", "0"]
+    )
     with pytest.raises(WritingAlpacaError, match="--attempts must be at least 1"):
         zero.func(zero)
 
@@ -551,7 +606,13 @@ def test_progress_bar_when_forced(server, tmp_path, capsys):
 
 def test_module_import_is_cheap():
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys, writing_alpaca.download; print(sorted(m for m in ('datasets', 'torch', 'tqdm') if m in sys.modules))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, writing_alpaca.download; print(sorted(m for m in ('datasets', 'torch', 'tqdm') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert proc.stdout.strip() == "[]"

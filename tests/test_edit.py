@@ -28,7 +28,9 @@ def fixing_editor(monkeypatch):
     def init(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
         seen_instructions.append(self.instruction)
-        self.lm.model.generate = fake_generate(self.lm.tokenizer, lambda src: src.replace("go ", "goes ").capitalize() + ".")
+        self.lm.model.generate = fake_generate(
+            self.lm.tokenizer, lambda src: src.replace("go ", "goes ").capitalize() + "."
+        )
 
     monkeypatch.setattr(Editor, "__init__", init)
     return seen_instructions

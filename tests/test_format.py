@@ -4,30 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from writing_alpaca import data, format as fmt
+from _data_fixtures import DEMO, DEMO_TRAIN_SETS
+from writing_alpaca import data
+from writing_alpaca import format as fmt
 from writing_alpaca.errors import WritingAlpacaError
 from writing_alpaca.io import read_json, read_jsonl, write_jsonl
-
-from _data_fixtures import DEMO, DEMO_TRAIN_SETS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def design_block(key: str, next_key: str) -> dict:
-    """The YAML lines of DESIGN.md's config example from ``key:`` up to ``next_key:``."""
-    text = (REPO / "docs" / "DESIGN.md").read_text(encoding="utf-8")
-    block = re.search(rf"^{key}:.*?(?=^{next_key}:)", text, flags=re.S | re.M)
-    assert block, f"{key} block not found in DESIGN.md"
-    return yaml.safe_load(block.group())[key]
+CONFIG = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
 
 
-def test_prompts_match_paper_and_design():
+def test_prompts_match_paper_and_config():
     assert fmt.PROMPTS == {
         "grammar": "Fix grammatical errors in the text.",
         "fluency": "Make the text more fluent.",
@@ -37,11 +31,11 @@ def test_prompts_match_paper_and_design():
         "neutralization": "Neutralize the text.",
         "paraphrase": "Paraphrase the text.",
     }
-    assert {task: entry["prompt"] for task, entry in design_block("tasks", "sources").items()} == fmt.PROMPTS
+    assert {task: entry["prompt"] for task, entry in CONFIG["tasks"].items()} == fmt.PROMPTS
 
 
-def test_template_matches_design():
-    assert design_block("template", "tasks") == fmt.TEMPLATE
+def test_template_matches_config():
+    assert CONFIG["template"] == fmt.TEMPLATE
 
 
 def test_render_prompt_with_and_without_input():
@@ -70,18 +64,36 @@ def test_extract_response():
 
 
 def _writing(path: Path, name: str, task: str, n: int) -> Path:
-    write_jsonl(path / f"{name}.jsonl", [
-        {"id": f"{name}-{i:06d}", "task": task, "source": f"{name} src {i}", "target": f"{name} tgt {i}", "detokenized": False}
-        for i in range(1, n + 1)
-    ])
+    write_jsonl(
+        path / f"{name}.jsonl",
+        [
+            {
+                "id": f"{name}-{i:06d}",
+                "task": task,
+                "source": f"{name} src {i}",
+                "target": f"{name} tgt {i}",
+                "detokenized": False,
+            }
+            for i in range(1, n + 1)
+        ],
+    )
     return path / f"{name}.jsonl"
 
 
 def _generic(path: Path, name: str, n: int) -> Path:
-    write_jsonl(path / f"{name}.jsonl", [
-        {"id": f"{name}-{i:06d}", "task": "generic", "instruction": f"Do {i}.", "input": "" if i % 2 else f"in {i}", "output": f"out {i}"}
-        for i in range(1, n + 1)
-    ])
+    write_jsonl(
+        path / f"{name}.jsonl",
+        [
+            {
+                "id": f"{name}-{i:06d}",
+                "task": "generic",
+                "instruction": f"Do {i}.",
+                "input": "" if i % 2 else f"in {i}",
+                "output": f"out {i}",
+            }
+            for i in range(1, n + 1)
+        ],
+    )
     return path / f"{name}.jsonl"
 
 
@@ -89,30 +101,53 @@ TASKS = {task: {"prompt": prompt} for task, prompt in fmt.PROMPTS.items()}
 
 
 def test_build_mixture_records_and_counts(tmp_path):
-    inputs = [_generic(tmp_path, "alpaca", 4), _writing(tmp_path, "wi", "grammar", 3), _writing(tmp_path, "turk", "simplification", 2)]
+    inputs = [
+        _generic(tmp_path, "alpaca", 4),
+        _writing(tmp_path, "wi", "grammar", 3),
+        _writing(tmp_path, "turk", "simplification", 2),
+    ]
     spec = {"generic": "alpaca", "writing": ["wi", "turk"]}
     recs = fmt.build_mixture("mix", spec, TASKS, 42, inputs)
     assert len(recs) == 9
     by_id = {r["id"]: r for r in recs}
-    assert by_id["wi-000002"] == {"id": "wi-000002", "task": "grammar", "instruction": "Fix grammatical errors in the text.",
-                                  "input": "wi src 2", "output": "wi tgt 2"}
+    assert by_id["wi-000002"] == {
+        "id": "wi-000002",
+        "task": "grammar",
+        "instruction": "Fix grammatical errors in the text.",
+        "input": "wi src 2",
+        "output": "wi tgt 2",
+    }
     assert by_id["turk-000001"]["instruction"] == "Simplify the text."
-    assert by_id["alpaca-000002"] == {"id": "alpaca-000002", "task": "generic", "instruction": "Do 2.", "input": "in 2", "output": "out 2"}
+    assert by_id["alpaca-000002"] == {
+        "id": "alpaca-000002",
+        "task": "generic",
+        "instruction": "Do 2.",
+        "input": "in 2",
+        "output": "out 2",
+    }
     unshuffled = sorted(recs, key=lambda r: r["id"])
     assert recs != unshuffled  # shuffled
     assert fmt.count_summary(recs, "mix") == {
-        "mixture": "mix", "total": 9,
+        "mixture": "mix",
+        "total": 9,
         "tasks": {"generic": 4, "grammar": 3, "simplification": 2},
-        "trainsets": {"alpaca": {"task": "generic", "n": 4}, "turk": {"task": "simplification", "n": 2}, "wi": {"task": "grammar", "n": 3}},
+        "trainsets": {
+            "alpaca": {"task": "generic", "n": 4},
+            "turk": {"task": "simplification", "n": 2},
+            "wi": {"task": "grammar", "n": 3},
+        },
     }
 
 
 def test_generic_item_with_empty_output_is_kept(tmp_path):
     # Stanford Alpaca is 52,002 instructions, a few with an empty output: a valid target (EOS alone)
-    write_jsonl(tmp_path / "alpaca.jsonl", [
-        {"id": "alpaca-000001", "task": "generic", "instruction": "Say nothing.", "input": "", "output": ""},
-        {"id": "alpaca-000002", "task": "generic", "instruction": "Add.", "input": "1 2", "output": "3"},
-    ])
+    write_jsonl(
+        tmp_path / "alpaca.jsonl",
+        [
+            {"id": "alpaca-000001", "task": "generic", "instruction": "Say nothing.", "input": "", "output": ""},
+            {"id": "alpaca-000002", "task": "generic", "instruction": "Add.", "input": "1 2", "output": "3"},
+        ],
+    )
     recs = fmt.build_mixture("alpaca", {"generic": "alpaca", "writing": []}, TASKS, 1, [tmp_path / "alpaca.jsonl"])
     assert {r["id"]: r["output"] for r in recs} == {"alpaca-000001": "", "alpaca-000002": "3"}
     assert fmt.count_summary(recs, "alpaca")["total"] == 2
@@ -144,10 +179,26 @@ def test_cli_is_deterministic_and_writes_counts(tmp_path):
     counts = read_json(tmp_path / "o1" / "mix.counts.json")
     assert counts["total"] == 90 and counts["tasks"] == {"fluency": 30, "generic": 30, "grammar": 30}
     other = ["format", "--name", "mix", "--spec", spec, "--tasks", json.dumps(TASKS), "--seed", "7"]
-    assert run_cli([*other, "--inputs", str(a), str(b), str(c), "--out", str(tmp_path / "o3.jsonl"),
-                    "--counts-out", str(tmp_path / "c3.json")]) == 0
+    assert (
+        run_cli(
+            [
+                *other,
+                "--inputs",
+                str(a),
+                str(b),
+                str(c),
+                "--out",
+                str(tmp_path / "o3.jsonl"),
+                "--counts-out",
+                str(tmp_path / "c3.json"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "o3.jsonl").read_bytes() != first
-    assert sorted(r["id"] for r in read_jsonl(tmp_path / "o3.jsonl")) == sorted(r["id"] for r in read_jsonl(tmp_path / "o1" / "mix.jsonl"))
+    assert sorted(r["id"] for r in read_jsonl(tmp_path / "o3.jsonl")) == sorted(
+        r["id"] for r in read_jsonl(tmp_path / "o1" / "mix.jsonl")
+    )
     assert (tmp_path / "c3.json").is_file()
 
 
@@ -167,7 +218,9 @@ def test_mixture_errors(tmp_path):
         fmt.build_mixture("m", {"generic": None, "writing": ["wi", "wi"]}, TASKS, 1, [b])
     with pytest.raises(WritingAlpacaError, match=r"wi.jsonl:1: task 'grammar' has no prompt"):
         fmt.build_mixture("m", spec, {"fluency": {"prompt": "x"}}, 1, [a, b])
-    with pytest.raises(WritingAlpacaError, match=r"wi.jsonl:1: record 'wi-000001' of the generic trainset has task 'grammar'"):
+    with pytest.raises(
+        WritingAlpacaError, match=r"wi.jsonl:1: record 'wi-000001' of the generic trainset has task 'grammar'"
+    ):
         fmt.build_mixture("m", {"generic": "wi", "writing": ["alpaca"]}, TASKS, 1, [a, b])
     dup = tmp_path / "dup"
     dup.mkdir()

@@ -76,7 +76,18 @@ def test_cli_build_tiny(tmp_path):
     out = tmp_path / "tiny"
     spec = {**SPEC, "corpus_from": ["toy"], "padding_side": "left"}
     args = parser.parse_args(
-        ["model", "build-tiny", "--spec", json.dumps(spec), "--corpus", str(corpus_file()), "--seed", "3", "--out", str(out)]
+        [
+            "model",
+            "build-tiny",
+            "--spec",
+            json.dumps(spec),
+            "--corpus",
+            str(corpus_file()),
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ]
     )
     assert args.func(args) == 0
     assert _tokenizer(out).padding_side == "left"
@@ -88,7 +99,7 @@ def test_cli_build_tiny(tmp_path):
     [
         ({**SPEC, "hidden": 66}, "divisible by heads"),
         ({**SPEC, "vocab": 100}, "too small"),
-        ({**SPEC, "layers": 0}, "positive integer"),
+        ({**SPEC, "layers": 0}, r"build_tiny.layers: Input should be greater than or equal to 1 \(got 0\)"),
         ({**SPEC, "padding_side": "middle"}, "padding_side"),
     ],
 )

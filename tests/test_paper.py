@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from test_render import check_latex_structure
-from writing_alpaca import paper, render
+from writing_alpaca import paper, report
 from writing_alpaca.errors import WritingAlpacaError
+from writing_alpaca.report.inputs import Context, load_published
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_RESULTS = REPO / "workflow" / "resources" / "paper_results.yaml"
@@ -102,7 +103,12 @@ def test_table5_writing_alpaca_is_table4_to_one_decimal(results):
 def test_table5_rows_in_the_papers_order(results):
     t5 = results["table5"]
     assert [r.label for r in t5.rows] == [
-        "OPT-175B", "GPT3-175B", "InstructGPT-175B", "ChatGPT", "Writing-Alpaca-7B (ours)", "Prev. SOTA",
+        "OPT-175B",
+        "GPT3-175B",
+        "InstructGPT-175B",
+        "ChatGPT",
+        "Writing-Alpaca-7B (ours)",
+        "Prev. SOTA",
     ]
     # the EditEval rows have no Grammaticality cells (../shared/paper/README.md); the others have all ten
     for row in t5.rows:
@@ -152,8 +158,11 @@ def test_every_row_is_a_line_of_the_papers_text(results):
     def found(text: str) -> bool:
         return any(line == text or line.endswith(text) for line in lines)  # "\hdashline" prefixes
 
-    text_label = {"7B→13B": "7B\\rightarrow13B", "GPT3.5→GPT4 data": "GPT3.5\\rightarrowGPT4 data",
-                  "LoRA→Full Fine-tuning": "LoRA\\rightarrowFull Fine-tuning"}
+    text_label = {
+        "7B→13B": "7B\\rightarrow13B",
+        "GPT3.5→GPT4 data": "GPT3.5\\rightarrowGPT4 data",
+        "LoRA→Full Fine-tuning": "LoRA\\rightarrowFull Fine-tuning",
+    }
     for row in results["table4"].rows:
         cells = [f"{row.values[c]:.2f}" for c in TEN] + [f"{row.avg:.2f}"]
         assert found(line_of(text_label.get(row.label, row.label), cells)), row.label
@@ -169,7 +178,7 @@ def test_every_row_is_a_line_of_the_papers_text(results):
 def test_published_table5_rows_are_the_papers(results):
     """Table 5 renders published_table5.yaml: its numbers must be paper_results.yaml's (one copy checked
     against the other, so that they cannot drift)."""
-    source, published = render.load_published(PUBLISHED)
+    source, published = load_published(PUBLISHED)
     assert "2305.13225" in source
     theirs = [r for r in results["table5"].rows if r.system is None]
     assert [p.label for p in published] == [r.label for r in theirs]
@@ -291,8 +300,8 @@ def inputs(tmp_path):
     return scores, results
 
 
-def ctx() -> render.Context:
-    return render.Context(systems=SYSTEMS, test_sets=TEST_SETS)
+def ctx() -> Context:
+    return Context(systems=SYSTEMS, test_sets=TEST_SETS)
 
 
 SPEC = {
@@ -390,8 +399,12 @@ def test_table7_vs_paper(tmp_path, inputs):
         write_json(r / "outputs/tiny/beam4/bea19_dev.metrics.json", {"instances": 10, "instances_per_second": 5.0}),
     ]
     train = [write_json(r / "models/tiny/train_metrics.json", {"gpu_hours": 0.5, "examples": 112002})]
-    spec = {"systems": ["tiny"], "test_sets": ["conll14", "bea19_dev"], "decoding": "beam4",
-            "paper_rows": {"tiny": "writing-alpaca-7b"}}
+    spec = {
+        "systems": ["tiny"],
+        "test_sets": ["conll14", "bea19_dev"],
+        "decoding": "beam4",
+        "paper_rows": {"tiny": "writing-alpaca-7b"},
+    }
     paper.render_table7_vs_paper(spec, ctx(), scores, decode, [train[0].parent], results, tmp_path / "t7vp")
     row = read_csv(tmp_path / "t7vp.csv")[0]
     assert row["train_data_ours"] == "112002" and row["train_data_paper"] == "11.2k" and row["train_data_diff"] == ""
@@ -410,24 +423,53 @@ def test_table7_vs_paper(tmp_path, inputs):
 
 def _cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    render.register(parser.add_subparsers())
+    report.register(parser.add_subparsers())
     args = parser.parse_args(argv)
     return args.func(args)
 
 
-def test_vs_paper_through_the_cli_as_the_rules_pass_it(tmp_path, inputs):
+def test_vs_paper_through_the_cli_as_the_rules_pass_it(tmp_path, inputs, capsys):
     scores, results = inputs
-    argv = ["render", "table4_vs_paper", "--spec", json.dumps(SPEC), "--systems", json.dumps(SYSTEMS),
-            "--test-sets", json.dumps(TEST_SETS), "--inputs", *map(str, scores), str(results),
-            "--out-prefix", str(tmp_path / "cli")]
+    argv = [
+        "render",
+        "table4_vs_paper",
+        "--spec",
+        json.dumps(SPEC),
+        "--systems",
+        json.dumps(SYSTEMS),
+        "--test-sets",
+        json.dumps(TEST_SETS),
+        "--scores",
+        *map(str, scores),
+        "--paper",
+        str(results),
+        "--out-prefix",
+        str(tmp_path / "cli"),
+    ]
     assert _cli(argv) == 0
     assert read_csv(tmp_path / "cli.csv")[0]["mean_diff"] == "-1.0000"
-    # the paper file is required; Table 5's published-rows YAML is another kind
-    with pytest.raises(WritingAlpacaError, match="table4_vs_paper: no paper results YAML given"):
-        _cli(argv[: argv.index(str(results))] + ["--out-prefix", str(tmp_path / "x")])
-    with pytest.raises(WritingAlpacaError, match="table4_vs_paper does not use published inputs"):
-        _cli(["render", "table4_vs_paper", "--spec", json.dumps(SPEC), "--inputs", str(PUBLISHED),
-              "--out-prefix", str(tmp_path / "x")])
+    # the paper file is required; Table 5's published-rows YAML is no input of it
+    with pytest.raises(SystemExit):
+        _cli(argv[: argv.index("--paper")] + ["--out-prefix", str(tmp_path / "x")])
+    assert "the following arguments are required: --paper" in capsys.readouterr().err
+    with pytest.raises(
+        WritingAlpacaError, match=r"table4_vs_paper does not take --published \(.*published_table5\.yaml\)"
+    ):
+        _cli(
+            [
+                "render",
+                "table4_vs_paper",
+                "--spec",
+                json.dumps(SPEC),
+                "--scores",
+                "--paper",
+                str(results),
+                "--published",
+                str(PUBLISHED),
+                "--out-prefix",
+                str(tmp_path / "x"),
+            ]
+        )
 
 
 def test_repository_paper_results_render_the_three_tables(tmp_path, inputs):

@@ -38,7 +38,12 @@ SYSOUT = SHARED_DATA / "sysout"
 CONLL_M2 = SYSOUT / "conll14" / "refs" / "official-2014.combined.m2"
 BEA_M2 = SYSOUT / "bea19dev" / "refs" / "ABCN.dev.gold.bea19.m2"
 JFLEG = SYSOUT / "jfleg-test"
-JFLEG_GOLD = ["--src", str(JFLEG / "refs" / "test.src"), "--refs", *(str(JFLEG / "refs" / f"test.ref{k}") for k in range(4))]
+JFLEG_GOLD = [
+    "--src",
+    str(JFLEG / "refs" / "test.src"),
+    "--refs",
+    *(str(JFLEG / "refs" / f"test.ref{k}") for k in range(4)),
+]
 DETOK = MosesDetokenizer("en")
 
 
@@ -65,10 +70,18 @@ def run_score(*args: str) -> dict:
         ("spacy", "I 'm sure they 've gone .", "I'm sure they've gone.", "I 'm sure they 've gone ."),
         ("nltk", "We ca n't stay .", "We can't stay.", "We ca n't stay ."),
         # hyphens and slashes: kept whole where the gold keeps them (NLTK), split where it splits (spaCy)
-        ("nltk", "a face-to-face talk with his/her boss .", "a face-to-face talk with his/her boss.",
-         "a face-to-face talk with his/her boss ."),
-        ("spacy", "a face - to - face talk with his / her boss .", "a face-to-face talk with his/her boss.",
-         "a face - to - face talk with his / her boss ."),
+        (
+            "nltk",
+            "a face-to-face talk with his/her boss .",
+            "a face-to-face talk with his/her boss.",
+            "a face-to-face talk with his/her boss .",
+        ),
+        (
+            "spacy",
+            "a face - to - face talk with his / her boss .",
+            "a face-to-face talk with his/her boss.",
+            "a face - to - face talk with his / her boss .",
+        ),
         ("spacy", "a well known man .", "a well-known man.", "a well - known man ."),
         ("nltk", "a well known man .", "a well-known man.", "a well-known man ."),
         # quotes: PTB quotes for JFLEG, the typed character for CoNLL-14
@@ -77,8 +90,12 @@ def run_score(*args: str) -> dict:
         ("nltk", 'He said " hello " .', 'He said "hi".', 'He said " hi " .'),
         # brackets, numbers, URLs
         ("nltk", "It costs $ 3,000 ( about 5 % ) .", "It costs $3,000 (about 5%).", "It costs $ 3,000 ( about 5 % ) ."),
-        ("nltk", "See www.example.com/a-b for 3.5 % more .", "See www.example.com/a-b for 3.5% more.",
-         "See www.example.com/a-b for 3.5 % more ."),
+        (
+            "nltk",
+            "See www.example.com/a-b for 3.5 % more .",
+            "See www.example.com/a-b for 3.5% more.",
+            "See www.example.com/a-b for 3.5 % more .",
+        ),
         # a change next to punctuation: the changed span is tokenised, the rest keeps the source's
         ("nltk", "However I think so .", "However, I think so.", "However , I think so ."),
         ("spacy", "I has a apple , it is red .", "I have an apple; it is red!", "I have an apple ; it is red !"),
@@ -106,12 +123,20 @@ def test_answer_normalisation():
 
 
 def test_gold_lexicon_keeps_the_golds_unsplit_tokens():
-    gold = ["We cannot go , e.g. now .", "They cannot stay .", "I like transportation. it", "a transportation . b",
-            "c transportation . d"]
+    gold = [
+        "We cannot go , e.g. now .",
+        "They cannot stay .",
+        "I like transportation. it",
+        "a transportation . b",
+        "c transportation . d",
+    ]
     lexicon = gold_lexicon(gold, "nltk")
     assert {"e.g.", "n't", "'s", "``"} <= lexicon
     assert "transportation." not in lexicon  # a slip of the gold's tokenizer: its split form is more common
-    assert to_gold_tokens("We can't go, e.g. now.", "We ca n't go e.g. now .", "nltk", lexicon) == "We ca n't go , e.g. now ."
+    assert (
+        to_gold_tokens("We can't go, e.g. now.", "We ca n't go e.g. now .", "nltk", lexicon)
+        == "We ca n't go , e.g. now ."
+    )
 
 
 def test_file_level_form():
@@ -144,12 +169,25 @@ def test_dataset_lookup(tmp_path):
 
 def test_score_dataset_writes_what_it_scored(tmp_path):
     data = tmp_path / "t.jsonl"
-    write_jsonl(data, [
-        {"id": "1", "source": 'He said "hi".', "references": ['He said "hello".'],
-         "gold_source": "He said `` hi '' .", "gold_references": ["He said `` hello '' ."]},
-        {"id": "2", "source": "I don't know.", "references": ["I do not know."],
-         "gold_source": "I do n't know .", "gold_references": ["I do not know ."]},
-    ])
+    write_jsonl(
+        data,
+        [
+            {
+                "id": "1",
+                "source": 'He said "hi".',
+                "references": ['He said "hello".'],
+                "gold_source": "He said `` hi '' .",
+                "gold_references": ["He said `` hello '' ."],
+            },
+            {
+                "id": "2",
+                "source": "I don't know.",
+                "references": ["I do not know."],
+                "gold_source": "I do n't know .",
+                "gold_references": ["I do not know ."],
+            },
+        ],
+    )
     answers = tmp_path / "a.txt"
     write_lines(answers, ['He said "hello".', "I do not know."])
     result = score_dataset(data, answers, "gleu", postprocess="ptb", hyp_out=tmp_path / "h.txt")
@@ -267,6 +305,11 @@ def test_workflow_and_cli_post_process_alike(tmp_path):
 
 def test_sari_sets_are_scored_as_natural_text(tmp_path):
     refs = SYSOUT / "turkcorpus" / "refs"
-    gold = ["--src", refs / "test.truecase.detok.orig", "--refs", *(refs / f"test.truecase.detok.simp.{k}" for k in range(8))]
+    gold = [
+        "--src",
+        refs / "test.truecase.detok.orig",
+        "--refs",
+        *(refs / f"test.truecase.detok.simp.{k}" for k in range(8)),
+    ]
     output = SYSOUT / "turkcorpus" / "ACCESS.txt"
     assert run_score("sari", "--hyp", output, *gold, "--dataset", "turk") == run_score("sari", "--hyp", output, *gold)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
 import re
 import tarfile
@@ -28,8 +27,18 @@ OVERLAY_PATH = REPO / "rehearsal" / "config.yaml"
 OVERLAY = yaml.safe_load(OVERLAY_PATH.read_text())
 
 # Table 2 of Zhang et al. (2023); WNC's 1,000 are the stand-in's (../shared has no biased.word.test)
-TABLE2 = {"conll14": 1312, "bea19_dev": 4384, "jfleg": 747, "itr_f": 88, "itr_l": 185, "itr_o": 35,
-          "turk": 359, "asset": 359, "wnc": 1000, "sts": 97}
+TABLE2 = {
+    "conll14": 1312,
+    "bea19_dev": 4384,
+    "jfleg": 747,
+    "itr_f": 88,
+    "itr_l": 185,
+    "itr_o": 35,
+    "turk": 359,
+    "asset": 359,
+    "wnc": 1000,
+    "sts": 97,
+}
 STANDIN_SOURCES = {"iterater_v2", "wnc", "wikilarge", "alpaca", "alpaca_gpt4", "clang8"}
 
 
@@ -77,7 +86,9 @@ def test_rehearsal_dry_run_is_the_papers_dag(tmp_path):
     ours = dry_run_jobs(tmp_path / "rehearsal", f"--configfile={OVERLAY_PATH}")
     base_rules = {"fetch_base_model", "build_tiny_model"}
     # the same jobs, wildcard for wildcard (systems, test sets, sources, train sets, mixtures, tables)
-    assert {j for j in ours if j[0] not in base_rules | {"rehearsal_standin"}} == {j for j in paper if j[0] not in base_rules}
+    assert {j for j in ours if j[0] not in base_rules | {"rehearsal_standin"}} == {
+        j for j in paper if j[0] not in base_rules
+    }
     assert len(paper) > 200
     # each base model of the paper is built tiny instead of fetched, one for one
     cfg = merged()
@@ -143,7 +154,9 @@ def test_paper_pins_are_the_bytes_of_shared_data(shared_data):
                 checked += 1
     assert checked == 5 + 11 + 11 + 1  # JFLEG, TurkCorpus, ASSET, STS-B
     # IteraTeR's zip is pinned from PROVENANCE.md (the zip itself is not in ../shared)
-    assert PAPER["sources"]["iterater"]["files"][0]["sha256"] in (SHARED_DATA / "iterater" / "PROVENANCE.md").read_text()
+    assert (
+        PAPER["sources"]["iterater"]["files"][0]["sha256"] in (SHARED_DATA / "iterater" / "PROVENANCE.md").read_text()
+    )
 
 
 def _download(helpers, name: str, root: Path) -> Path:
@@ -157,7 +170,26 @@ def _data_test(helpers, name: str, raw: Path, out_dir: Path) -> list[dict]:
     spec = json.dumps(helpers["data_spec"]("test_sets", name))
     out = out_dir / f"{name}.jsonl"
     extra = ["--m2-out", str(out_dir / f"{name}.m2")] if helpers["is_m2_set"](name) else []
-    assert cli.main(["data", "test", "--name", name, "--spec", spec, "--raw", str(raw), "--seed", "42", "--out", str(out), *extra]) == 0
+    assert (
+        cli.main(
+            [
+                "data",
+                "test",
+                "--name",
+                name,
+                "--spec",
+                spec,
+                "--raw",
+                str(raw),
+                "--seed",
+                "42",
+                "--out",
+                str(out),
+                *extra,
+            ]
+        )
+        == 0
+    )
     return read_jsonl(out)
 
 
@@ -176,7 +208,8 @@ def test_data_stage_gives_table2_sizes(shared_data, tmp_path, monkeypatch):
         assert all(r["source"] and r["references"] for r in records), name
     assert sizes == TABLE2
     assert (tmp_path / "results" / "data" / "test" / "bea19_dev.m2").read_bytes() == (
-        shared_data / "bea2019_wi_locness" / "m2" / "ABCN.dev.gold.bea19.m2").read_bytes()
+        shared_data / "bea2019_wi_locness" / "m2" / "ABCN.dev.gold.bea19.m2"
+    ).read_bytes()
 
 
 # ------------------------------------------------------------------------------------------
@@ -195,7 +228,8 @@ def test_standins_have_the_real_sizes_at_scale_one():
         "clang8": {"train": 2_372_119},
     }
     assert {(k, s): rehearsal._count(k, s, 1.0) for k, v in rehearsal.REAL_SIZES.items() for s in v} == {
-        (k, s): n for k, v in rehearsal.REAL_SIZES.items() for s, n in v.items()}
+        (k, s): n for k, v in rehearsal.REAL_SIZES.items() for s, n in v.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +254,9 @@ def test_wnc_standin_zip(standins, tmp_path):
     with zipfile.ZipFile(standins / "wnc" / "bias_data.zip") as zf:
         names = [i.filename for i in zf.infolist() if not i.is_dir()]
         assert names == [f"bias_data/WNC/biased.word.{s}" for s in ("train", "dev", "test")]
-        lines = {s: zf.read(f"bias_data/WNC/biased.word.{s}").decode("utf-8").splitlines() for s in ("train", "dev", "test")}
+        lines = {
+            s: zf.read(f"bias_data/WNC/biased.word.{s}").decode("utf-8").splitlines() for s in ("train", "dev", "test")
+        }
     assert {s: len(v) for s, v in lines.items()} == {s: n("wnc", s) for s in ("train", "dev", "test")}
     widths = [len(line.split("\t")) for line in lines["train"]]
     assert set(widths) == {5, 7} and widths.count(7) > 0.9 * len(widths)
@@ -232,7 +268,11 @@ def test_wnc_standin_zip(standins, tmp_path):
             assert len(cells[5].split()) == len(cells[6].split()) == len(cells[1].split())
     # the paper's train_sets.wnc_train reads it after the download extracts the zip
     raw = tmp_path / "raw"
-    download_source("wnc", {"files": [{"url": (standins / "wnc" / "bias_data.zip").as_uri(), "name": "bias_data.zip", "extract": True}]}, raw)
+    download_source(
+        "wnc",
+        {"files": [{"url": (standins / "wnc" / "bias_data.zip").as_uri(), "name": "bias_data.zip", "extract": True}]},
+        raw,
+    )
     records = data.build_train_records("wnc_train", dict(PAPER["train_sets"]["wnc_train"], n=None), raw, 42)
     assert len(records) == n("wnc")
 
@@ -241,12 +281,26 @@ def test_wikilarge_standin_tarball(standins, tmp_path):
     with tarfile.open(standins / "wikilarge" / "data-simplification.tar.bz2") as tar:
         files = sorted(m.name for m in tar.getmembers() if m.isfile())
         src = tar.extractfile("data-simplification/wikilarge/wiki.full.aner.ori.train.src").read().decode("utf-8")
-    assert files == sorted(f"data-simplification/wikilarge/wiki.full.aner.ori.{s}.{e}"
-                           for s in ("train", "valid", "test") for e in ("src", "dst"))
+    assert files == sorted(
+        f"data-simplification/wikilarge/wiki.full.aner.ori.{s}.{e}"
+        for s in ("train", "valid", "test")
+        for e in ("src", "dst")
+    )
     assert "-LRB-" in src and "Ã" in src  # PTB brackets and double-encoded UTF-8, as DRESS's release
     raw = tmp_path / "raw"
-    download_source("wikilarge", {"files": [{"url": (standins / "wikilarge" / "data-simplification.tar.bz2").as_uri(),
-                                              "name": "data-simplification.tar.bz2", "extract": True}]}, raw)
+    download_source(
+        "wikilarge",
+        {
+            "files": [
+                {
+                    "url": (standins / "wikilarge" / "data-simplification.tar.bz2").as_uri(),
+                    "name": "data-simplification.tar.bz2",
+                    "extract": True,
+                }
+            ]
+        },
+        raw,
+    )
     records = data.build_train_records("wikilarge", dict(PAPER["train_sets"]["wikilarge"], n=None), raw, 42)
     assert len(records) == n("wikilarge") and not any("-LRB-" in r["source"] for r in records)
 
@@ -255,8 +309,11 @@ def test_iterater_v2_standin(standins):
     path = standins / "iterater_v2" / PAPER["train_sets"]["itr_fluency"]["path"]
     rows = read_jsonl(path)
     assert len(rows) == n("iterater_v2")
-    assert all(list(r) == ["before_sent", "before_sent_with_intent", "after_sent", "labels", "confidence", "doc_id", "revision_depth"]
-               for r in rows)
+    assert all(
+        list(r)
+        == ["before_sent", "before_sent_with_intent", "after_sent", "labels", "confidence", "doc_id", "revision_depth"]
+        for r in rows
+    )
     assert all(isinstance(r["confidence"], str) and isinstance(r["revision_depth"], str) for r in rows)
     assert {r["labels"] for r in rows} == set(rehearsal.ITERATER_LABELS)
     assert all(re.fullmatch(r"<[a-z-]+> .* <S> .+ </S> .*", r["before_sent_with_intent"], re.S) for r in rows)
@@ -266,8 +323,12 @@ def test_iterater_v2_standin(standins):
         expected = sum(r["labels"] == label and len(r["after_sent"]) > 1 for r in rows)
         assert len(records) == expected > 0
     # at full size each intent has the paper's 10,000 to sample from
-    assert min(rehearsal.ITERATER_LABELS[k] for k in ("fluency", "clarity", "coherence")) * (
-        1 - rehearsal.ITERATER_DELETED_SHARE) * rehearsal.REAL_SIZES["iterater_v2"]["train"] > 2 * 10_000
+    assert (
+        min(rehearsal.ITERATER_LABELS[k] for k in ("fluency", "clarity", "coherence"))
+        * (1 - rehearsal.ITERATER_DELETED_SHARE)
+        * rehearsal.REAL_SIZES["iterater_v2"]["train"]
+        > 2 * 10_000
+    )
 
 
 def test_alpaca_standins(standins):
@@ -276,7 +337,10 @@ def test_alpaca_standins(standins):
     assert len(items) == len(gpt4) == n("alpaca")
     assert all(list(it) == ["instruction", "input", "output"] for it in items + gpt4)
     assert [(a["instruction"], a["input"]) for a in items] == [(g["instruction"], g["input"]) for g in gpt4]
-    assert 0 < sum(not it["output"] for it in items) <= 3 and 0.2 < sum(bool(it["input"]) for it in items) / len(items) < 0.6
+    assert (
+        0 < sum(not it["output"] for it in items) <= 3
+        and 0.2 < sum(bool(it["input"]) for it in items) / len(items) < 0.6
+    )
     assert sum(len(g["output"]) for g in gpt4) > 2 * sum(len(a["output"]) for a in items)
     records = data.build_train_records("alpaca", PAPER["train_sets"]["alpaca"], standins / "alpaca", 42)
     assert len(records) == n("alpaca")  # every item, the empty outputs too
@@ -314,7 +378,9 @@ def test_paper_clang8_wants_run_sh_output_and_names_it(tmp_path, monkeypatch):
     with pytest.raises(WritingAlpacaError) as err:
         download_source("clang8", spec, tmp_path / "out", manual_dir=manual)
     message = str(err.value)
-    assert "missing: clang8_source_target_en.spacy_tokenized.tsv" in message and "it holds only: clang8_en.tsv" in message
+    assert (
+        "missing: clang8_source_target_en.spacy_tokenized.tsv" in message and "it holds only: clang8_en.tsv" in message
+    )
     assert "output_data/clang8_source_target_en.spacy_tokenized.tsv" in message  # where run.sh wrote it
     (manual / "clang8_source_target_en.spacy_tokenized.tsv").write_text("I has a cat .\tI have a cat .\n")
     raw = tmp_path / "out"
@@ -325,8 +391,10 @@ def test_paper_clang8_wants_run_sh_output_and_names_it(tmp_path, monkeypatch):
 
 def test_paper_iterater_v2_reads_the_datasets_own_train_file():
     (entry,) = PAPER["sources"]["iterater_v2"]["files"]
-    assert entry["url"] == ("https://huggingface.co/datasets/wanyu/IteraTeR_v2/resolve/"
-                            "f549503ef55b76632d02538edb6987ea9f96f82c/sent-level.train.intents.json")
+    assert entry["url"] == (
+        "https://huggingface.co/datasets/wanyu/IteraTeR_v2/resolve/"
+        "f549503ef55b76632d02538edb6987ea9f96f82c/sent-level.train.intents.json"
+    )
     assert entry["name"] == "sent-level.train.intents.json" and "hf" not in PAPER["sources"]["iterater_v2"]
     assert {PAPER["train_sets"][t]["path"] for t in ("itr_fluency", "itr_clarity", "itr_coherence")} == {entry["name"]}
 
@@ -338,5 +406,7 @@ def test_only_a_gated_source_lists_files_without_url():
     assert "url" not in cfg["sources"]["clang8"]["files"][0]  # the paper's gated cLang-8 validates (PAPER loads)
     workflow_helpers(copy.deepcopy(cfg))
     del cfg["sources"]["stsb"]["files"][0]["url"]
-    with pytest.raises(WorkflowError, match=r"sources\.stsb\.files\.0: 'url' is a required property"):
+    with pytest.raises(
+        WorkflowError, match=r"sources\.stsb\.files\.0\.url: missing \(only a gated source's files are placed by hand\)"
+    ):
         workflow_helpers(cfg)

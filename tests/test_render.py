@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from writing_alpaca import render
+from writing_alpaca import report
 from writing_alpaca.errors import WritingAlpacaError
+from writing_alpaca.report import cases, figures, inputs, tables, writers
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,8 +46,8 @@ def score_files(root: Path) -> list[Path]:
     ]
 
 
-def ctx() -> render.Context:
-    return render.Context(systems=SYSTEMS, test_sets=TEST_SETS, tasks=TASKS)
+def ctx() -> inputs.Context:
+    return inputs.Context(systems=SYSTEMS, test_sets=TEST_SETS, tasks=TASKS)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -103,7 +104,7 @@ Sys C,c,this run,,,,,,0
 
 def test_table4_exact(tmp_path):
     spec = {"systems": ["a", "b", "c"], "test_sets": ["asset", "conll14", "jfleg"], "decoding": "greedy"}
-    paths = render.render_table4(spec, ctx(), score_files(tmp_path), tmp_path / "tables" / "table4")
+    paths = tables.render_table4(spec, ctx(), score_files(tmp_path), tmp_path / "tables" / "table4")
     assert [p.name for p in paths] == ["table4.md", "table4.tex", "table4.csv"]
     assert (tmp_path / "tables/table4.md").read_text(encoding="utf-8") == TABLE4_MD
     assert (tmp_path / "tables/table4.csv").read_text(encoding="utf-8") == TABLE4_CSV
@@ -124,8 +125,8 @@ def test_table4_groups_columns_by_task_and_averages_all_ten(tmp_path):
         for i, n in enumerate(names)
     ]
     spec = {"systems": ["x"], "test_sets": names, "decoding": "greedy"}
-    c = render.Context(systems={"x": {"label": "X"}}, test_sets=test_sets)
-    render.render_table4(spec, c, files, tmp_path / "t4")
+    c = inputs.Context(systems={"x": {"label": "X"}}, test_sets=test_sets)
+    tables.render_table4(spec, c, files, tmp_path / "t4")
     row = read_csv(tmp_path / "t4.csv")[0]
     ordered = [k for k in row if k.startswith("d")]
     assert ordered == ["d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d0"]  # paper's task order
@@ -145,21 +146,21 @@ def test_table4_missing_score_file_is_named(tmp_path):
     spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "greedy"}
     missing = tmp_path / "results/scores/a/greedy/conll14.json"
     with pytest.raises(WritingAlpacaError, match=re.escape(str(missing))):
-        render.render_table4(spec, ctx(), [missing], tmp_path / "t4")
+        tables.render_table4(spec, ctx(), [missing], tmp_path / "t4")
 
 
 def test_score_without_headline_is_an_error(tmp_path):
     bad = write_json(tmp_path / "a/greedy/conll14.json", {"metric": "m2"})
     spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "greedy"}
     with pytest.raises(WritingAlpacaError, match=r"conll14\.json: missing field 'score'"):
-        render.render_table4(spec, ctx(), [bad], tmp_path / "t4")
+        tables.render_table4(spec, ctx(), [bad], tmp_path / "t4")
 
 
 def test_two_files_for_the_same_run_are_an_error(tmp_path):
     f1 = write_json(tmp_path / "x/a/greedy/conll14.json", {"score": 1.0})
     f2 = write_json(tmp_path / "y/a/greedy/conll14.json", {"score": 2.0})
     with pytest.raises(WritingAlpacaError, match="same run"):
-        render.load_runs([f1, f2], ".json")
+        inputs.load_runs([f1, f2], ".json")
 
 
 # --------------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ def test_table5_published_rows_marked(tmp_path):
         "decoding": "greedy",
         "published": str(published),
     }
-    render.render_table5(spec, ctx(), score_files(tmp_path), tmp_path / "t5")
+    tables.render_table5(spec, ctx(), score_files(tmp_path), tmp_path / "t5")
     md = (tmp_path / "t5.md").read_text(encoding="utf-8").splitlines()
     # the paper's layout: published LLMs, this run, then the previous SOTA; no Avg. column
     assert md[2] == "| Model | CoNLL-14 (F0.5) | JFLEG (GLEU) | ASSET (SARI) |"
@@ -210,7 +211,7 @@ def test_table5_published_rows_marked(tmp_path):
 
 def test_repository_published_table5_loads_and_renders(tmp_path):
     path = REPO / "workflow" / "resources" / "published_table5.yaml"
-    source, rows = render.load_published(path)
+    source, rows = inputs.load_published(path)
     assert "2305.13225" in source
     assert [r.label for r in rows] == ["OPT-175B", "GPT3-175B", "InstructGPT-175B", "ChatGPT", "Prev. SOTA"]
     assert all(r.citation for r in rows)
@@ -218,7 +219,7 @@ def test_repository_published_table5_loads_and_renders(tmp_path):
     for r in rows:
         assert set(r.values) == config_sets
     spec = {"systems": ["a"], "test_sets": ["conll14", "jfleg", "asset"], "decoding": "greedy", "published": str(path)}
-    render.render_table5(spec, ctx(), score_files(tmp_path), tmp_path / "t5")
+    tables.render_table5(spec, ctx(), score_files(tmp_path), tmp_path / "t5")
     md = (tmp_path / "t5.md").read_text(encoding="utf-8")
     for r in rows:
         assert f"| {r.label}† |" in md
@@ -232,16 +233,16 @@ def test_published_file_errors_are_located(tmp_path):
     bad = tmp_path / "p.yaml"
     bad.write_text("source: X\nrows:\n  - {label: L, values: {conll14: 1}}\n", encoding="utf-8")
     with pytest.raises(WritingAlpacaError, match=r"p\.yaml: rows\[1\] \(L\): needs a 'citation'"):
-        render.load_published(bad)
+        inputs.load_published(bad)
     bad.write_text("source: X\nrows:\n  - {label: L, citation: C, values: {conll14: high}}\n", encoding="utf-8")
     with pytest.raises(WritingAlpacaError, match="must be a number or null"):
-        render.load_published(bad)
+        inputs.load_published(bad)
     bad.write_text("source: X\nrows:\n  - {label: L, citation: C, values: {conll14: 1}, after_ours: 1}\n")
     with pytest.raises(WritingAlpacaError, match=r"p\.yaml: rows\[1\] \(L\): 'after_ours' must be true or false"):
-        render.load_published(bad)
+        inputs.load_published(bad)
     bad.write_text("source: X\nrows:\n  - {label: L, citation: C, values: {conll14: 1}, citations: {jfleg: Y}}\n")
     with pytest.raises(WritingAlpacaError, match="'citations' of datasets without a value: jfleg"):
-        render.load_published(bad)
+        inputs.load_published(bad)
 
 
 # --------------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ COST_SPEC = {"systems": ["a", "b"], "test_sets": ["conll14", "bea19_dev"], "deco
 
 def test_table7(tmp_path):
     i = cost_inputs(tmp_path)
-    render.render_table7(COST_SPEC, ctx(), i["scores"], i["decode"], i["train"], tmp_path / "t7")
+    tables.render_table7(COST_SPEC, ctx(), i["scores"], i["decode"], i["train"], tmp_path / "t7")
     md = (tmp_path / "t7.md").read_text(encoding="utf-8").splitlines()
     assert "beam16 decoding: beam 16, batch 4" in md[0]
     # the paper's columns: Model, #Data right after it, P/R/F0.5 under the paper's abbreviations, then cost;
@@ -307,14 +308,20 @@ def test_table7(tmp_path):
 
 
 def test_table7_data_sizes_as_the_paper_prints_them(tmp_path):
-    assert [render.fmt_count(n) for n in (2_372_119, 112_002, 52_002, 999_949, 999_950, 999, None)] == [
-        "2.4M", "112.0k", "52.0k", "999.9k", "1.0M", "999", "–",
+    assert [writers.fmt_count(n) for n in (2_372_119, 112_002, 52_002, 999_949, 999_950, 999, None)] == [
+        "2.4M",
+        "112.0k",
+        "52.0k",
+        "999.9k",
+        "1.0M",
+        "999",
+        "–",
     ]
     # metrics written before `train_examples`: the recipe's `examples`, the baselines' `pairs`
     i = cost_inputs(tmp_path)
     write_json(i["train"][0], {"gpu_hours": 1.0, "examples": 112002})
     a = write_json(tmp_path / "results/models/a/train_metrics.json", {"gpu_hours": 2.0, "pairs": 2372119})
-    render.render_table7(COST_SPEC, ctx(), i["scores"], i["decode"], [a, i["train"][0]], tmp_path / "t7")
+    tables.render_table7(COST_SPEC, ctx(), i["scores"], i["decode"], [a, i["train"][0]], tmp_path / "t7")
     assert [r["train_examples"] for r in read_csv(tmp_path / "t7.csv")] == ["2372119", "112002"]
     md = (tmp_path / "t7.md").read_text(encoding="utf-8").splitlines()
     assert md[4].startswith("| Sys A | 2.4M | ") and md[5].startswith("| Sys_B & co | 112.0k | ")
@@ -322,7 +329,7 @@ def test_table7_data_sizes_as_the_paper_prints_them(tmp_path):
 
 def test_cost_quality_figure(tmp_path):
     i = cost_inputs(tmp_path)
-    paths = render.render_cost_quality(COST_SPEC, ctx(), i["scores"], i["decode"], i["train"], tmp_path / "cost")
+    paths = figures.render_cost_quality(COST_SPEC, ctx(), i["scores"], i["decode"], i["train"], tmp_path / "cost")
     assert [p.name for p in paths] == ["cost.png", "cost.pdf", "cost.csv"]
     assert (tmp_path / "cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "cost.pdf").read_bytes()[:5] == b"%PDF-"
@@ -356,7 +363,7 @@ def test_table2_counts_prepared_data(tmp_path):
             [{"id": f"c{i}", "task": "grammar", "source": "x", "references": []} for i in range(1312)],
         ),
     ]
-    render.render_table2({"test_sets": ["conll14", "bea19_dev", "jfleg"]}, ctx(), files, tmp_path / "t2")
+    tables.render_table2({"test_sets": ["conll14", "bea19_dev", "jfleg"]}, ctx(), files, tmp_path / "t2")
     md = (tmp_path / "t2.md").read_text(encoding="utf-8").splitlines()
     # the paper's columns; Dataset / Abbrev. from test_sets.<n>.dataset / abbrev (JFLEG has neither: its title)
     assert md[2:7] == [
@@ -389,11 +396,19 @@ def test_table2_header_and_names_from_the_paper_config(tmp_path):
     names = config["tables"]["table2"]["test_sets"]
     d = tmp_path / "results/data/test"
     files = [jsonl(d / f"{n}.jsonl", [{"id": "x", "task": test_sets[n]["task"], "source": "x"}]) for n in names]
-    render.render_table2({"test_sets": names}, render.Context(test_sets=test_sets), files, tmp_path / "t2")
+    tables.render_table2({"test_sets": names}, inputs.Context(test_sets=test_sets), files, tmp_path / "t2")
     rows = read_csv(tmp_path / "t2.csv")
     assert [(r["corpus"], r["abbrev"]) for r in rows] == [
-        ("CoNLL14", "CoNLL"), ("BEA19-dev", "BEA"), ("JFLEG", "JFL"), ("IteraTeR", "ITR-F"), ("IteraTeR", "ITR-L"),
-        ("IteraTeR", "ITR-O"), ("TurkCorpus", "TRK"), ("ASSET", "AST"), ("WNC", "WNC"), ("STS", "STS"),
+        ("CoNLL14", "CoNLL"),
+        ("BEA19-dev", "BEA"),
+        ("JFLEG", "JFL"),
+        ("IteraTeR", "ITR-F"),
+        ("IteraTeR", "ITR-L"),
+        ("IteraTeR", "ITR-O"),
+        ("TurkCorpus", "TRK"),
+        ("ASSET", "AST"),
+        ("WNC", "WNC"),
+        ("STS", "STS"),
     ]
     assert [r["metric"] for r in rows] == ["m2", "errant", "gleu"] + ["sari"] * 7
     md = (tmp_path / "t2.md").read_text(encoding="utf-8").splitlines()
@@ -433,15 +448,17 @@ def test_table3_from_jsonl_and_from_counts_agree(tmp_path):
     from writing_alpaca.format import count_summary
 
     mix = jsonl(tmp_path / "a/results/instructions/wa.jsonl", MIXTURE)
-    render.render_table3({"mixture": "wa"}, ctx(), mix, tmp_path / "from_jsonl", TRAIN_SETS)
+    tables.render_table3({"mixture": "wa"}, ctx(), mix, tmp_path / "from_jsonl", TRAIN_SETS)
     lines = (tmp_path / "from_jsonl.md").read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("**Table 3.** The statistics of the training data (wa mixture")
     assert "14 in all" in lines[0]
     assert lines[2:] == TABLE3_BODY
     rows = read_csv(tmp_path / "from_jsonl.csv")
     assert [(r["task"], r["trainset"], r["dataset"], r["size"]) for r in rows] == [
-        ("generic", "alpaca", "Stanford Alpaca", "5"), ("grammar", "wi_locness", "W&I+LOCNESS-Train", "3"),
-        ("simplification", "turk_tune", "TurkCorpus", "2"), ("simplification", "wikilarge", "wikilarge", "4"),
+        ("generic", "alpaca", "Stanford Alpaca", "5"),
+        ("grammar", "wi_locness", "W&I+LOCNESS-Train", "3"),
+        ("simplification", "turk_tune", "TurkCorpus", "2"),
+        ("simplification", "wikilarge", "wikilarge", "4"),
         ("total", "", "", "14"),
     ]
     tex = (tmp_path / "from_jsonl.tex").read_text(encoding="utf-8")
@@ -450,11 +467,11 @@ def test_table3_from_jsonl_and_from_counts_agree(tmp_path):
     # with the counts file beside the JSONL (as `format` writes it) the counts file is used
     write_json(mix.with_name("wa.counts.json"), count_summary(MIXTURE, "wa"))
     mix.write_text("not json\n", encoding="utf-8")
-    render.render_table3({"mixture": "wa"}, ctx(), mix, tmp_path / "from_counts", TRAIN_SETS)
+    tables.render_table3({"mixture": "wa"}, ctx(), mix, tmp_path / "from_counts", TRAIN_SETS)
     assert (tmp_path / "from_counts.md").read_text(encoding="utf-8").splitlines()[2:] == TABLE3_BODY
     check_latex_structure((tmp_path / "from_counts.tex").read_text(encoding="utf-8"), 3)
     with pytest.raises(WritingAlpacaError, match="counts are of mixture 'wa'"):
-        render.render_table3({"mixture": "other"}, ctx(), mix, tmp_path / "x", TRAIN_SETS)
+        tables.render_table3({"mixture": "other"}, ctx(), mix, tmp_path / "x", TRAIN_SETS)
 
 
 # --------------------------------------------------------------------------------------
@@ -470,8 +487,13 @@ def edits_json(m: int, r: int, u: int, touching: int, named: int | None = None) 
         "n_changed": 5,
         "edits": {"M": m, "R": r, "U": u, "total": total},
         "by_type": {},
-        "entity": {"corrections": total, "touching_entity": touching, "share": touching / total * 100,
-                   "touching_named_entity": named, "named_share": named / total * 100},
+        "entity": {
+            "corrections": total,
+            "touching_entity": touching,
+            "share": touching / total * 100,
+            "touching_named_entity": named,
+            "named_share": named / total * 100,
+        },
         "examples": [],
     }
 
@@ -484,7 +506,7 @@ def test_figure1(tmp_path):
         write_json(a / "b/greedy/conll14.edits.json", edits_json(1, 2, 1, 2, named=1)),
     ]
     spec = {"systems": ["a", "b"], "test_sets": ["conll14", "bea19_dev"], "decoding": "greedy"}
-    paths = render.render_figure1(spec, ctx(), files, tmp_path / "figures" / "figure1")
+    paths = figures.render_figure1(spec, ctx(), files, tmp_path / "figures" / "figure1")
     assert sorted(p.name for p in paths) == sorted(f"figure1.{e}" for e in ("png", "pdf", "csv", "md", "tex"))
     png = (tmp_path / "figures/figure1.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
@@ -511,7 +533,7 @@ def test_figure1_has_the_edit_actions_on_the_x_axis_and_a_bar_per_model(tmp_path
         write_json(a / "c/greedy/conll14.edits.json", edits_json(7, 0, 4, 0)),
     ]
     seen = {}
-    save = render.save_figure
+    save = figures.save_figure
 
     def capture(fig, prefix):
         (ax,) = fig.axes
@@ -521,9 +543,9 @@ def test_figure1_has_the_edit_actions_on_the_x_axis_and_a_bar_per_model(tmp_path
         seen["legend"] = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
         return save(fig, prefix)
 
-    monkeypatch.setattr(render, "save_figure", capture)
+    monkeypatch.setattr(figures, "save_figure", capture)
     spec = {"systems": ["a", "b", "c"], "test_sets": ["conll14"], "decoding": "greedy"}
-    render.render_figure1(spec, ctx(), files, tmp_path / "f1")
+    figures.render_figure1(spec, ctx(), files, tmp_path / "f1")
     assert seen["ticks"] == ["Insert", "Replace", "Delete"]
     assert (seen["ylabel"], seen["title"]) == ("# Edits", "CoNLL-14")
     assert seen["legend"] == ["Sys A", "Sys_B & co", "Sys C"]
@@ -531,14 +553,18 @@ def test_figure1_has_the_edit_actions_on_the_x_axis_and_a_bar_per_model(tmp_path
     heights = [h for _, h in seen["bars"]]
     assert heights == [3, 1, 7, 5, 2, 0, 2, 1, 4]
     xs = [x for x, _ in seen["bars"]]
-    assert all(-0.5 < x < 0.5 for x in xs[:3]) and all(0.5 < x < 1.5 for x in xs[3:6]) and all(1.5 < x < 2.5 for x in xs[6:])
+    assert (
+        all(-0.5 < x < 0.5 for x in xs[:3])
+        and all(0.5 < x < 1.5 for x in xs[3:6])
+        and all(1.5 < x < 2.5 for x in xs[6:])
+    )
 
 
 def test_figure1_rejects_other_json(tmp_path):
     bad = write_json(tmp_path / "a/greedy/conll14.edits.json", {"score": 3})
     spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "greedy"}
     with pytest.raises(WritingAlpacaError, match="not an `analyse edits` result"):
-        render.render_figure1(spec, ctx(), [bad], tmp_path / "f")
+        figures.render_figure1(spec, ctx(), [bad], tmp_path / "f")
 
 
 # --------------------------------------------------------------------------------------
@@ -547,7 +573,7 @@ def test_figure1_rejects_other_json(tmp_path):
 
 
 def test_latex_escape():
-    assert render.latex_escape("a_b & 50% #1 $x$ {y} ~ ^ \\ – †") == (
+    assert writers.latex_escape("a_b & 50% #1 $x$ {y} ~ ^ \\ – †") == (
         "a\\_b \\& 50\\% \\#1 \\$x\\$ \\{y\\} \\textasciitilde{} \\textasciicircum{} \\textbackslash{} -- "
         "\\textsuperscript{\\dag}"
     )
@@ -555,66 +581,157 @@ def test_latex_escape():
 
 def test_cli_table4_via_argparse(tmp_path):
     spec = {"systems": ["a", "b", "c"], "test_sets": ["asset", "conll14", "jfleg"], "decoding": "greedy"}
-    assert _cli(_rule_args("table4", spec, score_files(tmp_path), tmp_path / "cli" / "table4")) == 0
+    assert _cli(_rule_args("table4", spec, tmp_path / "cli" / "table4", scores=score_files(tmp_path))) == 0
     assert (tmp_path / "cli/table4.md").read_text(encoding="utf-8") == TABLE4_MD
     with pytest.raises(WritingAlpacaError, match="--spec: invalid JSON"):
-        _cli(["render", "table4", "--spec", "{not json", "--out-prefix", str(tmp_path / "x")])
+        _cli(["render", "table4", "--spec", "{not json", "--scores", "--out-prefix", str(tmp_path / "x")])
 
 
 def test_unknown_system_is_an_error(tmp_path):
     spec = {"systems": ["zzz"], "test_sets": ["conll14"], "decoding": "greedy"}
     with pytest.raises(WritingAlpacaError, match="system 'zzz' is not in --systems"):
-        render.render_table4(spec, ctx(), [], tmp_path / "t4")
+        tables.render_table4(spec, ctx(), [], tmp_path / "t4")
 
 
 def _cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    render.register(parser.add_subparsers())
+    report.register(parser.add_subparsers())
     args = parser.parse_args(argv)
     return args.func(args)
 
 
-def _rule_args(artefact: str, spec: dict, inputs: list[Path], prefix: Path) -> list[str]:
-    """The command line of the workflow's render rules: every artefact gets the same options."""
-    return (
-        ["render", artefact, "--spec", json.dumps(spec), "--systems", json.dumps(SYSTEMS)]
-        + ["--test-sets", json.dumps(TEST_SETS), "--tasks", json.dumps(TASKS)]
-        + ["--inputs", *map(str, inputs), "--out-prefix", str(prefix)]
-    )
+def _rule_args(artefact: str, spec: dict, prefix: Path, **kinds: Path | list[Path]) -> list[str]:
+    """The command line of the workflow's render rules: the config blocks, then each kind of
+    input under its own option (``decode_metrics=[...]`` -> ``--decode-metrics ...``)."""
+    argv = ["render", artefact, "--spec", json.dumps(spec), "--systems", json.dumps(SYSTEMS)]
+    argv += ["--test-sets", json.dumps(TEST_SETS), "--tasks", json.dumps(TASKS)]
+    for kind, files in kinds.items():
+        argv += ["--" + kind.replace("_", "-"), *map(str, files if isinstance(files, list) else [files])]
+    return argv + ["--out-prefix", str(prefix)]
 
 
-def test_cli_mixed_inputs_as_the_rules_pass_them(tmp_path):
+def test_cli_inputs_by_kind_as_the_rules_pass_them(tmp_path):
     i = cost_inputs(tmp_path)
     model_dir = i["train"][0].parent  # the rules pass results/models/{system} directories
-    assert _cli(_rule_args("table7", COST_SPEC, i["scores"] + i["decode"] + [model_dir], tmp_path / "t7")) == 0
+    by_kind = dict(scores=i["scores"], decode_metrics=i["decode"], train_metrics=[model_dir])
+    assert _cli(_rule_args("table7", COST_SPEC, tmp_path / "t7", **by_kind)) == 0
     assert read_csv(tmp_path / "t7.csv")[1]["gpu_hours"] == "12.5000"
-    assert _cli(_rule_args("cost_quality", COST_SPEC, i["scores"] + i["decode"] + [model_dir], tmp_path / "c")) == 0
+    assert _cli(_rule_args("cost_quality", COST_SPEC, tmp_path / "c", **by_kind)) == 0
     assert (tmp_path / "c.pdf").stat().st_size > 0
+    # a table of untrained systems only: the option is given, with no files
+    assert _cli(_rule_args("table7", COST_SPEC, tmp_path / "u", **dict(by_kind, train_metrics=[]))) == 0
+    assert read_csv(tmp_path / "u.csv")[1]["gpu_hours"] == ""
 
     from writing_alpaca.format import count_summary
 
     mix = jsonl(tmp_path / "instructions/wa.jsonl", MIXTURE)
     counts = write_json(tmp_path / "instructions/wa.counts.json", count_summary(MIXTURE, "wa"))
     spec = {"mixture": "wa", "train_sets": TRAIN_SETS}  # the workflow adds the mixture's train sets
-    assert _cli(_rule_args("table3", spec, [mix, counts], tmp_path / "t3")) == 0
+    assert _cli(_rule_args("table3", spec, tmp_path / "t3", instructions=mix, counts=counts)) == 0
     assert (tmp_path / "t3.md").read_text(encoding="utf-8").splitlines()[2:] == TABLE3_BODY
+    assert _cli(_rule_args("table3", spec, tmp_path / "t3j", instructions=mix)) == 0
+    assert (tmp_path / "t3j.md").read_bytes() == (tmp_path / "t3.md").read_bytes()
+    with pytest.raises(WritingAlpacaError, match="table3: give --counts or --instructions"):
+        _cli(_rule_args("table3", spec, tmp_path / "x"))
 
     published = tmp_path / "pub.yaml"
     published.write_text("source: S\nrows:\n  - {label: P, citation: S, values: {conll14: 1.0}}\n", encoding="utf-8")
     spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "greedy", "published": "not/used.yaml"}
-    assert _cli(_rule_args("table5", spec, [*score_files(tmp_path), published], tmp_path / "t5")) == 0
+    assert _cli(_rule_args("table5", spec, tmp_path / "t5", scores=score_files(tmp_path), published=published)) == 0
     assert "| P† | 1.00 |" in (tmp_path / "t5.md").read_text(encoding="utf-8")
 
 
-def test_cli_rejects_inputs_of_the_wrong_kind(tmp_path):
+def test_cli_an_option_the_artefact_does_not_take_is_one_error_naming_it_and_its_files(tmp_path):
     i = cost_inputs(tmp_path)
     spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "beam16"}
-    with pytest.raises(WritingAlpacaError, match=r"conll14\.metrics\.json: table4 does not use decode-metrics"):
-        _cli(_rule_args("table4", spec, i["scores"] + i["decode"], tmp_path / "t4"))
-    odd = tmp_path / "notes.txt"
-    odd.write_text("x", encoding="utf-8")
-    with pytest.raises(WritingAlpacaError, match=r"notes\.txt: cannot tell what this input is"):
-        _cli(_rule_args("table4", spec, [odd], tmp_path / "t4"))
+    decode = re.escape(", ".join(map(str, i["decode"])))
+    with pytest.raises(
+        WritingAlpacaError,
+        match=rf"^table4 does not take --decode-metrics \({decode}\); its inputs: --scores, --bootstrap$",
+    ):
+        _cli(_rule_args("table4", spec, tmp_path / "t4", scores=i["scores"], decode_metrics=i["decode"]))
+    # the mixed list of old is gone: an error naming the options to use instead
+    with pytest.raises(WritingAlpacaError, match=r"^table7: --inputs .* --scores, --decode-metrics, --train-metrics$"):
+        _cli(
+            _rule_args(
+                "table7", COST_SPEC, tmp_path / "t7", scores=[], decode_metrics=[], train_metrics=[], inputs=i["scores"]
+            )
+        )
+    assert not list(tmp_path.glob("t[47].*"))
+
+
+def test_cli_a_required_kind_left_out_names_its_option(tmp_path, capsys):
+    i = cost_inputs(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        _cli(_rule_args("table7", COST_SPEC, tmp_path / "t7", scores=i["scores"], decode_metrics=i["decode"]))
+    assert exit_info.value.code == 2
+    assert "the following arguments are required: --train-metrics" in capsys.readouterr().err
+
+
+def test_cli_a_missing_file_names_its_option_and_the_file(tmp_path):
+    i = cost_inputs(tmp_path)
+    missing = tmp_path / "results/scores/c/beam16/conll14.json"
+    with pytest.raises(WritingAlpacaError, match=rf"^table7 --scores {re.escape(str(missing))}: no such file"):
+        _cli(
+            _rule_args(
+                "table7",
+                COST_SPEC,
+                tmp_path / "t7",
+                scores=[*i["scores"], missing],
+                decode_metrics=i["decode"],
+                train_metrics=i["train"],
+            )
+        )
+    assert not list(tmp_path.glob("t7.*"))
+
+
+def test_cli_a_file_of_another_kind_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    """Kinds are the options, not the names: a file given under another kind's option is one error
+    naming the option and the file (it would match no run of the table otherwise)."""
+    i = cost_inputs(tmp_path)
+    spec = {"systems": ["a"], "test_sets": ["conll14"], "decoding": "beam16"}
+    metrics = re.escape(str(i["decode"][0]))
+    with pytest.raises(
+        WritingAlpacaError,
+        match=rf"^table4 --scores {metrics}: not a file of this kind \(it has none "
+        r"of the fields 'score', 'f0\.5'; expected results/scores/",
+    ):
+        _cli(_rule_args("table4", spec, tmp_path / "t4", scores=i["decode"][:1]))
+    with pytest.raises(WritingAlpacaError, match=r"^table7 --train-metrics .*conll14\.json: not a file of this kind"):
+        _cli(
+            _rule_args(
+                "table7",
+                COST_SPEC,
+                tmp_path / "t7",
+                scores=i["scores"],
+                decode_metrics=i["decode"],
+                train_metrics=i["scores"][:1],
+            )
+        )
+    monkeypatch.chdir(tmp_path)
+    write_json(tmp_path / "x" / "elsewhere.json", {"score": 1.0})  # whose? neither its content nor its path says
+    with pytest.raises(WritingAlpacaError, match=r"elsewhere\.json: cannot tell the system, decoding and dataset"):
+        _cli(_rule_args("table4", spec, tmp_path / "t4", scores=[Path("x/elsewhere.json")]))
+
+
+def test_whose_a_file_is_comes_from_its_content_else_its_path(tmp_path):
+    assert inputs.path_fields(Path("results/scores/a/beam16/jfleg.json"), inputs.RUN_LAYOUT + ".json") == {
+        "system": "a",
+        "decoding": "beam16",
+        "dataset": "jfleg",
+    }
+    assert inputs.path_fields(Path("/r/outputs/a/beam16/free/table6.txt"), inputs.FREE_OUTPUTS_LAYOUT) == {
+        "system": "a",
+        "decoding": "beam16",
+        "table": "table6",
+    }
+    with pytest.raises(WritingAlpacaError, match=r"x\.txt: cannot tell the system, decoding and table"):
+        inputs.path_fields(Path("outputs/a/beam16/x.txt"), inputs.FREE_OUTPUTS_LAYOUT)
+    # a file that records its run is read by its fields, wherever it lies
+    f = write_json(
+        tmp_path / "anywhere.json", {"system": "a", "decoding": "greedy", "dataset": "conll14", "score": 7.0}
+    )
+    assert list(inputs.load_runs([f], ".json")) == [inputs.RunKey("a", "greedy", "conll14")]
 
 
 # --------------------------------------------------------------------------------------
@@ -652,7 +769,7 @@ def test_table4_marks_significant_differences_from_the_reference(tmp_path):
         bootstrap_json(tmp_path, "conll14", [("b", "a", 0.01), ("b", "c", 0.5), ("a", "c", 0.9)]),
         bootstrap_json(tmp_path, "asset", [("a", "b", 0.3), ("a", "c", 0.001)]),
     ]  # no bootstrap for jfleg
-    render.render_table4(SIG_SPEC, ctx(), score_files(tmp_path), tmp_path / "t4", boots)
+    tables.render_table4(SIG_SPEC, ctx(), score_files(tmp_path), tmp_path / "t4", boots)
     md = (tmp_path / "t4.md").read_text(encoding="utf-8").splitlines()
     assert md[4] == "| Sys A | 50.00 | **60.00** | **40.00** | **50.00** |"  # the reference is never marked
     assert md[5] == "| Sys_B & co | **55.12‡** | – | 38.00 | 46.56* |"  # p 0.01 on CoNLL-14; 0.3 on ASSET
@@ -666,7 +783,10 @@ def test_table4_marks_significant_differences_from_the_reference(tmp_path):
     rows = read_csv(tmp_path / "t4.csv")
     assert list(rows[0])[-3:] == ["p_conll14", "p_jfleg", "p_asset"]
     assert (rows[0]["p_conll14"], rows[1]["p_conll14"], rows[1]["p_asset"], rows[1]["p_jfleg"]) == (
-        "", "0.0100", "0.3000", ""
+        "",
+        "0.0100",
+        "0.3000",
+        "",
     )
     tex = (tmp_path / "t4.tex").read_text(encoding="utf-8")
     check_latex_structure(tex, 5)
@@ -675,12 +795,12 @@ def test_table4_marks_significant_differences_from_the_reference(tmp_path):
 
 def test_table4_significance_through_the_cli_as_the_rule_passes_it(tmp_path):
     boots = [bootstrap_json(tmp_path, d, [("a", "b", 0.04)]) for d in ("conll14", "asset")]
-    assert _cli(_rule_args("table4", SIG_SPEC, score_files(tmp_path) + boots, tmp_path / "t4")) == 0
+    assert _cli(_rule_args("table4", SIG_SPEC, tmp_path / "t4", scores=score_files(tmp_path), bootstrap=boots)) == 0
     md = (tmp_path / "t4.md").read_text(encoding="utf-8")
     assert "| Sys_B & co | **55.12‡** | – | 38.00‡ | 46.56* |" in md
     # without a `significance` entry the same inputs give the plain table
     plain = {k: v for k, v in SIG_SPEC.items() if k != "significance"}
-    assert _cli(_rule_args("table4", plain, score_files(tmp_path) + boots, tmp_path / "plain")) == 0
+    assert _cli(_rule_args("table4", plain, tmp_path / "plain", scores=score_files(tmp_path), bootstrap=boots)) == 0
     assert "‡" not in (tmp_path / "plain.md").read_text(encoding="utf-8")
 
 
@@ -688,16 +808,16 @@ def test_table4_significance_errors(tmp_path):
     scores = score_files(tmp_path)
     missing_pair = bootstrap_json(tmp_path, "conll14", [("a", "c", 0.01)])
     with pytest.raises(WritingAlpacaError, match=r"conll14\.json: has no comparison of 'b' with 'a'"):
-        render.render_table4(SIG_SPEC, ctx(), scores, tmp_path / "t4", [missing_pair])
+        tables.render_table4(SIG_SPEC, ctx(), scores, tmp_path / "t4", [missing_pair])
     beam = bootstrap_json(tmp_path / "beam", "conll14", [("a", "b", 0.01)], decoding="beam16")
     with pytest.raises(WritingAlpacaError, match="bootstrap of decoding 'beam16'; the table is 'greedy'"):
-        render.render_table4(SIG_SPEC, ctx(), scores, tmp_path / "t4", [beam])
+        tables.render_table4(SIG_SPEC, ctx(), scores, tmp_path / "t4", [beam])
     spec = dict(SIG_SPEC, significance={"reference": "zzz"})
     with pytest.raises(WritingAlpacaError, match="reference 'zzz' is not one of the table's systems"):
-        render.render_table4(spec, ctx(), scores, tmp_path / "t4", [])
+        tables.render_table4(spec, ctx(), scores, tmp_path / "t4", [])
     not_bootstrap = write_json(tmp_path / "results/analysis/bootstrap/table4/asset.json", {"score": 1})
     with pytest.raises(WritingAlpacaError, match="not an `analyse bootstrap` result"):
-        render.render_table4(SIG_SPEC, ctx(), scores, tmp_path / "t4", [not_bootstrap])
+        tables.render_table4(SIG_SPEC, ctx(), scores, tmp_path / "t4", [not_bootstrap])
 
 
 # --------------------------------------------------------------------------------------
@@ -736,7 +856,7 @@ T6_SPEC = {"systems": ["a", "b"], "test_sets": ["asset", "conll14"], "decoding":
 
 def test_table6_samples_differing_outputs_first(tmp_path):
     data, outputs = table6_inputs(tmp_path)
-    render.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "t6")
+    cases.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "t6")
     rows = read_csv(tmp_path / "t6.csv")
     assert [r["dataset"] for r in rows] == ["conll14", "conll14", "asset", "asset"]  # the paper's task order
     conll = rows[:2]
@@ -747,8 +867,10 @@ def test_table6_samples_differing_outputs_first(tmp_path):
         assert (r["input"], r["output_a"], r["output_b"], r["reference"]) == want
     assert all(r["output_b"] == "" for r in rows[2:])  # no output: empty in the CSV, "–" in the table
     if "c4" in {r["id"] for r in conll}:  # b's empty output shows as "∅"
-        assert any(line.startswith("|") and line.endswith("| a says 4 | ∅ |") for line in
-                   (tmp_path / "t6.md").read_text(encoding="utf-8").splitlines())
+        assert any(
+            line.startswith("|") and line.endswith("| a says 4 | ∅ |")
+            for line in (tmp_path / "t6.md").read_text(encoding="utf-8").splitlines()
+        )
     md = (tmp_path / "t6.md").read_text(encoding="utf-8").splitlines()
     assert md[2] == "| Task | Dataset | Input | Sys A | Sys_B & co |"
     assert md[4].startswith("| Grammaticality | CoNLL-14 | source ")
@@ -760,11 +882,11 @@ def test_table6_samples_differing_outputs_first(tmp_path):
     check_latex_structure(tex, 5)
     assert "p{4.2cm}" in tex and "\\ldots{}" in tex
     # same seed: same rows; the seed does choose (all pairs of c1, c3, c4 come up over seeds)
-    render.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "again")
+    cases.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "again")
     assert (tmp_path / "again.csv").read_text(encoding="utf-8") == (tmp_path / "t6.csv").read_text(encoding="utf-8")
     picks = set()
     for seed in range(12):
-        render.render_table6(dict(T6_SPEC, seed=seed), ctx(), data, outputs, tmp_path / "s")
+        cases.render_table6(dict(T6_SPEC, seed=seed), ctx(), data, outputs, tmp_path / "s")
         picks.add(tuple(r["id"] for r in read_csv(tmp_path / "s.csv")[:2]))
     assert picks == {("c1", "c3"), ("c1", "c4"), ("c3", "c4")}
 
@@ -786,7 +908,7 @@ def test_table6_shows_both_systems_answers_to_the_free_instructions(tmp_path):
         free_answers(tmp_path, "b", ["Tell me about pandas.", ""]),
     ]
     spec = dict(T6_SPEC, instructions=[PANDA, "Say hi."])
-    render.render_table6(spec, ctx(), data, outputs, tmp_path / "t6", free)
+    cases.render_table6(spec, ctx(), data, outputs, tmp_path / "t6", free)
     md = (tmp_path / "t6.md").read_text(encoding="utf-8").splitlines()
     assert "and their answers to 2 free instruction(s) (no input)" in md[0]
     # after the sampled test inputs: the instruction, then each system's answer
@@ -796,38 +918,45 @@ def test_table6_shows_both_systems_answers_to_the_free_instructions(tmp_path):
     ]
     rows = read_csv(tmp_path / "t6.csv")
     assert [(r["task"], r["dataset"], r["id"], r["input"], r["output_a"], r["output_b"]) for r in rows[-2:]] == [
-        ("generic", "free", "table6-000001", PANDA, "Pandas are large mammals native to China.", "Tell me about pandas."),
+        (
+            "generic",
+            "free",
+            "table6-000001",
+            PANDA,
+            "Pandas are large mammals native to China.",
+            "Tell me about pandas.",
+        ),
         ("generic", "free", "table6-000002", "Say hi.", "Hi.", ""),
     ]
     assert [r["dataset"] for r in rows[:-2]] == ["conll14", "conll14", "asset", "asset"]  # the test inputs first
     tex = (tmp_path / "t6.tex").read_text(encoding="utf-8")
     check_latex_structure(tex, 5)
     assert tex.count("\\midrule") == 3  # header, before ASSET, before the free instructions
-    # through the CLI, as rule render_table6 passes them (one mixed --inputs list)
-    assert _cli(_rule_args("table6", spec, data + outputs + free, tmp_path / "cli")) == 0
+    # through the CLI, as rule render_table6 passes them (by kind)
+    assert _cli(_rule_args("table6", spec, tmp_path / "cli", data=data, outputs=outputs, free_outputs=free)) == 0
     assert (tmp_path / "cli.csv").read_text(encoding="utf-8") == (tmp_path / "t6.csv").read_text(encoding="utf-8")
     # a system without answers shows "–"; answers to other instructions than the spec's are an error
-    render.render_table6(spec, ctx(), data, outputs, tmp_path / "one", free[:1])
+    cases.render_table6(spec, ctx(), data, outputs, tmp_path / "one", free[:1])
     assert (tmp_path / "one.md").read_text(encoding="utf-8").splitlines()[-4].endswith("| – |")
     with pytest.raises(WritingAlpacaError, match=r"table6\.txt: has 2 lines for 1 free instructions"):
-        render.render_table6(dict(spec, instructions=[PANDA]), ctx(), data, outputs, tmp_path / "x", free)
+        cases.render_table6(dict(spec, instructions=[PANDA]), ctx(), data, outputs, tmp_path / "x", free)
     # without `instructions` the table is as before
-    render.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "plain", free)
+    cases.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "plain", free)
     assert "Free instruction" not in (tmp_path / "plain.md").read_text(encoding="utf-8")
 
 
 def test_table6_cli_and_errors(tmp_path):
     data, outputs = table6_inputs(tmp_path)
-    assert _cli(_rule_args("table6", T6_SPEC, data + outputs, tmp_path / "cli")) == 0
+    assert _cli(_rule_args("table6", T6_SPEC, tmp_path / "cli", data=data, outputs=outputs)) == 0
     md = (tmp_path / "cli.md").read_text(encoding="utf-8")
     assert md.startswith("**Table 6.** Case study: outputs of Sys A and Sys_B & co")
     with pytest.raises(WritingAlpacaError, match="exactly two systems"):
-        render.render_table6(dict(T6_SPEC, systems=["a", "b", "c"]), ctx(), data, outputs, tmp_path / "x")
+        cases.render_table6(dict(T6_SPEC, systems=["a", "b", "c"]), ctx(), data, outputs, tmp_path / "x")
     with pytest.raises(WritingAlpacaError, match="no test data for 'jfleg'"):
-        render.render_table6(dict(T6_SPEC, test_sets=["jfleg"]), ctx(), data, outputs, tmp_path / "x")
+        cases.render_table6(dict(T6_SPEC, test_sets=["jfleg"]), ctx(), data, outputs, tmp_path / "x")
     outputs[0].write_text("one line\n", encoding="utf-8")
     with pytest.raises(WritingAlpacaError, match=r"conll14\.txt: has 1 lines but .*conll14\.jsonl has 6 records"):
-        render.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "x")
+        cases.render_table6(T6_SPEC, ctx(), data, outputs, tmp_path / "x")
 
 
 # --------------------------------------------------------------------------------------
@@ -841,8 +970,13 @@ def entity_example(i: int, o: str, c: str, ents: list[tuple[str, str, str]]) -> 
         "source": f"source {i} with {o or 'nothing'}",
         "hypothesis": f"output {i} with {c or 'nothing'}",
         "edit": {
-            "o_start": 3, "o_end": 4 if o else 3, "o_str": o,
-            "c_start": 3, "c_end": 4 if c else 3, "c_str": c, "type": "R:NOUN",
+            "o_start": 3,
+            "o_end": 4 if o else 3,
+            "o_str": o,
+            "c_start": 3,
+            "c_end": 4 if c else 3,
+            "c_str": c,
+            "type": "R:NOUN",
         },
         "entities": [{"text": t, "label": lab, "side": side, "start": 3, "end": 4} for t, lab, side in ents],
     }
@@ -850,10 +984,13 @@ def entity_example(i: int, o: str, c: str, ents: list[tuple[str, str, str]]) -> 
 
 def table8_inputs(root: Path) -> list[Path]:
     a = root / "results/analysis"
-    conll_a = dict(edits_json(4, 8, 0, 2, named=1), examples=[
-        entity_example(0, "Paris", "London", [("Paris", "GPE", "source"), ("London", "GPE", "hypothesis")]),
-        entity_example(1, "", "the", [("the 1990s", "DATE", "hypothesis")]),
-    ])
+    conll_a = dict(
+        edits_json(4, 8, 0, 2, named=1),
+        examples=[
+            entity_example(0, "Paris", "London", [("Paris", "GPE", "source"), ("London", "GPE", "hypothesis")]),
+            entity_example(1, "", "the", [("the 1990s", "DATE", "hypothesis")]),
+        ],
+    )
     smith = entity_example(2, "Smith", "", [("John Smith", "PERSON", "source")])
     bea_a = dict(edits_json(2, 4, 2, 1), examples=[smith])
     return [
@@ -869,7 +1006,7 @@ T8_SPEC = dict(COST_SPEC, examples=2, seed=42)  # systems a, b on conll14 and be
 
 def test_table8_entity_examples_and_shares(tmp_path):
     files = table8_inputs(tmp_path)
-    render.render_table8(T8_SPEC, ctx(), files, tmp_path / "t8")
+    cases.render_table8(T8_SPEC, ctx(), files, tmp_path / "t8")
     rows = read_csv(tmp_path / "t8.csv")
     a_rows = [r for r in rows if r["system"] == "a"]
     assert len(a_rows) == 2 and {r["id"] for r in a_rows} <= {"x0", "x1", "x2"}
@@ -895,20 +1032,20 @@ def test_table8_entity_examples_and_shares(tmp_path):
     check_latex_structure(tex, 7)
     assert "$\\rightarrow$" in tex and "$\\emptyset$" in tex  # any two of x0-x2 include an empty side
     # seeded: the same config gives the same rows; over seeds every example comes up
-    render.render_table8(T8_SPEC, ctx(), files, tmp_path / "again")
+    cases.render_table8(T8_SPEC, ctx(), files, tmp_path / "again")
     assert (tmp_path / "again.md").read_text(encoding="utf-8") == (tmp_path / "t8.md").read_text(encoding="utf-8")
     seen = set()
     for seed in range(10):
-        render.render_table8(dict(T8_SPEC, seed=seed), ctx(), files, tmp_path / "s")
+        cases.render_table8(dict(T8_SPEC, seed=seed), ctx(), files, tmp_path / "s")
         seen |= {r["id"] for r in read_csv(tmp_path / "s.csv") if r["system"] == "a"}
     assert seen == {"x0", "x1", "x2"}
 
 
 def test_table8_missing_run_and_cli(tmp_path):
     files = table8_inputs(tmp_path)
-    assert _cli(_rule_args("table8", T8_SPEC, files[:3], tmp_path / "cli")) == 0  # b lacks bea19_dev
+    assert _cli(_rule_args("table8", T8_SPEC, tmp_path / "cli", edits=files[:3])) == 0  # b lacks bea19_dev
     md = (tmp_path / "cli.md").read_text(encoding="utf-8")
     assert "| Sys_B & co | – | – | – | – | – | – |" in md
     with pytest.raises(WritingAlpacaError, match="not an `analyse edits` result"):
         bad = write_json(tmp_path / "x/a/beam16/conll14.edits.json", {"entity": {}, "edits": {}})
-        render.render_table8(T8_SPEC, ctx(), [bad], tmp_path / "x8")
+        cases.render_table8(T8_SPEC, ctx(), [bad], tmp_path / "x8")

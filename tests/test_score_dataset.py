@@ -16,8 +16,13 @@ from writing_alpaca.score import score_dataset
 
 def _records(sources, ref_sets, dataset="toy"):
     return [
-        {"id": f"{dataset}-{i:06d}", "dataset": dataset, "task": "simplification", "source": s,
-         "references": [refs[i] for refs in ref_sets]}
+        {
+            "id": f"{dataset}-{i:06d}",
+            "dataset": dataset,
+            "task": "simplification",
+            "source": s,
+            "references": [refs[i] for refs in ref_sets],
+        }
         for i, s in enumerate(sources)
     ]
 
@@ -36,8 +41,21 @@ def test_sari_dataset_matches_easse(tmp_path):
     data = tmp_path / "turk.jsonl"
     write_jsonl(data, _records(src, refs))
     out = tmp_path / "scores" / "turk.json"
-    assert _run(["--data", str(data), "--hyp", str(sysout("turkcorpus", "ACCESS.txt")),
-                 "--metric", "sari", "--out", str(out)]) == 0
+    assert (
+        _run(
+            [
+                "--data",
+                str(data),
+                "--hyp",
+                str(sysout("turkcorpus", "ACCESS.txt")),
+                "--metric",
+                "sari",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = read_json(out)
     assert result["metric"] == "sari" and result["score"] == result["sari"]
     assert round(result["sari"], 3) == 41.381
@@ -57,8 +75,13 @@ def test_m2_dataset(tmp_path):
     gold = tmp_path / "t.m2"
     gold.write_text("S a b c .\nA 1 2|||X|||B|||REQUIRED|||-NONE-|||0\n\nS d e .\n", encoding="utf-8")
     data = tmp_path / "t.jsonl"
-    write_jsonl(data, [{"id": "1", "source": "a b c .", "references": ["a B c ."]},
-                       {"id": "2", "source": "d e .", "references": ["d e ."]}])
+    write_jsonl(
+        data,
+        [
+            {"id": "1", "source": "a b c .", "references": ["a B c ."]},
+            {"id": "2", "source": "d e .", "references": ["d e ."]},
+        ],
+    )
     hyp = tmp_path / "h.txt"
     hyp.write_text("a B c .\nd e !", encoding="utf-8")
     out = tmp_path / "s.json"
@@ -70,8 +93,9 @@ def test_m2_dataset(tmp_path):
 
 def test_dataset_errors(tmp_path):
     data = tmp_path / "t.jsonl"
-    write_jsonl(data, [{"id": "1", "source": "a", "references": ["b"]},
-                       {"id": "2", "source": "c", "references": ["d", "e"]}])
+    write_jsonl(
+        data, [{"id": "1", "source": "a", "references": ["b"]}, {"id": "2", "source": "c", "references": ["d", "e"]}]
+    )
     hyp = tmp_path / "h.txt"
     hyp.write_text("a\n", encoding="utf-8")
     with pytest.raises(WritingAlpacaError, match=r"h\.txt: has 1 lines but .*t\.jsonl has 2 records"):

@@ -50,7 +50,9 @@ def _errant_compare(hyp_m2: Path, ref_m2: Path) -> tuple[int, int, int]:
     code = "import sys; from errant.commands.compare_m2 import main; sys.exit(main())"
     out = subprocess.run(
         [sys.executable, "-c", code, "-hyp", str(hyp_m2), "-ref", str(ref_m2)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.splitlines()
     row = out[out.index(next(line for line in out if line.startswith("TP"))) + 1].split()
     return int(row[0]), int(row[1]), int(row[2])

@@ -69,8 +69,15 @@ def test_jfleg_every_output_is_sane(split):
 def test_cli_gleu(capsys):
     d = sysout("jfleg-test")
     out = run_score_cli(
-        ["gleu", "--src", str(d / "refs" / "test.src"), "--hyp", str(d / "jd18_transformer-ens.txt"),
-         "--refs", *[str(d / "refs" / f"test.ref{k}") for k in range(4)]],
+        [
+            "gleu",
+            "--src",
+            str(d / "refs" / "test.src"),
+            "--hyp",
+            str(d / "jd18_transformer-ens.txt"),
+            "--refs",
+            *[str(d / "refs" / f"test.ref{k}") for k in range(4)],
+        ],
         capsys,
     )
     assert round(out["gleu"], 4) == 59.7967

@@ -139,8 +139,13 @@ def test_conll14_every_output_is_sane(conll_scorer):
 
 def test_cli_m2(capsys):
     out = run_score_cli(
-        ["m2", "--hyp", str(sysout("conll14", "st14_CAMB.txt")),
-         "--m2", str(sysout("conll14", "refs", "official-2014.combined.m2"))],
+        [
+            "m2",
+            "--hyp",
+            str(sysout("conll14", "st14_CAMB.txt")),
+            "--m2",
+            str(sysout("conll14", "refs", "official-2014.combined.m2")),
+        ],
         capsys,
     )
     assert set(out) == {"precision", "recall", "f0.5", "tp", "fp", "fn"}

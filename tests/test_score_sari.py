@@ -52,7 +52,8 @@ def _refs(name: str):
 
 # EASSE corpus_sari (issue 3)
 @pytest.mark.parametrize(
-    "system,refs,expected", [("ACCESS", "turkcorpus", 41.381), ("ACCESS", "asset", 40.126), ("Dress", "turkcorpus", 36.837)]
+    "system,refs,expected",
+    [("ACCESS", "turkcorpus", 41.381), ("ACCESS", "asset", 40.126), ("Dress", "turkcorpus", 36.837)],
 )
 def test_matches_easse(system, refs, expected):
     src, ref_sets = _refs(refs)
@@ -75,8 +76,15 @@ def test_every_output_is_sane(refs):
 def test_cli_sari(capsys):
     d = sysout("turkcorpus", "refs")
     out = run_score_cli(
-        ["sari", "--src", str(d / "test.truecase.detok.orig"), "--hyp", str(sysout("turkcorpus", "Dress.txt")),
-         "--refs", *[str(d / f"test.truecase.detok.simp.{k}") for k in range(8)]],
+        [
+            "sari",
+            "--src",
+            str(d / "test.truecase.detok.orig"),
+            "--hyp",
+            str(sysout("turkcorpus", "Dress.txt")),
+            "--refs",
+            *[str(d / f"test.truecase.detok.simp.{k}") for k in range(8)],
+        ],
         capsys,
     )
     assert set(out) == {"sari", "add", "keep", "delete"}

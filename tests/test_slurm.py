@@ -55,8 +55,9 @@ class Cluster:
         return self.directory / "log" / "jobcomp.log"
 
     def run(self, *cmd: str, timeout: int = 60, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(cmd, env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=timeout)
+        proc = subprocess.run(
+            cmd, env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{self.logs()}")
         return proc
@@ -92,15 +93,23 @@ def _running(pid: int) -> bool:
 
 
 def _stop(directory: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SCRIPTS / "stop_slurm.sh"), str(directory)], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=120)
+    return subprocess.run(
+        [str(SCRIPTS / "stop_slurm.sh"), str(directory)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
 def cluster():
     if os.geteuid() != 0:
-        pytest.fail("tests/test_slurm.py installs and starts a local SLURM cluster and must run as root "
-                    "(CI does); run it with sudo, e.g. `sudo .venv/bin/pytest tests/test_slurm.py`")
+        pytest.fail(
+            "tests/test_slurm.py installs and starts a local SLURM cluster and must run as root "
+            "(CI does); run it with sudo, e.g. `sudo .venv/bin/pytest tests/test_slurm.py`"
+        )
     # a short path: slurmd puts unix sockets in its spool directory (108-byte limit)
     directory = Path(tempfile.mkdtemp(prefix="wa-slurm-"))
     env = tool_env()
@@ -108,8 +117,14 @@ def cluster():
     env["WA_SLURM_CTLD_PORT"], env["WA_SLURM_SLURMD_PORT"] = map(str, _free_ports(2))
     try:
         start = time.monotonic()
-        proc = subprocess.run([str(SCRIPTS / "start_slurm.sh"), str(directory)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=600)
+        proc = subprocess.run(
+            [str(SCRIPTS / "start_slurm.sh"), str(directory)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=600,
+        )
         seconds = time.monotonic() - start
         print(f"start_slurm.sh took {seconds:.1f} s")
         if proc.returncode != 0:
@@ -140,28 +155,40 @@ def slurm_run(cluster, tmp_path_factory):
     snakemake = shutil.which("snakemake", path=str(BIN)) or "snakemake"
     start = time.monotonic()
     proc = cluster.run(
-        snakemake, "--profile", "profiles/slurm", "--directory", str(workdir),
+        snakemake,
+        "--profile",
+        "profiles/slurm",
+        "--directory",
+        str(workdir),
         # this cluster has no slurmdbd: sacct cannot answer, squeue sees jobs for MinJobAge
-        "--slurm-status-command", "squeue",
-        "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
         "--slurm-no-account",
         "--slurm-keep-successful-logs",
-        "--retries", "0",
-        f"results/models/{LM_SYSTEM}", f"results/models/{BASELINE}",
-        "--configfile", str(DEMO_OVERLAY), str(overlay),
-        timeout=540, check=False,
+        "--retries",
+        "0",
+        f"results/models/{LM_SYSTEM}",
+        f"results/models/{BASELINE}",
+        "--configfile",
+        str(DEMO_OVERLAY),
+        str(overlay),
+        timeout=540,
+        check=False,
     )
     seconds = time.monotonic() - start
     print(f"snakemake --profile profiles/slurm took {seconds:.0f} s")
     if proc.returncode != 0:
-        raise AssertionError(f"snakemake under SLURM failed ({proc.returncode}):\n{proc.stdout[-8000:]}\n"
-                             f"{cluster.logs()}")
+        raise AssertionError(
+            f"snakemake under SLURM failed ({proc.returncode}):\n{proc.stdout[-8000:]}\n{cluster.logs()}"
+        )
     jobs = {}
     for _, slurm_id, log in SUBMITTED_RE.findall(proc.stdout):
         # the plugin's log layout: .snakemake/slurm_logs/rule_<rule>/<wildcards>/<slurm id>.log
         rule_dir = next(p for p in Path(log).parents if p.name.startswith("rule_"))
         wildcards = Path(log).parent.relative_to(rule_dir).as_posix()
-        jobs[slurm_id] = {"rule": rule_dir.name[len("rule_"):], "wildcards": wildcards, "log": Path(log)}
+        jobs[slurm_id] = {"rule": rule_dir.name[len("rule_") :], "wildcards": wildcards, "log": Path(log)}
     return SlurmRun(workdir, proc.stdout, seconds, jobs)
 
 
@@ -197,8 +224,11 @@ def test_every_job_of_the_dag_ran_as_a_slurm_job(cluster, slurm_run):
 
 
 def test_training_jobs_were_given_a_gpu_by_slurm(cluster, slurm_run):
-    trained = {job["wildcards"]: slurm_id for slurm_id, job in slurm_run.jobs.items()
-               if job["rule"] in ("train", "train_baseline")}
+    trained = {
+        job["wildcards"]: slurm_id
+        for slurm_id, job in slurm_run.jobs.items()
+        if job["rule"] in ("train", "train_baseline")
+    }
     assert set(trained) == {LM_SYSTEM, BASELINE}
     for system, slurm_id in trained.items():
         info = _scontrol_job(cluster, slurm_id)

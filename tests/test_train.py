@@ -8,17 +8,26 @@ import os
 
 import pytest
 
-from _causal_lm_fixtures import GRAMMAR, TEMPLATE, TRAINING, instruction_file, tiny_base, trained_system
+from _causal_lm_fixtures import (
+    GRAMMAR,
+    PROMPTS,
+    SYSTEM,
+    TEMPLATE,
+    TRAINING,
+    instruction_file,
+    tiny_base,
+    trained_system,
+)
 from writing_alpaca import train as train_module
 from writing_alpaca.errors import WritingAlpacaError
+from writing_alpaca.format import render_prompt
 from writing_alpaca.training.checkpoints import Accounting, Attempt, CheckpointDir
 from writing_alpaca.training.config import TrainConfig, steps_for_epochs
-from writing_alpaca.training.data import (
+from writing_alpaca.training.examples import (
     IGNORE_INDEX,
-    PaddingCollator,
     build_examples,
     load_instruction_records,
-    render_prompt,
+    padding_collator,
     tokenize_example,
 )
 from writing_alpaca.training.modelling import choose_precision
@@ -39,24 +48,24 @@ def _tokenizer():
 
 
 def _config(method: str = "lora", **training) -> TrainConfig:
-    return TrainConfig.from_fragments("toy", {"method": method}, {**TRAINING, **training}, TEMPLATE, seed=1)
+    return TrainConfig.from_fragments("toy", {**SYSTEM, "method": method}, {**TRAINING, **training}, TEMPLATE, seed=1)
 
 
 # ------------------------------------------------------------------ data
 
 
 def test_prompt_rendering_matches_alpaca_lora():
-    assert render_prompt(TEMPLATE, GRAMMAR, "she go") == (
+    assert render_prompt(GRAMMAR, "she go", template=TEMPLATE) == (
         "Below is an instruction that describes a task, paired with an input that provides further context. "
         "Write a response that appropriately completes the request.\n\n### Instruction:\n"
         "Fix grammatical errors in the text.\n\n### Input:\nshe go\n\n### Response:\n"
     )
-    assert render_prompt(TEMPLATE, "Say hi.", "").endswith("### Instruction:\nSay hi.\n\n### Response:\n")
+    assert render_prompt("Say hi.", "", template=TEMPLATE).endswith("### Instruction:\nSay hi.\n\n### Response:\n")
 
 
 def test_response_only_loss_mask():
     tok = _tokenizer()
-    prompt = render_prompt(TEMPLATE, GRAMMAR, "she go to school")
+    prompt = render_prompt(GRAMMAR, "she go to school", template=TEMPLATE)
     response = "She goes to school."
     ex = tokenize_example(tok, prompt, response, cutoff_len=256)
     prompt_ids = tok(prompt)["input_ids"]
@@ -73,7 +82,7 @@ def test_response_only_loss_mask():
 
 def test_cutoff_truncates_and_drops_unsupervised_examples():
     tok = _tokenizer()
-    prompt = render_prompt(TEMPLATE, GRAMMAR, "she go to school")
+    prompt = render_prompt(GRAMMAR, "she go to school", template=TEMPLATE)
     n_prompt = len(tok(prompt)["input_ids"])
     cut = tokenize_example(tok, prompt, "She goes to school every day.", cutoff_len=n_prompt + 2)
     assert len(cut["input_ids"]) == n_prompt + 2
@@ -96,7 +105,7 @@ def test_an_empty_response_is_supervised_by_eos_alone():
     from writing_alpaca.training.modelling import load_base_model
 
     tok = _tokenizer()
-    prompt = render_prompt(TEMPLATE, "Say nothing.", "")
+    prompt = render_prompt("Say nothing.", "", template=TEMPLATE)
     ex = tokenize_example(tok, prompt, "", cutoff_len=256)
     n_prompt = len(tok(prompt)["input_ids"])
     assert ex["input_ids"] == tok(prompt)["input_ids"] + [tok.eos_token_id]
@@ -105,18 +114,24 @@ def test_an_empty_response_is_supervised_by_eos_alone():
     [kept] = build_examples([{"instruction": "Say nothing.", "input": "", "output": ""}], tok, _config().template, 256)
     assert kept == ex
     model = load_base_model(tiny_base(), "fp32")
-    batch = PaddingCollator(tok.pad_token_id)([kept])
+    batch = padding_collator(tok)([kept])
     assert math.isfinite(float(model(**batch).loss.detach()))
 
 
 def test_alpaca_item_with_empty_output_reaches_training_with_eos_as_its_label(tmp_path):
     """data train (Alpaca JSON) -> format (mixture) -> the trainer's examples: the item is kept."""
-    from writing_alpaca import data, format as fmt
+    from writing_alpaca import data
+    from writing_alpaca import format as fmt
     from writing_alpaca.io import write_jsonl
 
-    items = [{"instruction": "Add.", "input": "1 2", "output": "3"}, {"instruction": "Say nothing.", "input": "", "output": ""}]
+    items = [
+        {"instruction": "Add.", "input": "1 2", "output": "3"},
+        {"instruction": "Say nothing.", "input": "", "output": ""},
+    ]
     (tmp_path / "alpaca_data.json").write_text(json.dumps(items))
-    records = data.build_train_records("alpaca", {"task": "generic", "format": "alpaca", "path": "alpaca_data.json", "n": None}, tmp_path, 1)
+    records = data.build_train_records(
+        "alpaca", {"task": "generic", "format": "alpaca", "path": "alpaca_data.json", "n": None}, tmp_path, 1
+    )
     assert len(records) == 2 and records[1]["output"] == ""
     write_jsonl(tmp_path / "alpaca.jsonl", records)
     mixture = fmt.build_mixture("alpaca", {"generic": "alpaca", "writing": []}, {}, 1, [tmp_path / "alpaca.jsonl"])
@@ -132,15 +147,40 @@ def test_alpaca_item_with_empty_output_reaches_training_with_eos_as_its_label(tm
 
 
 def test_padding_collator():
-    batch = PaddingCollator(pad_token_id=0, pad_to_multiple_of=4)(
-        [
-            {"input_ids": [1, 5, 6], "attention_mask": [1, 1, 1], "labels": [-100, 5, 6]},
-            {"input_ids": [1, 7, 8, 9, 2], "attention_mask": [1] * 5, "labels": [-100, -100, 8, 9, 2]},
-        ]
-    )
-    assert batch["input_ids"].tolist() == [[1, 5, 6, 0, 0, 0, 0, 0], [1, 7, 8, 9, 2, 0, 0, 0]]
+    """transformers' DataCollatorForSeq2Seq as the trainer builds it: right padding to a multiple
+    of 8, pad ids with attention 0, labels -100 (int64), and the padding leaves the loss as it is."""
+    import torch
+
+    from writing_alpaca.training.modelling import load_base_model
+
+    tok = _tokenizer()
+    pad = tok.pad_token_id
+    features = [
+        {"input_ids": [1, 5, 6], "attention_mask": [1, 1, 1], "labels": [-100, 5, 6]},
+        {"input_ids": [1, 7, 8, 9, 2], "attention_mask": [1] * 5, "labels": [-100, -100, 8, 9, 2]},
+    ]
+    batch = padding_collator(tok)(features)
+    assert sorted(batch) == ["attention_mask", "input_ids", "labels"]
+    assert all(value.dtype == torch.int64 for value in batch.values())
+    assert batch["input_ids"].tolist() == [[1, 5, 6] + [pad] * 5, [1, 7, 8, 9, 2] + [pad] * 3]
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0, 0, 0]]
     assert batch["labels"].tolist() == [[-100, 5, 6] + [-100] * 5, [-100, -100, 8, 9, 2] + [-100] * 3]
+    nine = {"input_ids": list(range(1, 10)), "attention_mask": [1] * 9, "labels": list(range(1, 10))}
+    assert padding_collator(tok)([nine])["input_ids"].shape == (1, 16)
+    assert padding_collator(tok, pad_to_multiple_of=None)([nine])["input_ids"].shape == (1, 9)
+
+    # the loss of the padded batch is that of each example on its own, unpadded (tokens weighed equally)
+    model = load_base_model(tiny_base(), "fp32")
+    with torch.no_grad():
+        padded = model(**batch).loss
+        per_example = [model(**{k: torch.tensor([v]) for k, v in f.items()}).loss for f in features]
+    supervised = [sum(label != IGNORE_INDEX for label in f["labels"][1:]) for f in features]  # labels are shifted
+    expected = sum(loss * n for loss, n in zip(per_example, supervised)) / sum(supervised)
+    assert torch.allclose(padded, expected, atol=1e-6)
+
+    tok.padding_side = "left"
+    with pytest.raises(WritingAlpacaError, match="training pads on the right"):
+        padding_collator(tok)
 
 
 # ------------------------------------------------------------------ config
@@ -157,16 +197,24 @@ def test_config_from_fragments():
 @pytest.mark.parametrize(
     "spec, training, message",
     [
-        ({"method": "none"}, {}, "'lora' or 'full'"),
-        ({"method": "lora", "kind": "seq2seq"}, {}, "causal_lm"),
-        ({"method": "lora"}, {"batch_size": 10, "micro_batch_size": 4}, "multiple of micro_batch_size"),
-        ({"method": "lora"}, {"precision": "half"}, "training.precision: must be one of auto, bf16, fp16, fp32"),
-        ({"method": "lora"}, {"bf16": "auto"}, r"training.bf16: renamed: use precision: auto\|bf16\|fp16\|fp32"),
-        ({"method": "lora"}, {"deepspeed": {"stage": 4}}, "stage"),
-        ({"method": "lora"}, {"deepspeed": {"stage": 1, "offload": True}}, "offload"),
-        ({"method": "lora"}, {"lora": {"r": 8, "target_modules": []}}, "target_modules"),
-        ({"method": "full"}, {"learning_rate": {"lora": 1e-4}}, "no rate"),
-        ({"method": "lora"}, {"max_steps": 0}, "max_steps"),
+        ({**SYSTEM, "method": "none"}, {}, "'lora' or 'full'"),
+        ({**SYSTEM, "method": "lora", "kind": "seq2seq"}, {}, "causal_lm"),
+        ({**SYSTEM, "method": "lora"}, {"batch_size": 10, "micro_batch_size": 4}, "multiple of micro_batch_size"),
+        (
+            {**SYSTEM, "method": "lora"},
+            {"precision": "half"},
+            "training.precision: Input should be 'auto', 'bf16', 'fp16' or 'fp32' \\(got 'half'\\)",
+        ),
+        (
+            {**SYSTEM, "method": "lora"},
+            {"bf16": "auto"},
+            r"training.bf16: renamed: use precision: auto\|bf16\|fp16\|fp32",
+        ),
+        ({**SYSTEM, "method": "lora"}, {"deepspeed": {"stage": 4}}, "stage"),
+        ({**SYSTEM, "method": "lora"}, {"deepspeed": {"stage": 1, "offload": True}}, "offload"),
+        ({**SYSTEM, "method": "lora"}, {"lora": {"r": 8, "target_modules": []}}, "target_modules"),
+        ({**SYSTEM, "method": "full"}, {"learning_rate": {"lora": 1e-4}}, "no rate"),
+        ({**SYSTEM, "method": "lora"}, {"max_steps": 0}, "max_steps"),
     ],
 )
 def test_config_errors(spec, training, message):
@@ -181,15 +229,18 @@ def test_step_budget_in_epochs_becomes_steps():
     assert steps_for_epochs(0.1, 80, 8) == 1  # exact decimal: 0.1 x 80 / 8 is 1, not 2
     assert steps_for_epochs(1e-6, 10, 8) == 1  # at least one step
     paper = {**TRAINING, "batch_size": 128, "micro_batch_size": 4}
-    gec = TrainConfig.from_fragments("gec", {"method": "lora", "training": {"epochs": 1}}, paper, TEMPLATE)
+    gec = TrainConfig.from_fragments("gec", {**SYSTEM, "method": "lora", "training": {"epochs": 1}}, paper, TEMPLATE)
     assert (gec.max_steps, gec.epochs) == (None, 1.0)  # the system's budget replaces training.max_steps
     assert gec.resolve_steps(2_372_119).max_steps == 18_533
     assert gec.resolve_steps(2_372_119).fingerprint()["epochs"] == 1.0
     # what training_for() passes: the block with the system's budget applied
     merged = {**{k: v for k, v in paper.items() if k != "max_steps"}, "epochs": 2}
-    assert TrainConfig.from_fragments("gec", {"method": "lora"}, merged, TEMPLATE).resolve_steps(640).max_steps == 10
+    assert (
+        TrainConfig.from_fragments("gec", {**SYSTEM, "method": "lora"}, merged, TEMPLATE).resolve_steps(640).max_steps
+        == 10
+    )
     # a budget in steps, the system's or the shared one, is kept whatever the data size
-    own = TrainConfig.from_fragments("gec", {"method": "lora", "training": {"max_steps": 7}}, paper, TEMPLATE)
+    own = TrainConfig.from_fragments("gec", {**SYSTEM, "method": "lora", "training": {"max_steps": 7}}, paper, TEMPLATE)
     assert own.resolve_steps(10**6).max_steps == 7 and own.epochs is None
     assert _config().resolve_steps(10**6).max_steps == TRAINING["max_steps"]
 
@@ -197,25 +248,25 @@ def test_step_budget_in_epochs_becomes_steps():
 @pytest.mark.parametrize(
     "own, training, message",
     [
-        ({"epochs": 0}, {}, r"systems.toy.training: epochs must be a number > 0, got 0"),
-        ({"epochs": "one"}, {}, r"systems.toy.training: epochs must be a number > 0, got 'one'"),
-        ({"epochs": True}, {}, r"systems.toy.training: epochs must be a number > 0, got True"),
-        ({"epochs": float("inf")}, {}, r"systems.toy.training: epochs must be a number > 0"),
-        ({"max_steps": 0}, {}, r"systems.toy.training: max_steps must be an integer >= 1"),
-        ({"epochs": 1, "max_steps": 5}, {}, r"systems.toy.training: give exactly one step budget.*got max_steps and epochs"),
+        ({"epochs": 0}, {}, r"systems.toy.training.epochs: Input should be greater than 0 \(got 0\)"),
+        ({"epochs": "one"}, {}, r"systems.toy.training.epochs: expected a number, got 'one'"),
+        ({"epochs": True}, {}, r"systems.toy.training.epochs: expected a number, got True"),
+        ({"epochs": float("inf")}, {}, r"systems.toy.training.epochs: expected a finite number, got inf"),
+        ({"max_steps": 0}, {}, r"systems.toy.training.max_steps: Input should be greater than or equal to 1 \(got 0\)"),
+        ({"epochs": 1, "max_steps": 5}, {}, r"systems.toy.training: give exactly one step budget.*\(got both\)"),
         ({}, {}, r"systems.toy.training: give exactly one step budget.*got neither"),
-        ({"steps": 5}, {}, r"systems.toy.training: unknown keys: steps"),
-        ([1], {}, r"systems.toy.training: expected a mapping"),
-        (None, {"max_steps": None}, r"training: give exactly one step budget.*got max_steps"),
-        (None, {"epochs": 1}, r"training: give exactly one step budget.*got max_steps and epochs"),
+        ({"steps": 5}, {}, r"systems.toy.training: unknown key 'steps' \(allowed: max_steps, epochs\)"),
+        ([1], {}, r"systems.toy.training: expected a mapping \(got \[1\]\)"),
+        (None, {"max_steps": None}, r"training: give exactly one step budget.*\(got both\)"),
+        (None, {"epochs": 1}, r"training: give exactly one step budget.*\(got both\)"),
     ],
 )
 def test_step_budget_errors_name_the_key(own, training, message):
-    spec = {"method": "lora"} if own is None else {"method": "lora", "training": own}
+    spec = {**SYSTEM, "method": "lora"} if own is None else {**SYSTEM, "method": "lora", "training": own}
     block = {**TRAINING, **training}
     if block.get("max_steps", 0) is None:
         block.pop("max_steps")
-        message = r"training: give exactly one step budget.*got neither"
+        message = r"training: give exactly one step budget.*\(got neither\)"
     with pytest.raises(WritingAlpacaError, match=message):
         TrainConfig.from_fragments("toy", spec, block, TEMPLATE)
 
@@ -250,8 +301,11 @@ def test_auto_precision_is_bf16_only_where_the_gpu_has_it_natively(monkeypatch, 
 
 def test_bf16_on_a_pre_ampere_gpu_is_a_clear_error(monkeypatch):
     _gpu(monkeypatch, (7, 0))
-    with pytest.raises(WritingAlpacaError, match=r"training.precision is bf16 but this GPU has compute capability 7.0: "
-                                                 r"native bf16 needs 8.0 or newer .*use fp16"):
+    with pytest.raises(
+        WritingAlpacaError,
+        match=r"training.precision is bf16 but this GPU has compute capability 7.0: "
+        r"native bf16 needs 8.0 or newer .*use fp16",
+    ):
         choose_precision("bf16")
     _gpu(monkeypatch, (8, 0))
     assert choose_precision("bf16") == "bf16"
@@ -291,7 +345,9 @@ def test_lora_adapter_on_a_half_precision_base_stays_fp32():
 
 def test_template_must_have_slots():
     with pytest.raises(WritingAlpacaError, match="input"):
-        TrainConfig.from_fragments("toy", {"method": "lora"}, TRAINING, {**TEMPLATE, "prompt_input": "{instruction}"})
+        TrainConfig.from_fragments(
+            "toy", {**SYSTEM, "method": "lora"}, TRAINING, {**TEMPLATE, "prompt_input": "{instruction}"}
+        )
 
 
 def test_deepspeed_config_generation_and_validation():
@@ -308,7 +364,9 @@ def test_deepspeed_config_generation_and_validation():
     assert zero3["optimizer"]["type"] == "AdamW"
     validate_deepspeed_config(zero3, micro_batch=4, grad_accum=2, precision="bf16")
     # ... and on a CPU-only machine torch AdamW (no cpu_adam op to build)
-    zero3_cpu = deepspeed_config(_config(deepspeed={"stage": 3, "offload": True}).deepspeed, cuda=False, precision="fp32")
+    zero3_cpu = deepspeed_config(
+        _config(deepspeed={"stage": 3, "offload": True}).deepspeed, cuda=False, precision="fp32"
+    )
     assert "optimizer" not in zero3_cpu and zero3_cpu["zero_force_ds_cpu_optimizer"] is False
     assert zero3_cpu["zero_optimization"]["offload_param"]["pin_memory"] is False
     validate_deepspeed_config(zero3_cpu, micro_batch=4, grad_accum=2, precision="fp32")
@@ -331,9 +389,16 @@ def test_deepspeed_config_follows_the_precision():
     assert fp16["fp16"]["enabled"] is True and fp16["fp16"]["loss_scale"] == 0  # 0: dynamic loss scaling
     assert fp16["fp16"]["initial_scale_power"] == 16 and fp16["fp16"]["min_loss_scale"] == 1
     validate_deepspeed_config(fp16, micro_batch=4, grad_accum=2, precision="fp16")
-    parsed = DeepSpeedConfig({**fp16, "train_batch_size": 8, "train_micro_batch_size_per_gpu": 4,
-                              "gradient_accumulation_steps": 2, "gradient_clipping": 1.0,
-                              "zero_optimization": {"stage": 2}})
+    parsed = DeepSpeedConfig(
+        {
+            **fp16,
+            "train_batch_size": 8,
+            "train_micro_batch_size_per_gpu": 4,
+            "gradient_accumulation_steps": 2,
+            "gradient_clipping": 1.0,
+            "zero_optimization": {"stage": 2},
+        }
+    )
     assert parsed.float16_config.enabled and not parsed.bfloat16_config.enabled
     assert parsed.float16_config.loss_scale == 0 and parsed.float16_config.initial_dynamic_scale() == 2**16
 
@@ -384,9 +449,21 @@ def test_training_lowers_the_loss_and_writes_a_system(method):
         "base": str(tiny_base()),
         "adapter": "adapter" if method == "lora" else None,
         "model": "model" if method == "full" else None,
+        "template": TEMPLATE,  # what edit and decode prompt it with
+        "prompts": PROMPTS,
     }
     metrics = json.loads((out / "train_metrics.json").read_text())
-    for key in ("wall_seconds", "gpus", "gpu_hours", "tokens_seen", "tokens_per_second", "steps", "final_loss", "loss_history", "hardware"):
+    for key in (
+        "wall_seconds",
+        "gpus",
+        "gpu_hours",
+        "tokens_seen",
+        "tokens_per_second",
+        "steps",
+        "final_loss",
+        "loss_history",
+        "hardware",
+    ):
         assert key in metrics
     assert metrics["steps"] == 30 and len(metrics["loss_history"]) == 30
     if not _cuda():
@@ -403,13 +480,21 @@ def test_training_lowers_the_loss_and_writes_a_system(method):
     assert 0 < metrics["train_seconds"] <= metrics["wall_seconds"] == attempt["wall_seconds"]
     assert metrics["tokens_per_second"] == pytest.approx(metrics["tokens_seen"] / metrics["train_seconds"], rel=1e-3)
     # the checkpoints (every 20 steps and at the end) are gone once the system is written
-    assert sorted(p.name for p in out.iterdir()) == ["adapter" if method == "lora" else "model", "system.json", "train_metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "adapter" if method == "lora" else "model",
+        "system.json",
+        "train_metrics.json",
+    ]
     assert not default_checkpoint_dir(out).exists()
 
 
 def test_an_epoch_budget_becomes_steps_once_the_examples_are_known(tmp_path):
     config = TrainConfig.from_fragments(
-        "toy-epochs", {"method": "lora", "training": {"epochs": 1.5}}, {**TRAINING, "save_steps": 100}, TEMPLATE, seed=1
+        "toy-epochs",
+        {**SYSTEM, "method": "lora", "training": {"epochs": 1.5}},
+        {**TRAINING, "save_steps": 100},
+        TEMPLATE,
+        seed=1,
     )
     metrics = train(config, tiny_base(), instruction_file(), tmp_path / "out")
     # 16 examples x 1.5 epochs / batch 8 = 3 steps
@@ -445,9 +530,10 @@ def test_full_model_dir_is_complete_and_training_is_deterministic(tmp_path):
     a = load_file(str(model_dir / "model.safetensors"))
     b = load_file(str(again / "model" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert json.loads((again / "train_metrics.json").read_text())["loss_history"] == json.loads(
-        (out / "train_metrics.json").read_text()
-    )["loss_history"]
+    assert (
+        json.loads((again / "train_metrics.json").read_text())["loss_history"]
+        == json.loads((out / "train_metrics.json").read_text())["loss_history"]
+    )
 
 
 def test_checkpoint_dir_resumes_only_complete_checkpoints_of_the_same_settings(tmp_path):
@@ -476,13 +562,34 @@ def test_checkpoint_dir_resumes_only_complete_checkpoints_of_the_same_settings(t
 
 def test_accounting_sums_attempts_and_marks_killed_ones(tmp_path):
     books = Accounting(tmp_path / "accounting.json")
-    books.attempts.append(Attempt("t0", gpus=8, world_size=8, start_step=0, end_step=70, wall_seconds=3600.0,
-                                  train_seconds=3000.0, tokens_processed=7000))
+    books.attempts.append(
+        Attempt(
+            "t0",
+            gpus=8,
+            world_size=8,
+            start_step=0,
+            end_step=70,
+            wall_seconds=3600.0,
+            train_seconds=3000.0,
+            tokens_processed=7000,
+        )
+    )
     books.save()  # still "running" when the job was SIGKILLed
     books = Accounting.load(tmp_path / "accounting.json")
     assert books.attempts[0].outcome == "killed"
-    books.attempts.append(Attempt("t1", gpus=8, world_size=8, start_step=60, end_step=100, wall_seconds=1800.0,
-                                  train_seconds=1000.0, tokens_processed=4000, outcome="finished"))
+    books.attempts.append(
+        Attempt(
+            "t1",
+            gpus=8,
+            world_size=8,
+            start_step=60,
+            end_step=100,
+            wall_seconds=1800.0,
+            train_seconds=1000.0,
+            tokens_processed=4000,
+            outcome="finished",
+        )
+    )
     totals = books.totals()
     assert totals["wall_seconds"] == 5400.0
     assert totals["gpu_hours"] == 12.0  # 8 GPUs x 1.5 h
@@ -495,7 +602,9 @@ def test_training_fingerprint_ignores_only_bookkeeping_settings():
     base = _config("lora").fingerprint()
     assert _config("lora", save_steps=7, logging_steps=3).fingerprint() == base
     assert _config("lora", micro_batch_size=2).fingerprint() != base
-    assert _config("lora", lora={"r": 4, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj"]}).fingerprint() != base
+    assert (
+        _config("lora", lora={"r": 4, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj"]}).fingerprint() != base
+    )
     assert "lora" not in _config("full").fingerprint()
 
 
@@ -506,10 +615,25 @@ def test_cli_train(tmp_path):
     training = {**TRAINING, "max_steps": 2, "save_steps": 100}
     args = parser.parse_args(
         [
-            "train", "--system", "cli", "--spec", json.dumps({"method": "lora", "kind": "causal_lm", "base": "tiny"}),
-            "--training", json.dumps(training), "--template", json.dumps(TEMPLATE),
-            "--base", str(tiny_base()), "--data", str(instruction_file()), "--out", str(out),
-            "--checkpoint-dir", str(tmp_path / "checkpoints" / "cli"),
+            "train",
+            "--system",
+            "cli",
+            "--spec",
+            json.dumps({**SYSTEM, "method": "lora", "kind": "causal_lm", "base": "tiny"}),
+            "--training",
+            json.dumps(training),
+            "--template",
+            json.dumps(TEMPLATE),
+            "--prompts",
+            json.dumps(PROMPTS),
+            "--base",
+            str(tiny_base()),
+            "--data",
+            str(instruction_file()),
+            "--out",
+            str(out),
+            "--checkpoint-dir",
+            str(tmp_path / "checkpoints" / "cli"),
         ]
     )
     assert args.func(args) == 0
@@ -541,9 +665,10 @@ def test_merged_lora_model_gives_the_logits_of_base_plus_adapter(tmp_path):
     files = {p.name for p in merged_dir.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "merged_from.json"} <= files
     assert "adapter_config.json" not in files
-    with safe_open(str(merged_dir / "model.safetensors"), "pt") as merged, safe_open(
-        str(tiny_base() / "model.safetensors"), "pt"
-    ) as base_file:
+    with (
+        safe_open(str(merged_dir / "model.safetensors"), "pt") as merged,
+        safe_open(str(tiny_base() / "model.safetensors"), "pt") as base_file,
+    ):
         assert set(merged.keys()) == set(base_file.keys())  # a plain LLaMA: no lora_A / lora_B left
 
     ids = torch.tensor([[1, 40, 50, 60, 70, 80], [1, 90, 100, 110, 120, 130]])
@@ -565,6 +690,11 @@ def test_merge_needs_a_lora_system(tmp_path):
 
 def test_bad_data_is_a_located_error(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"instruction": GRAMMAR, "input": "x", "output": "y"}) + "\n" + json.dumps({"instruction": GRAMMAR}) + "\n")
+    bad.write_text(
+        json.dumps({"instruction": GRAMMAR, "input": "x", "output": "y"})
+        + "\n"
+        + json.dumps({"instruction": GRAMMAR})
+        + "\n"
+    )
     with pytest.raises(WritingAlpacaError, match=r"bad.jsonl:2: .*'output'"):
         train(_config(), tiny_base(), bad, tmp_path / "out")

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from _causal_lm_fixtures import GRAMMAR, TEMPLATE, TRAINING, instruction_file, sentences, tiny_base, write_jsonl
+from _causal_lm_fixtures import GRAMMAR, SYSTEM, TEMPLATE, TRAINING, instruction_file, sentences, tiny_base, write_jsonl
 from writing_alpaca.errors import WritingAlpacaError
 from writing_alpaca.training import cache, recipe
 from writing_alpaca.training.config import Template, TrainConfig
-from writing_alpaca.training.data import PaddingCollator, build_examples, load_instruction_records
+from writing_alpaca.training.examples import build_examples, load_instruction_records, padding_collator
 
 
 def _tokenizer():
@@ -47,14 +47,18 @@ def _records_file(tmp_path: Path) -> Path:
 
 
 def _fingerprint(data: Path, cutoff_len: int = 128, train_on_inputs: bool = False, template=TEMPLATE, base=None):
-    from writing_alpaca.training.checkpoints import file_digest
+    from writing_alpaca.hashing import sha256_file
 
     base = base or tiny_base()
     from writing_alpaca.training.modelling import load_tokenizer
 
     tokenizer = load_tokenizer(base)
     return cache.cache_fingerprint(
-        file_digest(data), cache.tokenizer_identity(base, tokenizer), Template.from_dict(template), cutoff_len, train_on_inputs
+        sha256_file(data),
+        cache.tokenizer_identity(base, tokenizer),
+        Template.from_dict(template),
+        cutoff_len,
+        train_on_inputs,
     )
 
 
@@ -94,8 +98,10 @@ def test_the_cache_holds_exactly_the_examples_of_build_examples(tmp_path, monkey
     assert [dict(row) for row in dataset] == expected
     assert len(dataset) == len(expected) == 30 - dropped
     # what the Trainer's data loader fetches (__getitems__), padded per batch by the same collator
-    collate = PaddingCollator(tokenizer.pad_token_id)
-    for got, want in zip(collate(dataset.__getitems__([4, 0, 11])).values(), collate([expected[i] for i in (4, 0, 11)]).values()):
+    collate = padding_collator(tokenizer)
+    for got, want in zip(
+        collate(dataset.__getitems__([4, 0, 11])).values(), collate([expected[i] for i in (4, 0, 11)]).values()
+    ):
         assert got.tolist() == want.tolist()
 
 
@@ -115,7 +121,9 @@ def test_bad_records_are_located_errors_and_leave_no_cache(tmp_path, monkeypatch
         lines[lineno - 1] = line
         bad.write_text("".join(lines))
         with pytest.raises(WritingAlpacaError, match=rf"bad.jsonl:{lineno}: {message}"):
-            cache.build(bad, _tokenizer(), Template.from_dict(TEMPLATE), 128, False, tmp_path / "cache", workers=workers)
+            cache.build(
+                bad, _tokenizer(), Template.from_dict(TEMPLATE), 128, False, tmp_path / "cache", workers=workers
+            )
         assert list(tmp_path.iterdir()) == [bad]  # neither the cache nor its temporary directory
     bad.write_bytes(good.encode() + b"\xff\xfe\n")
     with pytest.raises(WritingAlpacaError, match=r"bad.jsonl:2: not valid utf-8"):
@@ -145,7 +153,9 @@ def test_a_retry_reads_the_cache_and_does_not_tokenise_again(tmp_path, monkeypat
     def crash(*args, **kwargs):
         raise RuntimeError("node failure")
 
-    config = TrainConfig.from_fragments("toy", {"method": "lora"}, {**TRAINING, "max_steps": 2, "save_steps": 100}, TEMPLATE, seed=1)
+    config = TrainConfig.from_fragments(
+        "toy", {**SYSTEM, "method": "lora"}, {**TRAINING, "max_steps": 2, "save_steps": 100}, TEMPLATE, seed=1
+    )
     out, checkpoints = tmp_path / "models" / "toy", tmp_path / "checkpoints" / "toy"
     monkeypatch.setattr(recipe, "load_base_model", crash)
     with pytest.raises(RuntimeError, match="node failure"):
@@ -168,7 +178,9 @@ def test_the_cached_run_trains_exactly_as_the_in_memory_examples_did(tmp_path, m
     import torch
     from safetensors.torch import load_file
 
-    config = TrainConfig.from_fragments("toy", {"method": "full"}, {**TRAINING, "max_steps": 4, "save_steps": 100}, TEMPLATE, seed=1)
+    config = TrainConfig.from_fragments(
+        "toy", {**SYSTEM, "method": "full"}, {**TRAINING, "max_steps": 4, "save_steps": 100}, TEMPLATE, seed=1
+    )
     cached = recipe.train(config, tiny_base(), instruction_file(), tmp_path / "cached")
 
     class ListDataset(torch.utils.data.Dataset):
@@ -181,7 +193,9 @@ def test_the_cached_run_trains_exactly_as_the_in_memory_examples_did(tmp_path, m
         def __getitem__(self, index):
             return self.examples[index]
 
-    examples = build_examples(load_instruction_records(instruction_file()), _tokenizer(), config.template, config.cutoff_len)
+    examples = build_examples(
+        load_instruction_records(instruction_file()), _tokenizer(), config.template, config.cutoff_len
+    )
     original = recipe.tokenised_training_set
 
     def in_memory(*args, **kwargs):
@@ -233,7 +247,14 @@ def test_a_rank_that_never_sees_the_cache_says_why(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "WAIT_POLL_S", 0.01)
     data = _records_file(tmp_path)
     with pytest.raises(WritingAlpacaError, match="within 0 s .*file system every rank sees"):
-        cache.prepare(tmp_path / "ckpt", _fingerprint(data), _builder(data), is_main=False, barrier=lambda: None, wait_timeout_s=0.1)
+        cache.prepare(
+            tmp_path / "ckpt",
+            _fingerprint(data),
+            _builder(data),
+            is_main=False,
+            barrier=lambda: None,
+            wait_timeout_s=0.1,
+        )
 
 
 # --------------------------------------------------------------------------- other settings
@@ -334,7 +355,9 @@ def test_a_killed_build_is_never_read_and_the_next_attempt_builds_afresh(tmp_pat
                     {str(path)!r}, fingerprint=None)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     try:
         assert proc.stdout.readline().strip() == "midway"
         proc.send_signal(signal.SIGKILL)

@@ -16,14 +16,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from _baselines_fixtures import agreement_records, baseline_command, baseline_training, tiny_baseline_base
 from _baselines_fixtures import write_jsonl as write_records
-from _causal_lm_fixtures import TEMPLATE, TRAINING, instruction_file, tiny_base, train_command, trained_system
+from _causal_lm_fixtures import SYSTEM, TEMPLATE, TRAINING, instruction_file, tiny_base, train_command, trained_system
 from conftest import REPO, snakemake, tool_env
 from writing_alpaca.baselines import gector as gector_trainer
 from writing_alpaca.baselines import seq2seq as seq2seq_trainer
@@ -35,7 +36,15 @@ from writing_alpaca.training.recipe import train
 BIN = Path(sys.executable).parent
 # the torchrun options of the workflow's launcher (workflow/rules/common.smk): signals forwarded to workers
 TORCHRUN_SIGNALS = re.search(r'TORCHRUN_SIGNALS = "([^"]+)"', (REPO / "workflow" / "rules" / "common.smk").read_text())
-TORCHRUN = (str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", *TORCHRUN_SIGNALS.group(1).split(), "-m", "writing_alpaca")
+TORCHRUN = (
+    str(BIN / "torchrun"),
+    "--standalone",
+    "--nproc_per_node",
+    "2",
+    *TORCHRUN_SIGNALS.group(1).split(),
+    "-m",
+    "writing_alpaca",
+)
 LORA_LAYERS = {"q_proj": (64, 64), "v_proj": (64, 64)}  # (in, out) of the tiny LLaMA's projections
 
 
@@ -61,7 +70,9 @@ def _run(command: list[str], log: Path, timeout: float = 400) -> int:
             proc.kill()
 
 
-def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen, log: Path, what: str, timeout: float = 300) -> None:
+def _wait_for(
+    condition: Callable[[], bool], proc: subprocess.Popen, log: Path, what: str, timeout: float = 300
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if proc.poll() is not None:
@@ -121,7 +132,7 @@ def test_killed_and_signalled_run_resumes_to_the_weights_of_an_uninterrupted_run
 
     # 2. the same checkpoints with other settings: refused, nothing touched
     changed = {**training, "lora": {**training["lora"], "target_modules": ["q_proj", "v_proj"]}}
-    config = TrainConfig.from_fragments("toy-lora", {"method": "lora"}, changed, TEMPLATE, seed=1)
+    config = TrainConfig.from_fragments("toy-lora", {**SYSTEM, "method": "lora"}, changed, TEMPLATE, seed=1)
     with pytest.raises(WritingAlpacaError, match=r"refusing to resume.*training\.lora\.target_modules"):
         train(config, tiny_base(), instruction_file(), out, checkpoint_dir=checkpoints)
 
@@ -133,7 +144,9 @@ def test_killed_and_signalled_run_resumes_to_the_weights_of_an_uninterrupted_run
     assert resumed_at >= 2
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=300) == 2
-    stopped = re.search(r"stopped by SIGTERM at step (\d+) of 8; checkpoint saved in (\S+): run the same command", log.read_text())
+    stopped = re.search(
+        r"stopped by SIGTERM at step (\d+) of 8; checkpoint saved in (\S+): run the same command", log.read_text()
+    )
     assert stopped, log.read_text()[-4000:]
     step = int(stopped.group(1))
     assert resumed_at < step < 8
@@ -142,8 +155,9 @@ def test_killed_and_signalled_run_resumes_to_the_weights_of_an_uninterrupted_run
     # 4. the same command once more: finishes from checkpoint-<step>
     assert _run(command, log) == 0, log.read_text()[-4000:]
     assert not checkpoints.exists()  # removed after success
-    weights, expected = _tensors(out / "adapter" / "adapter_model.safetensors"), _tensors(
-        reference / "adapter" / "adapter_model.safetensors"
+    weights, expected = (
+        _tensors(out / "adapter" / "adapter_model.safetensors"),
+        _tensors(reference / "adapter" / "adapter_model.safetensors"),
     )
     assert set(weights) == set(expected)
     assert all(weights[k].equal(expected[k]) for k in weights), "resumed weights differ from the uninterrupted run"
@@ -222,7 +236,9 @@ def test_zero3_lora_adapter_is_complete_and_mergeable(tmp_path):
     training = {**TRAINING, "max_steps": 4, "save_steps": 2, "deepspeed": {"stage": 3, "offload": False}}
     out, log = tmp_path / "models" / "z3", tmp_path / "train.log"
     assert _run(train_command(out, tmp_path / "ckpt", training), log) == 0, log.read_text()[-6000:]
-    assert json.loads((out / "deepspeed.json").read_text())["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"]
+    assert json.loads((out / "deepspeed.json").read_text())["zero_optimization"][
+        "stage3_gather_16bit_weights_on_model_save"
+    ]
 
     adapter = _tensors(out / "adapter" / "adapter_model.safetensors")
     vocab = AutoModelForCausalLM.from_pretrained(str(tiny_base())).config.vocab_size
@@ -266,8 +282,10 @@ def test_zero3_offload_full_fine_tuning_saves_complete_weights(tmp_path):
     single = trained_system("full", max_steps=4, save_steps=2)
     _assert_close_tensors(saved, _tensors(single / "model" / "model.safetensors"), atol=1e-5)
     metrics = _metrics(out)
-    assert metrics["deepspeed_stage"] == 3 and metrics["steps"] == 4 and metrics["parameters"] == sum(
-        v.numel() for v in base.values()
+    assert (
+        metrics["deepspeed_stage"] == 3
+        and metrics["steps"] == 4
+        and metrics["parameters"] == sum(v.numel() for v in base.values())
     )
 
 
@@ -307,7 +325,9 @@ def toy_mixture(tmp_path_factory) -> Path:
     return write_records(tmp_path_factory.mktemp("baselines") / "mixture.jsonl", agreement_records(40))
 
 
-def _train_baseline(kind: str, base: Path, data: Path, out: Path, training: dict, checkpoints: Path | None = None) -> dict:
+def _train_baseline(
+    kind: str, base: Path, data: Path, out: Path, training: dict, checkpoints: Path | None = None
+) -> dict:
     """One process, in this process (the reference runs), on one thread as the subprocesses
     (OMP_NUM_THREADS=1): the same summation order in every kernel."""
     import torch
@@ -317,7 +337,12 @@ def _train_baseline(kind: str, base: Path, data: Path, out: Path, training: dict
     torch.set_num_threads(1)
     try:
         return BASELINE_TRAINERS[kind].train(
-            system=f"toy-{kind}", spec=spec, training=training, base=base, data=data, out=out,
+            system=f"toy-{kind}",
+            spec=spec,
+            training=training,
+            base=base,
+            data=data,
+            out=out,
             checkpoint_dir=checkpoints or out.with_name(out.name + ".ckpt"),
         )
     finally:
@@ -347,7 +372,9 @@ def _stop_after(monkeypatch, step: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gector", "seq2seq"])
-def test_baseline_interrupted_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, toy_mixture, monkeypatch, kind):
+def test_baseline_interrupted_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(
+    tmp_path, toy_mixture, monkeypatch, kind
+):
     """Stopped after k steps (the signal path of the trainer: checkpoint, TrainingInterrupted), a
     changed setting refused, a checkpoint without its COMPLETE marker dropped, then resumed: the
     weights are bit-for-bit those of an uninterrupted run.  GECToR runs with dropout (encoder 0.1,
@@ -362,7 +389,9 @@ def test_baseline_interrupted_and_resumed_ends_with_the_weights_of_an_uninterrup
 
     out, checkpoints = tmp_path / "models" / "sys", tmp_path / "checkpoints" / "sys"
     _stop_after(monkeypatch, stop)
-    with pytest.raises(TrainingInterrupted, match=rf"stopped by SIGUSR1 at step {stop} of {total}; checkpoint saved in {checkpoints}"):
+    with pytest.raises(
+        TrainingInterrupted, match=rf"stopped by SIGUSR1 at step {stop} of {total}; checkpoint saved in {checkpoints}"
+    ):
         _train_baseline(kind, base, toy_mixture, out, training, checkpoints)
     monkeypatch.undo()
     assert [p.name for p in sorted(checkpoints.glob("checkpoint-*"))] == [f"checkpoint-{k}" for k in kept]
@@ -371,7 +400,7 @@ def test_baseline_interrupted_and_resumed_ends_with_the_weights_of_an_uninterrup
 
     changed = json.loads(json.dumps(training))
     changed["baselines"][kind]["learning_rate"] *= 2
-    with pytest.raises(WritingAlpacaError, match=rf"refusing to resume.*hyperparameters\.learning_rate"):
+    with pytest.raises(WritingAlpacaError, match=r"refusing to resume.*hyperparameters\.learning_rate"):
         _train_baseline(kind, base, toy_mixture, out, changed, checkpoints)
     (checkpoints / f"checkpoint-{total - 1}").mkdir()  # cut short by SIGKILL: no COMPLETE marker
 
@@ -386,7 +415,10 @@ def test_baseline_interrupted_and_resumed_ends_with_the_weights_of_an_uninterrup
     assert metrics["steps"] == total and metrics["tokens_seen"] == ref_metrics["tokens_seen"] > 0
     assert metrics["resumed_from"] == str(checkpoints / f"checkpoint-{stop}")
     attempts = metrics["attempts"]
-    assert [(a["outcome"], a["start_step"], a["end_step"]) for a in attempts] == [("interrupted", 0, stop), ("finished", stop, total)]
+    assert [(a["outcome"], a["start_step"], a["end_step"]) for a in attempts] == [
+        ("interrupted", 0, stop),
+        ("finished", stop, total),
+    ]
     assert metrics["wall_seconds"] == pytest.approx(sum(a["wall_seconds"] for a in attempts), abs=0.01)
     assert metrics["tokens_processed"] == sum(a["tokens_processed"] for a in attempts) == metrics["tokens_seen"]
     assert metrics["gpus"] == 0 and metrics["gpu_hours"] == 0
@@ -454,8 +486,13 @@ def test_slurm_dry_run_launches_every_trainer_data_parallel_over_its_gpus(monkey
             name = re.search(r"wildcards: system=(\S+)", block).group(1)
             gpus = int(re.search(r"\bgpu=(\d+)", block).group(1))
             jobs[name] = (rule.group(1), gpus, re.search(r"Shell command: (.+)", block).group(1))
-    assert {name for name, (rule, _, _) in jobs.items() if rule == "train_baseline"} == {"roberta-gector", "t5-large-gec"}
-    assert {"writing-alpaca-7b", "writing-alpaca-7b-full", "llama-13b-gec"} <= {n for n, (rule, _, _) in jobs.items() if rule == "train"}
+    assert {name for name, (rule, _, _) in jobs.items() if rule == "train_baseline"} == {
+        "roberta-gector",
+        "t5-large-gec",
+    }
+    assert {"writing-alpaca-7b", "writing-alpaca-7b-full", "llama-13b-gec"} <= {
+        n for n, (rule, _, _) in jobs.items() if rule == "train"
+    }
     for name, (rule, gpus, command) in jobs.items():
         assert gpus > 1, (name, gpus)
         launcher = f"torchrun --standalone --nproc_per_node {gpus} {TORCHRUN_SIGNALS.group(1)} -m writing_alpaca "

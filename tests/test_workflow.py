@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -75,8 +74,13 @@ def test_paper_dry_run_under_slurm_lists_every_job_of_tables_4_and_7():
     assert keys(jobs, "score", "system", "decoding", "dataset") == expected_decodes
     # Writing-Alpaca-7B is in both tables: its CoNLL-14 and BEA-19 outputs are decoded once, for both
     assert len(expected_decodes) == 7 * 10 + 5 * 2 - 2
-    wa = [j for j in jobs if j["rule"] == "decode" and j["wildcards"]["system"] == "writing-alpaca-7b"
-          and j["wildcards"]["dataset"] == "conll14"]
+    wa = [
+        j
+        for j in jobs
+        if j["rule"] == "decode"
+        and j["wildcards"]["system"] == "writing-alpaca-7b"
+        and j["wildcards"]["dataset"] == "conll14"
+    ]
     assert [j["wildcards"]["decoding"] for j in wa] == ["beam16"]
 
     # Training asks SLURM for GPUs; the full fine-tuning runs for more of them.
@@ -86,22 +90,40 @@ def test_paper_dry_run_under_slurm_lists_every_job_of_tables_4_and_7():
         assert gpus >= 1, (name, res)
     assert "gpu=8" in train_jobs["writing-alpaca-7b-full"]
     # LLaMA-13B-GEC is LoRA on one 8-GPU node (the paper's 8 x V100), its frozen base sharded by ZeRO-3
-    assert re.search(r"\bgpu=8\b", train_jobs["llama-13b-gec"]) and re.search(r"\bnodes=1\b", train_jobs["llama-13b-gec"])
+    assert re.search(r"\bgpu=8\b", train_jobs["llama-13b-gec"]) and re.search(
+        r"\bnodes=1\b", train_jobs["llama-13b-gec"]
+    )
 
     # Every artefact is a target.
     rules = {j["rule"] for j in jobs}
-    assert {"render_table2", "render_table3", "render_table4", "render_table5", "render_table7",
-            "render_figure1", "render_cost_quality", "render_costs"} <= rules
+    assert {
+        "render_table2",
+        "render_table3",
+        "render_table4",
+        "render_table5",
+        "render_table7",
+        "render_figure1",
+        "render_cost_quality",
+        "render_costs",
+    } <= rules
 
 
 def test_one_artefact_builds_only_its_ancestors(tmp_path):
-    jobs = dry_run_jobs(f"--configfile={DEMO_OVERLAY}", "--directory", str(tmp_path), "--cores", "2",
-                        "results/tables/table4.md")
+    jobs = dry_run_jobs(
+        f"--configfile={DEMO_OVERLAY}", "--directory", str(tmp_path), "--cores", "2", "results/tables/table4.md"
+    )
     rules = {j["rule"] for j in jobs}
     assert "render_table4" in rules
     # Nothing that Table 4 does not need: no baselines, no Table-7 beam search, no analysis.
-    assert not rules & {"train_baseline", "decode_baseline", "analyse_edits", "render_table7",
-                        "render_figure1", "render_table2", "render_table3"}
+    assert not rules & {
+        "train_baseline",
+        "decode_baseline",
+        "analyse_edits",
+        "render_table7",
+        "render_figure1",
+        "render_table2",
+        "render_table3",
+    }
     demo = yaml.safe_load(DEMO_OVERLAY.read_text())
     t4 = demo["tables"]["table4"]
     assert {j["wildcards"]["decoding"] for j in jobs if j["rule"] == "decode"} == {demo["decoding"]}
@@ -109,35 +131,22 @@ def test_one_artefact_builds_only_its_ancestors(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------
-# Bad configuration: one clear error, no traceback from inside a library
+# Bad input: one clear error naming the file (bad configuration: tests/test_settings.py)
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "overlay, message",
-    [
-        ({"trainig": {"max_steps": 3}}, "Additional properties are not allowed ('trainig' was unexpected)"),
-        ({"training": {"max_steps": "many"}}, "training.max_steps: 'many' is not of type 'integer'"),
-        ({"systems": {"alpaca-7b": {"method": "qlora"}}}, "systems.alpaca-7b.method: 'qlora' is not one of"),
-        ({"tables": {"table4": {"systems": ["alpaca-70b"]}}}, "tables.table4.systems: unknown system 'alpaca-70b'"),
-        ({"test_sets": {"jfleg": {"source": "nowhere"}}}, "test_sets.jfleg.source: unknown source 'nowhere'"),
-    ],
-)
-def test_bad_config_gives_one_clear_error(tmp_path, overlay, message):
-    cfg = tmp_path / "bad.yaml"
-    cfg.write_text(yaml.safe_dump(overlay))
-    proc = snakemake("-n", f"--configfile={cfg}", "all", check=False)
-    assert proc.returncode != 0
-    assert "invalid configuration" in proc.stdout
-    assert message in proc.stdout
-    assert "Traceback" not in proc.stdout
-
-
 def test_missing_input_names_the_file(tmp_path):
     overlay = yaml.safe_load(DEMO_OVERLAY.read_text())
     overlay["sources"]["stsb"]["files"][0]["url"] = "file:demo/data/stsb/no-such-file.csv"
     cfg = tmp_path / "broken.yaml"
     cfg.write_text(yaml.safe_dump(overlay))
-    proc = snakemake(f"--configfile={cfg}", "--directory", str(tmp_path / "run"), "--cores", "1",
-                     "resources/downloads/stsb", check=False)
+    proc = snakemake(
+        f"--configfile={cfg}",
+        "--directory",
+        str(tmp_path / "run"),
+        "--cores",
+        "1",
+        "resources/downloads/stsb",
+        check=False,
+    )
     assert proc.returncode != 0
     log = (tmp_path / "run" / "logs" / "download" / "stsb.log").read_text()
     assert "no-such-file.csv" in log
@@ -153,8 +162,17 @@ def test_missing_input_names_the_file(tmp_path):
 def demo_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo")
     start = time.monotonic()
-    proc = snakemake("--profile", "profiles/local", f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir),
-                     "--cores", "2", "all", timeout=1800)
+    proc = snakemake(
+        "--profile",
+        "profiles/local",
+        f"--configfile={DEMO_OVERLAY}",
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "all",
+        timeout=1800,
+    )
     return workdir, time.monotonic() - start, proc.stdout
 
 
@@ -162,8 +180,19 @@ def demo_run(tmp_path_factory):
 def test_demo_runs_every_stage_and_writes_every_artefact(demo_run):
     workdir, seconds, _ = demo_run
     print(f"demo DAG took {seconds:.0f} s")
-    for name in ("table2", "table3", "table4", "table5", "table6", "table7", "table8",
-                 "table4_vs_paper", "table5_vs_paper", "table7_vs_paper", "costs"):
+    for name in (
+        "table2",
+        "table3",
+        "table4",
+        "table5",
+        "table6",
+        "table7",
+        "table8",
+        "table4_vs_paper",
+        "table5_vs_paper",
+        "table7_vs_paper",
+        "costs",
+    ):
         for ext in ("md", "tex", "csv"):
             path = workdir / "results" / "tables" / f"{name}.{ext}"
             assert path.is_file() and path.stat().st_size > 0, path
@@ -222,8 +251,9 @@ def test_demo_outputs_are_real(demo_run):
 @pytest.mark.slow
 def test_demo_second_run_has_nothing_to_do(demo_run):
     workdir, _, _ = demo_run
-    proc = snakemake("--profile", "profiles/local", f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir),
-                     "-n", "all")
+    proc = snakemake(
+        "--profile", "profiles/local", f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir), "-n", "all"
+    )
     assert "Nothing to be done" in proc.stdout
 
 
@@ -238,7 +268,9 @@ def test_demo_second_run_has_nothing_to_do(demo_run):
 def test_demo_a_changed_trainer_setting_retrains_only_the_systems_that_read_it(demo_run, tmp_path, tweak, retrained):
     workdir, _, _ = demo_run
     (tmp_path / "tweak.yaml").write_text(tweak)
-    jobs = dry_run_jobs("--directory", str(workdir), "all", "--configfile", str(DEMO_OVERLAY), str(tmp_path / "tweak.yaml"))
+    jobs = dry_run_jobs(
+        "--directory", str(workdir), "all", "--configfile", str(DEMO_OVERLAY), str(tmp_path / "tweak.yaml")
+    )
     planned = {(j["rule"], j["wildcards"]["system"]) for j in jobs if j["rule"] in ("train", "train_baseline")}
     assert planned == retrained
 
@@ -250,8 +282,14 @@ def test_demo_rebuilds_one_artefact_alone(demo_run):
         (workdir / "results" / "tables" / f"table4.{ext}").unlink()
     jobs = dry_run_jobs(f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir), "results/tables/table4.md")
     assert [j["rule"] for j in jobs] == ["render_table4"]
-    snakemake("--profile", "profiles/local", f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir),
-              "results/tables/table4.md")
+    snakemake(
+        "--profile",
+        "profiles/local",
+        f"--configfile={DEMO_OVERLAY}",
+        "--directory",
+        str(workdir),
+        "results/tables/table4.md",
+    )
     assert (workdir / "results" / "tables" / "table4.md").is_file()
 
 
@@ -276,8 +314,9 @@ def test_demo_report_holds_every_artefact_with_its_caption(demo_run):
     assert sorted(results) == sorted(REPORT_ARTEFACTS)
     # the paper's numbers beside ours come first: the report's menu sorts categories alphabetically
     cats = re.search(r'<script id="categories">\s*var categories = (.*?);\s*</script>', html, re.S)
-    categories = {path: cat for cat, subs in json.loads(cats.group(1)).items() for paths in subs.values()
-                  for path in paths}
+    categories = {
+        path: cat for cat, subs in json.loads(cats.group(1)).items() for paths in subs.values() for path in paths
+    }
     assert {c for p, c in categories.items() if "_vs_paper" in p} == {"Comparison with the paper"}
     assert sorted(set(categories.values()))[0] == "Comparison with the paper"
     for path, entry in results.items():

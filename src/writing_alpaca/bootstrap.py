@@ -317,7 +317,12 @@ def paired_bootstrap(
         boot[name] = bootstrap_scores(metric, stats, indices)
         LOG.info(
             "%s: %s %.2f (statistics %.1f s, %d samples %.1f s)",
-            name, metric.name, observed[name], t1 - t0, samples, time.perf_counter() - t1,
+            name,
+            metric.name,
+            observed[name],
+            t1 - t0,
+            samples,
+            time.perf_counter() - t1,
         )
         systems[name] = {
             "hyp": str(path),

@@ -27,9 +27,10 @@ STAGE_MODULES = [
     "baselines",
     "score",
     "analyse",
-    "render",
+    "report",  # the `render` sub-commands
     "edit",
     "rehearsal",
+    "settings",
 ]
 
 

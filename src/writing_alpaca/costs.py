@@ -6,7 +6,7 @@ Every rule that does work has a ``benchmark:`` file (workflow/rules/common.smk,
     results/benchmarks/<stage>/<rule>.tsv                                  (a rule without wildcards)
     results/benchmarks/<stage>/<rule>/<wildcard>=<value>/.../<wildcard>=<value>.tsv
 
-with ``<stage>`` one of :data:`STAGES`.  ``writing-alpaca render costs --inputs FILE ...
+with ``<stage>`` one of :data:`STAGES`.  ``writing-alpaca render costs --benchmarks FILE ...
 [--systems JSON] --out-prefix PREFIX`` (rule render_costs: every job of the artefacts' DAG)
 reads the stage, the rule and the ``system=`` wildcard from each path, and from its TSV
 (Snakemake's header ``s h:m:s max_rss max_vms max_uss max_pss io_in io_out mean_load
@@ -33,7 +33,8 @@ from pathlib import Path
 
 from .errors import WritingAlpacaError, located
 from .io import read_text
-from .render import DASH, INCOMPLETE, Cell, Context, Table, write_table
+from .report.inputs import Context
+from .report.writers import DASH, INCOMPLETE, Cell, Table, write_table
 
 # Rule groups, in the pipeline's order (workflow/rules/*.smk; fetch_base_model is a download,
 # build_tiny_model a training stage).
@@ -92,7 +93,11 @@ def _number(path: Path, lineno: int, column: str, text: str, required: bool) -> 
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value < 0:
-        raise located(path, lineno, f"column {column}: expected a number of {'seconds' if column != 'max_rss' else 'MB'}, got {text!r}")
+        raise located(
+            path,
+            lineno,
+            f"column {column}: expected a number of {'seconds' if column != 'max_rss' else 'MB'}, got {text!r}",
+        )
     return value
 
 
@@ -251,9 +256,7 @@ def render_costs(ctx: Context, benchmarks: Sequence[str | Path], prefix: str | P
     )
     csv_header = ["stage", "system", "jobs", "wall_s", "cpu_s", "max_rss_mb", "wall_share_pct", "unmeasured_jobs"]
     csv_rows = [
-        [row.stage, row.system, len(row.jobs), row.wall, row.cpu, row.max_rss,
-         share(row), row.unmeasured]
+        [row.stage, row.system, len(row.jobs), row.wall, row.cpu, row.max_rss, share(row), row.unmeasured]
         for row in everything
     ]
     return write_table(prefix, table, csv_header, csv_rows)
-

@@ -79,10 +79,12 @@ import json
 import logging
 import random
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
+from . import settings as S
 from .errors import WritingAlpacaError, located
 from .io import atomic_path, parse_json_object, read_lines, read_text, write_jsonl
 from .postprocess import TOKENIZERS
@@ -137,7 +139,11 @@ class M2Edit:
 
 
 @dataclass
-class M2Sentence:
+class AnnotatedSentence:
+    """A sentence of an M2 file with its edits, as :func:`read_annotated_m2` reads it to build
+    references (each edit's first correction); the scorer's own reading of a gold M2 file is
+    :class:`writing_alpaca.score.m2.M2Sentence`."""
+
     source: str  # the S line without its "S " prefix
     lineno: int
     edits: list[M2Edit] = field(default_factory=list)
@@ -176,11 +182,18 @@ def _parse_m2_edit(line: str, path: Path, lineno: int, n_tokens: int) -> M2Edit:
     return M2Edit(start, end, fields[1], correction, annotator, lineno)
 
 
-def parse_m2(path: str | Path) -> list[M2Sentence]:
-    """Parse an M2 file into sentences with their edits (upstream order)."""
+def read_annotated_m2(path: str | Path) -> list[AnnotatedSentence]:
+    """Read an M2 file into sentences with their edits (upstream order), strictly: a malformed
+    line, span or annotator id is an error naming the file and line.
+
+    This builds the test and training pairs (references = every annotator's corrected
+    sentence).  Scoring reads the gold M2 file with :func:`writing_alpaca.score.m2.read_m2`
+    instead, which keeps M2Scorer's own leniency (several ``S`` lines per block, edits beyond the
+    sentence dropped, every alternative correction) so that F0.5 matches the reference scorer.
+    """
     path = Path(path)
-    sentences: list[M2Sentence] = []
-    current: M2Sentence | None = None
+    sentences: list[AnnotatedSentence] = []
+    current: AnnotatedSentence | None = None
     for lineno, line in enumerate(read_lines(path), start=1):
         if not line.strip():
             current = None
@@ -191,7 +204,7 @@ def parse_m2(path: str | Path) -> list[M2Sentence]:
             source = line[2:]
             if not source.strip():
                 raise located(path, lineno, "empty source sentence in M2 'S' line")
-            current = M2Sentence(source=source, lineno=lineno)
+            current = AnnotatedSentence(source=source, lineno=lineno)
             sentences.append(current)
         elif line.startswith("A "):
             if current is None:
@@ -211,7 +224,11 @@ def apply_m2_edits(tokens: Sequence[str], edits: Iterable[M2Edit], path: Path | 
     pos = 0
     for edit in real:
         if edit.start < pos:
-            raise located(path, edit.lineno, f"M2 edit {edit.start} {edit.end} overlaps an earlier edit of annotator {edit.annotator}")
+            raise located(
+                path,
+                edit.lineno,
+                f"M2 edit {edit.start} {edit.end} overlaps an earlier edit of annotator {edit.annotator}",
+            )
         out.extend(tokens[pos : edit.start])
         if edit.correction:
             out.extend(edit.correction.split())
@@ -220,13 +237,13 @@ def apply_m2_edits(tokens: Sequence[str], edits: Iterable[M2Edit], path: Path | 
     return " ".join(out)
 
 
-def _m2_annotators(sentences: Sequence[M2Sentence]) -> list[int]:
+def _m2_annotators(sentences: Sequence[AnnotatedSentence]) -> list[int]:
     ids = sorted({a for s in sentences for a in s.annotators})
     return ids or [0]
 
 
 def _m2_test_pairs(path: Path) -> list[Pair]:
-    sentences = parse_m2(path)
+    sentences = read_annotated_m2(path)
     annotators = _m2_annotators(sentences)
     return [Pair(s.source, [s.corrected(a, path) for a in annotators], path, s.lineno) for s in sentences]
 
@@ -240,7 +257,7 @@ def m2_gold_texts(path: str | Path) -> tuple[list[str], list[str]]:
 
 def _m2_train_pairs(path: Path) -> list[Pair]:
     pairs = []
-    for s in parse_m2(path):
+    for s in read_annotated_m2(path):
         present = s.annotators
         annotator = 0 if (not present or 0 in present) else present[0]
         pairs.append(Pair(s.source, [s.corrected(annotator, path)], path, s.lineno))
@@ -260,8 +277,18 @@ def copy_m2(src: str | Path, dst: str | Path) -> None:
 # --------------------------------------------------------------------------- text normalisation
 
 _PTB_ESCAPES = {
-    "-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}",
-    "-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": "{", "-rcb-": "}",
+    "-LRB-": "(",
+    "-RRB-": ")",
+    "-LSB-": "[",
+    "-RSB-": "]",
+    "-LCB-": "{",
+    "-RCB-": "}",
+    "-lrb-": "(",
+    "-rrb-": ")",
+    "-lsb-": "[",
+    "-rsb-": "]",
+    "-lcb-": "{",
+    "-rcb-": "}",
 }
 _PTB_TOKEN_RE = re.compile("|".join(re.escape(k) for k in _PTB_ESCAPES))
 # Characters that cp1252 maps into 0x80-0x9F, which appear when UTF-8 bytes were decoded as cp1252.
@@ -318,7 +345,9 @@ def _moses_detokenizer() -> Any:
     try:
         from sacremoses import MosesDetokenizer
     except ImportError:  # pragma: no cover - sacremoses is a declared dependency of this stage
-        raise WritingAlpacaError("detokenize: true needs the 'sacremoses' package (pip install sacremoses==0.2.0)") from None
+        raise WritingAlpacaError(
+            "detokenize: true needs the 'sacremoses' package (pip install sacremoses==0.2.0)"
+        ) from None
     return MosesDetokenizer(lang="en")
 
 
@@ -398,7 +427,11 @@ def _read_aligned(paths: Sequence[Path]) -> list[list[str]]:
     n = len(columns[0])
     for path, lines in zip(paths[1:], columns[1:]):
         if len(lines) != n:
-            raise located(path, min(n, len(lines)) + 1, f"has {len(lines)} lines but {paths[0]} has {n}; line-aligned files must match")
+            raise located(
+                path,
+                min(n, len(lines)) + 1,
+                f"has {len(lines)} lines but {paths[0]} has {n}; line-aligned files must match",
+            )
     return columns
 
 
@@ -468,7 +501,9 @@ def _stsb_pairs(path: Path) -> list[Pair]:
             if not row or not any(cell.strip() for cell in row):
                 raise located(path, lineno, "empty line in STS-B CSV")
             if len(row) != 3:
-                raise located(path, lineno, f"STS-B CSV row has {len(row)} columns, expected 3 ({', '.join(STSB_COLUMNS)})")
+                raise located(
+                    path, lineno, f"STS-B CSV row has {len(row)} columns, expected 3 ({', '.join(STSB_COLUMNS)})"
+                )
             if lineno == 1 and tuple(c.strip() for c in row) == STSB_COLUMNS:
                 continue
             try:
@@ -522,7 +557,9 @@ def _wnc_pairs(path: Path) -> list[Pair]:
 
 
 def _tsv_pairs(path: Path) -> list[Pair]:
-    return [Pair(cells[0], [cells[1]], path, lineno) for lineno, cells in _split_tsv(path, 2, "two-column source/target")]
+    return [
+        Pair(cells[0], [cells[1]], path, lineno) for lineno, cells in _split_tsv(path, 2, "two-column source/target")
+    ]
 
 
 def _alpaca_items(path: Path) -> list[Generic]:
@@ -612,7 +649,9 @@ def _read_test_pairs(name: str, spec: dict[str, Any], raw: Path) -> tuple[list[P
     raise WritingAlpacaError(f"{name}: unknown test-set format {fmt!r} (expected one of {', '.join(TEST_FORMATS)})")
 
 
-def build_test_records(name: str, spec: dict[str, Any], raw: str | Path, seed: int) -> tuple[list[dict[str, Any]], Path | None]:
+def build_test_records(
+    name: str, spec: dict[str, Any], raw: str | Path, seed: int
+) -> tuple[list[dict[str, Any]], Path | None]:
     """Normalised test records of one dataset, and the gold M2 path for M2 sets."""
     raw = Path(raw)
     task = _get(spec, "task", name)
@@ -666,9 +705,13 @@ def _postprocess(spec: dict[str, Any], name: str, fmt: Any, detok: bool) -> str 
             )
         return None
     if value not in TOKENIZERS:
-        raise WritingAlpacaError(f"{name}: spec 'postprocess' must be one of {', '.join(TOKENIZERS)} or null, got {value!r}")
+        raise WritingAlpacaError(
+            f"{name}: spec 'postprocess' must be one of {', '.join(TOKENIZERS)} or null, got {value!r}"
+        )
     if not _bool(spec, "tokenized", name):
-        raise WritingAlpacaError(f"{name}: 'postprocess: {value}' re-tokenises answers like a tokenised gold, but the set has 'tokenized: false'")
+        raise WritingAlpacaError(
+            f"{name}: 'postprocess: {value}' re-tokenises answers like a tokenised gold, but the set has 'tokenized: false'"
+        )
     return value
 
 
@@ -678,16 +721,26 @@ def build_train_records(name: str, spec: dict[str, Any], raw: str | Path, seed: 
     task = _get(spec, "task", name)
     fmt = spec.get("format")
     if fmt not in TRAIN_FORMATS:
-        raise WritingAlpacaError(f"{name}: unknown training-set format {fmt!r} (expected one of {', '.join(TRAIN_FORMATS)})")
+        raise WritingAlpacaError(
+            f"{name}: unknown training-set format {fmt!r} (expected one of {', '.join(TRAIN_FORMATS)})"
+        )
     if (fmt == "alpaca") != (task == "generic"):
-        raise WritingAlpacaError(f"{name}: format 'alpaca' goes with task 'generic' and only with it (got format {fmt!r}, task {task!r})")
+        raise WritingAlpacaError(
+            f"{name}: format 'alpaca' goes with task 'generic' and only with it (got format {fmt!r}, task {task!r})"
+        )
     n = _int_or_none(spec, "n", name)
     if fmt == "alpaca":
         items = _alpaca_items(_raw_path(raw, _get(spec, "path", name), name, "path"))
         chosen = seeded_sample(len(items), n, seed)
         _warn_short(name, n, len(items))
         return [
-            {"id": f"{name}-{i:06d}", "task": "generic", "instruction": it.instruction, "input": it.input, "output": it.output}
+            {
+                "id": f"{name}-{i:06d}",
+                "task": "generic",
+                "instruction": it.instruction,
+                "input": it.input,
+                "output": it.output,
+            }
             for i, it in enumerate((items[j] for j in chosen), start=1)
         ]
     pairs = _read_train_pairs(name, spec, raw, fmt)
@@ -700,7 +753,15 @@ def build_train_records(name: str, spec: dict[str, Any], raw: str | Path, seed: 
         source = normalise(pair.source)
         if not source:
             raise located(pair.path, pair.lineno, f"{name}: empty source after normalisation")
-        records.append({"id": f"{name}-{i:06d}", "task": task, "source": source, "target": normalise(pair.references[0]), "detokenized": detok})
+        records.append(
+            {
+                "id": f"{name}-{i:06d}",
+                "task": task,
+                "source": source,
+                "target": normalise(pair.references[0]),
+                "detokenized": detok,
+            }
+        )
     return records
 
 
@@ -746,6 +807,7 @@ def _raw_dir(value: str) -> Path:
 
 def cmd_test(args: argparse.Namespace) -> int:
     spec = _spec_arg(args.spec, args.name)
+    S.TestSet.from_dict(spec, f"test_sets.{args.name}")  # the fragment, as the Snakefile checked it
     records, gold = build_test_records(args.name, spec, _raw_dir(args.raw), args.seed)
     if args.m2_out:
         if gold is None:
@@ -758,6 +820,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     spec = _spec_arg(args.spec, args.name)
+    S.TrainSet.from_dict(spec, f"train_sets.{args.name}")  # the fragment, as the Snakefile checked it
     records = build_train_records(args.name, spec, _raw_dir(args.raw), args.seed)
     n = write_jsonl(args.out, records)
     log.info("%s: wrote %d training records to %s", args.name, n, args.out)
@@ -795,7 +858,11 @@ def register(subparsers: Any) -> None:
     for command, func, what in (("test", cmd_test, "test set"), ("train", cmd_train, "training set")):
         p = sub.add_parser(command, help=f"normalise one {what}")
         p.add_argument("--name", required=True, help=f"{what} name (record ids are <name>-<index>)")
-        p.add_argument("--spec", required=True, help=f"JSON config fragment ({'test_sets' if command == 'test' else 'train_sets'}.<name>)")
+        p.add_argument(
+            "--spec",
+            required=True,
+            help=f"JSON config fragment ({'test_sets' if command == 'test' else 'train_sets'}.<name>)",
+        )
         p.add_argument("--raw", required=True, help="the source's download directory (spec paths are relative to it)")
         p.add_argument("--seed", type=int, required=True, help="seed for sampling")
         p.add_argument("--out", required=True, help="output JSON-lines file")

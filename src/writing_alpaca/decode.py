@@ -1,7 +1,9 @@
 """``writing-alpaca decode``: run a causal-LM system over a test set.
 
-Each test record's ``source`` is put into the Alpaca template with the task prompt
-(``--task-prompt``) as instruction; the model continues after ``### Response:``.  A record
+Each test record's ``source`` is put into the Alpaca template with the task prompt as
+instruction; the model continues after ``### Response:``.  A trained system brings both in its
+``system.json`` (``--task NAME`` picks the prompt); an untrained base model is given
+``--template`` and ``--task-prompt`` (precedence: :mod:`writing_alpaca.systems`).  A record
 with its own ``instruction`` (Table 6's free instructions, ``writing-alpaca data free``) is
 asked that, with its ``input`` (the template's ``prompt_no_input`` when the input is empty or
 absent, as alpaca-lora's ``Prompter``); ``--task-prompt`` is then not needed.
@@ -17,8 +19,10 @@ Hugging Face backend (default, ``backend: hf``):
   input (a free instruction) gets ``max_new_tokens``.  A batch generates up
   to its largest budget and every row is then cut to its own, so an output does not
   depend on which records share its batch (nor on the backend);
-- generation stops at EOS or once the text generated since the prompt contains ``###``
-  (the start of a new template section); the text is cut at ``###``, stripped of the
+- generation stops at EOS or once a generated token completes ``###`` (the start of a new
+  template section; transformers' ``stop_strings``, checked per row and, in beam search,
+  per candidate, so each beam finishes where its text reaches ``###``); the text is cut at
+  ``###``, stripped of the
   prompt (only generated tokens are decoded) and collapsed to one line.
 
 Exactly one output line is written per input record, empty generations included.
@@ -41,48 +45,34 @@ import argparse
 import logging
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .errors import WritingAlpacaError, located
 from .io import parse_json_arg, read_json, read_jsonl, write_json, write_lines
+from .settings import Decoding
+from .systems import (
+    CAUSAL_LM,
+    hardware_description,
+    prompt_template,
+    read_system,
+    resolve_model_dirs,
+    task_instruction,
+)
 
 log = logging.getLogger(__name__)
 
+#: where generation stops (transformers' ``stop_strings``, :class:`~transformers.StopStringCriteria`)
+#: and where each output is cut (:func:`one_line`).
 STOP = "###"
-#: tokens of the generated tail re-decoded at each step to look for the stop string.
-STOP_WINDOW = 8
 _WS = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
-class DecodingSpec:
-    """One entry of config ``decodings:``."""
-
-    num_beams: int = 1
-    batch_size: int = 16
-    max_new_tokens: int = 256
-    backend: str = "hf"
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "DecodingSpec":
-        if not isinstance(data, Mapping):
-            raise WritingAlpacaError("--decoding: expected a JSON object")
-        unknown = set(data) - {"num_beams", "batch_size", "max_new_tokens", "backend"}
-        if unknown:
-            raise WritingAlpacaError(f"--decoding: unknown keys: {', '.join(sorted(unknown))}")
-        values = {}
-        for key in ("num_beams", "batch_size", "max_new_tokens"):
-            if key in data:
-                value = data[key]
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise WritingAlpacaError(f"--decoding: {key} must be a positive integer, got {value!r}")
-                values[key] = value
-        backend = data.get("backend", "hf")
-        if backend not in ("hf", "vllm"):
-            raise WritingAlpacaError(f"--decoding: backend must be 'hf' or 'vllm', got {backend!r}")
-        return cls(backend=backend, **values)
+#: One entry of config ``decodings:`` (writing_alpaca.settings.Decoding, the one definition that
+#: the Snakefile validated): ``DecodingSpec.from_dict(data)`` parses the rule's ``--decoding``.
+DecodingSpec = Decoding
 
 
 @dataclass
@@ -120,41 +110,6 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _resolve(path: str, system_dir: Path) -> Path:
-    """A path from system.json: as given (relative to the working directory) or relative to the system dir."""
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return system_dir / candidate
-
-
-def resolve_model_dirs(system_dir: str | Path | None = None, base: str | Path | None = None) -> tuple[Path, Path | None, Path]:
-    """``(weights_dir, adapter_dir, tokenizer_dir)`` of a trained system directory or a base model."""
-    from .training.modelling import check_model_dir
-    from .training.recipe import read_system
-
-    if (system_dir is None) == (base is None):
-        raise WritingAlpacaError("give exactly one of --system-dir and --base")
-    if base is not None:
-        base = check_model_dir(base)
-        return base, None, base
-    system_dir = Path(system_dir)
-    spec = read_system(system_dir)
-    if spec["kind"] != "causal_lm":
-        raise WritingAlpacaError(f"{system_dir}/system.json: kind {spec['kind']!r} is decoded by 'baselines decode'")
-    if spec.get("model"):
-        weights = check_model_dir(system_dir / spec["model"], "full fine-tuned model")
-        return weights, None, weights
-    weights = check_model_dir(_resolve(spec["base"], system_dir))
-    if spec.get("adapter"):
-        adapter = system_dir / spec["adapter"]
-        if not (adapter / "adapter_config.json").is_file():
-            raise WritingAlpacaError(f"{adapter}: LoRA adapter missing (adapter_config.json)")
-        tok_dir = adapter if (adapter / "tokenizer_config.json").is_file() else weights
-        return weights, adapter, tok_dir
-    return weights, None, weights
-
-
 def load_lm(system_dir: str | Path | None = None, base: str | Path | None = None) -> LoadedLM:
     """Load a causal LM for generation (LoRA adapters are merged for speed)."""
     import torch
@@ -177,20 +132,6 @@ def load_lm(system_dir: str | Path | None = None, base: str | Path | None = None
     return LoadedLM(model, tokenizer, device, weights, adapter)
 
 
-def _stop_criterion(tokenizer: Any, prompt_len: int):
-    """A ``StoppingCriteria`` flagging each row whose generated tail contains ``###``."""
-    import torch
-    from transformers import StoppingCriteria
-
-    class StopOnString(StoppingCriteria):
-        def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-            start = max(prompt_len, input_ids.shape[1] - STOP_WINDOW)
-            tails = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
-            return torch.tensor([STOP in tail for tail in tails], dtype=torch.bool, device=input_ids.device)
-
-    return StopOnString()
-
-
 @dataclass
 class GenerationStats:
     instances: int = 0
@@ -198,10 +139,11 @@ class GenerationStats:
     seconds: float = 0.0
 
 
-def generate_hf(lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str | None], spec: DecodingSpec) -> tuple[list[str], GenerationStats]:
+def generate_hf(
+    lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str | None], spec: DecodingSpec
+) -> tuple[list[str], GenerationStats]:
     """Generate one cleaned single-line output per prompt, in input order."""
     import torch
-    from transformers import StoppingCriteriaList
 
     tok = lm.tokenizer
     prompt_lengths = [len(ids) for ids in tok(list(prompts))["input_ids"]]
@@ -222,7 +164,10 @@ def generate_hf(lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str | No
                 use_cache=True,
                 pad_token_id=tok.pad_token_id,
                 eos_token_id=tok.eos_token_id,
-                stopping_criteria=StoppingCriteriaList([_stop_criterion(tok, prompt_len)]),
+                # a row (a beam candidate) stops once a generated token completes the stop
+                # string; the text is then cut there by one_line()
+                stop_strings=[STOP],
+                tokenizer=tok,
             )
         generated = out[:, prompt_len:]
         for row, index in zip(generated.tolist(), batch):
@@ -267,8 +212,12 @@ def vllm_lora_rank(adapter_dir: Path) -> int:
 
 
 def generate_vllm(
-    weights_dir: Path, adapter_dir: Path | None, tokenizer_dir: Path, prompts: Sequence[str],
-    sources: Sequence[str | None], spec: DecodingSpec,
+    weights_dir: Path,
+    adapter_dir: Path | None,
+    tokenizer_dir: Path,
+    prompts: Sequence[str],
+    sources: Sequence[str | None],
+    spec: DecodingSpec,
 ) -> tuple[list[str], GenerationStats]:
     """The optional vLLM backend (greedy only): the same prompts and per-record budgets as :func:`generate_hf`."""
     from .training.modelling import load_tokenizer
@@ -276,13 +225,19 @@ def generate_vllm(
     try:
         from vllm import LLM, SamplingParams  # type: ignore[import-not-found]
     except ImportError:
-        raise WritingAlpacaError("decoding backend 'vllm' chosen but vllm is not installed (pip install vllm)") from None
-    if spec.num_beams != 1:
-        raise WritingAlpacaError("decoding backend 'vllm' supports greedy decoding only (num_beams: 1); use backend: hf")
+        raise WritingAlpacaError(
+            "decoding backend 'vllm' chosen but vllm is not installed (pip install vllm)"
+        ) from None
+    # num_beams is 1: settings.Decoding refuses backend vllm with beams
     budgets = token_budgets(load_tokenizer(tokenizer_dir), sources, spec.max_new_tokens)
     # the HF backend's half precision: fp16 on a GPU without native bf16, else bf16
     dtype = "float16" if _cuda_without_native_bf16() else "bfloat16"
-    engine_args: dict[str, Any] = {"model": str(weights_dir), "tokenizer": str(tokenizer_dir), "dtype": dtype, "seed": 0}
+    engine_args: dict[str, Any] = {
+        "model": str(weights_dir),
+        "tokenizer": str(tokenizer_dir),
+        "dtype": dtype,
+        "seed": 0,
+    }
     lora = None
     if adapter_dir is not None:
         from vllm.lora.request import LoRARequest  # type: ignore[import-not-found]
@@ -310,11 +265,11 @@ def _cuda_without_native_bf16() -> bool:
 
 
 def build_prompts(template: Mapping[str, str], task_prompt: str, sources: Sequence[str]) -> list[str]:
+    from .format import render_prompt
     from .training.config import Template
-    from .training.data import render_prompt
 
-    tmpl = Template.from_dict(template)
-    return [render_prompt(tmpl, task_prompt, source) for source in sources]
+    tmpl = Template.from_dict(template).as_dict()  # checked
+    return [render_prompt(task_prompt, source, template=tmpl) for source in sources]
 
 
 def read_requests(path: str | Path, task_prompt: str | None) -> tuple[list[str], list[str | None]]:
@@ -337,7 +292,9 @@ def read_requests(path: str | Path, task_prompt: str | None) -> tuple[list[str],
         if not isinstance(source, str):
             raise located(path, lineno, "test record lacks a string 'source' (or its own 'instruction')")
         if task_prompt is None:
-            raise located(path, lineno, "test record without its own 'instruction' and no --task-prompt given")
+            raise located(
+                path, lineno, "test record without its own 'instruction' and no --task-prompt (or --task) given"
+            )
         instructions.append(task_prompt)
         inputs.append(source)
     return instructions, inputs
@@ -346,23 +303,30 @@ def read_requests(path: str | Path, task_prompt: str | None) -> tuple[list[str],
 def decode(
     data: str | Path,
     task_prompt: str | None,
-    template: Mapping[str, str],
+    template: Mapping[str, str] | None,
     decoding: Mapping[str, Any],
     out: str | Path,
     metrics_out: str | Path,
     system_dir: str | Path | None = None,
     base: str | Path | None = None,
+    task: str | None = None,
 ) -> dict[str, Any]:
-    """Decode every test record; write ``out`` (one line each) and the throughput metrics."""
-    from .training.modelling import hardware_description
+    """Decode every test record; write ``out`` (one line each) and the throughput metrics.
 
+    A trained system (``system_dir``) is prompted with the template its ``system.json`` records
+    (``template``, if given, must equal it) and ``task`` picks its recorded task prompt; a base
+    model needs ``template`` and ``task_prompt`` (see :mod:`writing_alpaca.systems`).
+    """
+    from .format import render_prompt
     from .training.config import Template
-    from .training.data import render_prompt
 
     spec = DecodingSpec.from_dict(decoding)
+    info = read_system(system_dir, kinds=(CAUSAL_LM,)) if system_dir is not None else None
+    template = prompt_template(info, template)
+    task_prompt = task_instruction(info, task, task_prompt)
     instructions, sources = read_requests(data, task_prompt)
-    tmpl = Template.from_dict(template)
-    prompts = [render_prompt(tmpl, i, s or "") for i, s in zip(instructions, sources, strict=True)]
+    tmpl = Template.from_dict(template).as_dict()  # checked
+    prompts = [render_prompt(i, s or "", template=tmpl) for i, s in zip(instructions, sources, strict=True)]
     if spec.backend == "vllm":
         weights, adapter, tokenizer_dir = resolve_model_dirs(system_dir, base)
         outputs, stats = generate_vllm(weights, adapter, tokenizer_dir, prompts, sources, spec)
@@ -397,12 +361,13 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     decode(
         data=args.data,
         task_prompt=args.task_prompt,
-        template=parse_json_arg(args.template, "--template"),
+        template=None if args.template is None else parse_json_arg(args.template, "--template"),
         decoding=parse_json_arg(args.decoding, "--decoding"),
         out=args.out,
         metrics_out=args.metrics,
         system_dir=args.system_dir,
         base=args.base,
+        task=args.task,
     )
     return 0
 
@@ -413,11 +378,24 @@ def register(subparsers) -> None:
     which.add_argument("--system-dir", help="trained system directory (with system.json)")
     which.add_argument("--base", help="base model directory (method: none)")
     parser.add_argument("--data", required=True, help="normalised test records (JSONL)")
-    parser.add_argument(
-        "--task-prompt", default=None,
-        help="the task's instruction (config tasks.<task>.prompt); not needed when every record has its own 'instruction'",
+    instruction = parser.add_mutually_exclusive_group()
+    instruction.add_argument(
+        "--task",
+        default=None,
+        help="a task whose prompt the trained system recorded in its system.json (--system-dir only)",
     )
-    parser.add_argument("--template", required=True, help="JSON: the Alpaca template")
+    instruction.add_argument(
+        "--task-prompt",
+        default=None,
+        help="the task's instruction (config tasks.<task>.prompt); not needed when every record has its own "
+        "'instruction', nor with --task",
+    )
+    parser.add_argument(
+        "--template",
+        default=None,
+        help="JSON: the Alpaca template; required with --base; with --system-dir the one in system.json is used "
+        "(a --template given must equal it)",
+    )
     parser.add_argument("--decoding", required=True, help="JSON: {num_beams, batch_size, max_new_tokens, backend}")
     parser.add_argument("--out", required=True, help="output text file (one line per record)")
     parser.add_argument("--metrics", required=True, help="throughput metrics JSON")

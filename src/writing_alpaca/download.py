@@ -76,7 +76,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import sys
 import tarfile
 import tempfile
@@ -86,12 +85,15 @@ import urllib.parse
 import urllib.request
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping
+from typing import Any
 
 from . import __version__
+from . import settings as S
 from .errors import WritingAlpacaError
+from .hashing import sha256_file
 from .io import atomic_dir, parse_json_arg, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
@@ -216,7 +218,9 @@ def _check_keys(obj: Any, where: str, allowed: frozenset[str], required: tuple[s
         raise WritingAlpacaError(f"{where}: expected a mapping, got {type(obj).__name__}")
     unknown = sorted(set(obj) - allowed)
     if unknown:
-        raise WritingAlpacaError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+        raise WritingAlpacaError(
+            f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
+        )
     for key in required:
         if obj.get(key) in (None, ""):
             raise WritingAlpacaError(f"{where}: missing key '{key}'")
@@ -263,7 +267,9 @@ def parse_source_spec(name: str, spec: Any) -> SourceSpec:
     gated = None
     if spec.get("gated") is not None:
         g = _check_keys(spec["gated"], f"{where}.gated", frozenset({"request", "place"}), ("request", "place"))
-        gated = GatedSpec(_check_str(g["request"], f"{where}.gated.request"), _check_str(g["place"], f"{where}.gated.place"))
+        gated = GatedSpec(
+            _check_str(g["request"], f"{where}.gated.request"), _check_str(g["place"], f"{where}.gated.place")
+        )
 
     has_files = spec.get("files") is not None
     has_hf = spec.get("hf") is not None
@@ -356,16 +362,8 @@ def resolve_url(url: str, base_dir: str | os.PathLike[str]) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Hashing, progress
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK_SIZE):
-            digest.update(chunk)
-    return digest.hexdigest()
+# Progress (files are hashed by :mod:`writing_alpaca.hashing`; a download or a copy
+# hashes its bytes as they are written, in the same pass)
 
 
 class _NoProgress:
@@ -436,7 +434,14 @@ def fetch_url(url: str, dest: str | os.PathLike[str], options: FetchOptions | No
             if attempt == options.attempts:
                 break
             delay = min(options.max_delay, options.base_delay * 2 ** (attempt - 1))
-            log.warning("download of %s failed (attempt %d of %d: %s); retrying in %.1f s", url, attempt, options.attempts, exc, delay)
+            log.warning(
+                "download of %s failed (attempt %d of %d: %s); retrying in %.1f s",
+                url,
+                attempt,
+                options.attempts,
+                exc,
+                delay,
+            )
             time.sleep(delay)
     raise WritingAlpacaError(f"cannot download {url} after {options.attempts} attempt(s): {last}")
 
@@ -456,6 +461,7 @@ def _fetch_once(url: str, dest: Path, options: FetchOptions) -> Fetched:
     try:
         with urllib.request.urlopen(request, timeout=options.timeout) as response:
             expected = _content_length(response)
+            # hashed as the bytes arrive (one pass; the same digest as hashing.sha256_file(dest))
             digest = hashlib.sha256()
             size = 0
             bar = _progress_bar(expected, dest.name, options.progress)
@@ -484,7 +490,7 @@ def _fetch_once(url: str, dest: Path, options: FetchOptions) -> Fetched:
         if is_file:
             raise _PermanentError(text) from None
         raise _TransientError(text) from None
-    except (http.client.HTTPException, socket.timeout, ConnectionError) as exc:
+    except (TimeoutError, http.client.HTTPException, ConnectionError) as exc:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if is_file:
             raise _PermanentError(text) from None
@@ -522,7 +528,9 @@ def _member_path(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).as_posix()
 
 
-def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str], taken: set[str] | None = None) -> list[str]:
+def extract_archive(
+    archive: str | os.PathLike[str], dest: str | os.PathLike[str], taken: set[str] | None = None
+) -> list[str]:
     """Unpack ``archive`` into ``dest`` safely; return the extracted regular files (relative paths).
 
     Rejects members with absolute paths or ``..`` components, links that leave ``dest``,
@@ -559,13 +567,19 @@ def _extract_tar(archive: Path, dest: Path, taken: set[str]) -> list[str]:
         members = tar.getmembers()
         for member in members:
             if _unsafe_member_name(member.name):
-                raise WritingAlpacaError(f"{archive.name}: unsafe member path '{member.name}' (absolute or '..'): refusing to extract")
+                raise WritingAlpacaError(
+                    f"{archive.name}: unsafe member path '{member.name}' (absolute or '..'): refusing to extract"
+                )
             if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-                raise WritingAlpacaError(f"{archive.name}: member '{member.name}' is a device or special file: refusing to extract")
+                raise WritingAlpacaError(
+                    f"{archive.name}: member '{member.name}' is a device or special file: refusing to extract"
+                )
             if member.issym() or member.islnk():
                 target = member.linkname if member.islnk() else str(PurePosixPath(member.name).parent / member.linkname)
                 if _unsafe_member_name(member.linkname) or _escapes(target):
-                    raise WritingAlpacaError(f"{archive.name}: link '{member.name}' points outside the archive: refusing to extract")
+                    raise WritingAlpacaError(
+                        f"{archive.name}: link '{member.name}' points outside the archive: refusing to extract"
+                    )
             if not member.isdir():
                 _claim(archive, member.name, taken, claimed)
                 files.append(_member_path(member.name))
@@ -594,7 +608,9 @@ def _extract_zip(archive: Path, dest: Path, taken: set[str]) -> list[str]:
         infos = [info for info in zf.infolist() if not _member_path(info.filename).startswith("__MACOSX/")]
         for info in infos:
             if _unsafe_member_name(info.filename):
-                raise WritingAlpacaError(f"{archive.name}: unsafe member path '{info.filename}' (absolute or '..'): refusing to extract")
+                raise WritingAlpacaError(
+                    f"{archive.name}: unsafe member path '{info.filename}' (absolute or '..'): refusing to extract"
+                )
             if not info.is_dir():
                 _claim(archive, info.filename, taken, claimed)
                 files.append(_member_path(info.filename))
@@ -610,12 +626,16 @@ def _extract_zip(archive: Path, dest: Path, taken: set[str]) -> list[str]:
 def _verify(path: Path, actual: str, expected: str | None, origin: str, delete: bool) -> None:
     """Check a pinned hash (deleting a bad download) or warn with the hash of an unpinned file."""
     if expected is None:
-        log.warning("%s is not pinned (sha256: null); its sha256 is %s (put it in config.yaml to pin it)", origin, actual)
+        log.warning(
+            "%s is not pinned (sha256: null); its sha256 is %s (put it in config.yaml to pin it)", origin, actual
+        )
         return
     if actual != expected:
         if delete:
             path.unlink(missing_ok=True)
-        raise WritingAlpacaError(f"sha256 mismatch for {origin}: expected {expected}, got {actual}; the file was not used")
+        raise WritingAlpacaError(
+            f"sha256 mismatch for {origin}: expected {expected}, got {actual}; the file was not used"
+        )
 
 
 def _unpack(record: FileRecord, spec: FileSpec, root: Path, taken: set[str], keep_archives: bool) -> None:
@@ -652,6 +672,7 @@ def default_manual_dir(name: str) -> Path:
 
 def _copy_hashing(src: Path, dest: Path) -> Fetched:
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # hashed as the bytes are copied (one pass; the same digest as hashing.sha256_file(dest))
     digest = hashlib.sha256()
     size = 0
     with open(src, "rb") as fin, open(dest, "wb") as fout:
@@ -668,7 +689,9 @@ def _placed_specs(source: SourceSpec, manual: Path) -> tuple[list[FileSpec], lis
     if source.files:
         missing = [f.name for f in source.files if not (manual / f.name).is_file()]
         return list(source.files), missing
-    found = sorted(p.relative_to(manual).as_posix() for p in manual.rglob("*") if p.is_file()) if manual.is_dir() else []
+    found = (
+        sorted(p.relative_to(manual).as_posix() for p in manual.rglob("*") if p.is_file()) if manual.is_dir() else []
+    )
     specs = [FileSpec(None, name, None, False) for name in found if name != MANIFEST_NAME]
     return specs, ([] if specs else ["(any file)"])
 
@@ -678,7 +701,11 @@ def _collect_placed(source: SourceSpec, root: Path, manual: Path, keep_archives:
     specs, missing = _placed_specs(source, manual)
     if missing:
         # a file under another name (e.g. cLang-8's run.sh output without --tokenize_text) is named too
-        present = sorted(p.relative_to(manual).as_posix() for p in manual.rglob("*") if p.is_file()) if manual.is_dir() else []
+        present = (
+            sorted(p.relative_to(manual).as_posix() for p in manual.rglob("*") if p.is_file())
+            if manual.is_dir()
+            else []
+        )
         holds = f"; it holds only: {', '.join(present)}" if present else ""
         raise WritingAlpacaError(
             f"source '{source.name}' is licence-gated and is never downloaded automatically: "
@@ -716,7 +743,11 @@ def _load_hf_split(hf: HfSpec, scratch: Path) -> Any:
     local = _local_hf_path(hf.path)
     if local is not None and not local.exists():
         raise WritingAlpacaError(f"{local}: not found")
-    if local is not None and local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
+    if (
+        local is not None
+        and local.is_dir()
+        and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file())
+    ):
         loaded = datasets.load_from_disk(str(local))
         if isinstance(loaded, datasets.DatasetDict):
             if hf.split not in loaded:
@@ -728,7 +759,9 @@ def _load_hf_split(hf: HfSpec, scratch: Path) -> Any:
         if builder is None:
             raise WritingAlpacaError(f"{local}: unknown data file type (known: {', '.join(sorted(_HF_FILE_BUILDERS))})")
         kwargs: dict[str, Any] = {"delimiter": "\t"} if local.suffix.lower() == ".tsv" else {}
-        return datasets.load_dataset(builder, data_files={hf.split: str(local)}, split=hf.split, cache_dir=str(scratch), **kwargs)
+        return datasets.load_dataset(
+            builder, data_files={hf.split: str(local)}, split=hf.split, cache_dir=str(scratch), **kwargs
+        )
     if local is not None or hf.data_files is not None:
         target = str(local) if local is not None else hf.path
         return datasets.load_dataset(target, hf.name, data_files=hf.data_files, split=hf.split, cache_dir=str(scratch))
@@ -759,7 +792,9 @@ def _fetch_hf(source: SourceSpec, root: Path) -> list[FileRecord]:
         try:
             rows = write_jsonl(dest, iter(dataset))
         except TypeError as exc:
-            raise WritingAlpacaError(f"source '{source.name}': dataset '{hf.path}' has values JSON cannot hold: {exc}") from None
+            raise WritingAlpacaError(
+                f"source '{source.name}': dataset '{hf.path}' has values JSON cannot hold: {exc}"
+            ) from None
         del dataset  # release the memory-mapped Arrow files before the scratch dir goes
     info = {"path": hf.path, "name": hf.name, "split": hf.split}
     if hf.data_files is not None:
@@ -768,7 +803,10 @@ def _fetch_hf(source: SourceSpec, root: Path) -> list[FileRecord]:
 
 
 def _hf_offline() -> bool:
-    return any(os.environ.get(var, "").upper() in ("1", "ON", "YES", "TRUE") for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
+    return any(
+        os.environ.get(var, "").upper() in ("1", "ON", "YES", "TRUE")
+        for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+    )
 
 
 def download_source(
@@ -818,8 +856,13 @@ def download_source(
 
 def _run(args: argparse.Namespace) -> int:
     spec = parse_json_arg(args.spec, "--spec")
-    options = FetchOptions(attempts=args.attempts, base_delay=args.retry_delay, timeout=args.timeout, progress=args.progress)
-    download_source(args.name, spec, args.out, manual_dir=args.manual_dir, options=options, keep_archives=args.keep_archives)
+    S.Source.from_dict(spec, f"sources.{args.name}")  # the fragment, as the Snakefile checked it
+    options = FetchOptions(
+        attempts=args.attempts, base_delay=args.retry_delay, timeout=args.timeout, progress=args.progress
+    )
+    download_source(
+        args.name, spec, args.out, manual_dir=args.manual_dir, options=options, keep_archives=args.keep_archives
+    )
     return 0
 
 
@@ -835,10 +878,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", required=True, help="source name (config key sources.<name>)")
     p.add_argument("--spec", required=True, help="JSON of the config fragment sources.<name>")
     p.add_argument("--out", required=True, help="output directory (written atomically)")
-    p.add_argument("--manual-dir", default=None, help="where the user placed a licence-gated source (default: resources/manual/<name>)")
+    p.add_argument(
+        "--manual-dir",
+        default=None,
+        help="where the user placed a licence-gated source (default: resources/manual/<name>)",
+    )
     p.add_argument("--attempts", type=int, default=4, help="tries per URL on network errors (default: 4)")
-    p.add_argument("--retry-delay", type=float, default=2.0, help="first back-off delay in seconds, doubled each retry (default: 2)")
+    p.add_argument(
+        "--retry-delay",
+        type=float,
+        default=2.0,
+        help="first back-off delay in seconds, doubled each retry (default: 2)",
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="socket time-out in seconds (default: 60)")
     p.add_argument("--keep-archives", action="store_true", help="keep archives after extracting them (default: delete)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: when stderr is a terminal or the file is large)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars (default: when stderr is a terminal or the file is large)",
+    )
     p.set_defaults(func=_run)

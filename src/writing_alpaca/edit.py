@@ -5,16 +5,18 @@
 
 With ``--text`` the edited text is printed; otherwise every line of standard input is
 edited as it arrives and one edited line is written (and flushed) per input line.
-The instruction is the task's prompt (``writing_alpaca.format.PROMPTS``), the template
-is ``writing_alpaca.format.TEMPLATE``: exactly what the model was trained with.
+A trained system is prompted exactly as it was trained: the task's prompt and the template
+recorded in its ``system.json`` (:mod:`writing_alpaca.systems`).  A bare base model (no
+``system.json``) gets ``writing_alpaca.format.PROMPTS`` and ``writing_alpaca.format.TEMPLATE``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, TextIO
+from typing import TextIO
 
 from .errors import WritingAlpacaError
 
@@ -34,6 +36,17 @@ def default_template() -> Mapping[str, str]:
     return TEMPLATE
 
 
+def prompting(model_dir: str | Path, task: str) -> tuple[str, Mapping[str, str]]:
+    """``(instruction, template)`` for ``task``: those a trained system recorded in its
+    ``system.json``, or ``format``'s for a bare base model."""
+    from .systems import CAUSAL_LM, is_system_dir, prompt_template, read_system
+
+    if is_system_dir(model_dir):
+        info = read_system(model_dir, kinds=(CAUSAL_LM,))
+        return info.prompt(task), prompt_template(info)
+    return task_prompt(task), default_template()
+
+
 class Editor:
     """A loaded model plus its prompt: ``editor.edit(["text", ...])`` -> edited texts."""
 
@@ -47,9 +60,10 @@ class Editor:
         batch_size: int = 8,
     ):
         from .decode import DecodingSpec, load_lm
+        from .systems import is_system_dir
 
         model_dir = Path(model_dir)
-        if (model_dir / "system.json").is_file():
+        if is_system_dir(model_dir):
             self.lm = load_lm(system_dir=model_dir)
         else:
             self.lm = load_lm(base=model_dir)
@@ -78,10 +92,11 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | 
     """The ``edit`` command (``stdin``/``stdout`` default to the process's streams)."""
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
+    instruction, template = prompting(args.model, args.task)
     editor = Editor(
         args.model,
-        task_prompt(args.task),
-        default_template(),
+        instruction,
+        template,
         num_beams=args.num_beams,
         max_new_tokens=args.max_new_tokens,
     )

@@ -22,9 +22,11 @@ import argparse
 import logging
 import random
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
+from . import settings as S
 from .errors import WritingAlpacaError, located
 from .io import parse_json_arg, parse_json_object, read_jsonl, write_json, write_jsonl
 
@@ -117,7 +119,9 @@ def instruction_records(path: str | Path, tasks: Mapping[str, Any], generic: boo
         task = rec.get("task")
         if generic:
             if task != GENERIC_TASK:
-                raise located(path, lineno, f"record {rec_id!r} of the generic trainset has task {task!r}, expected 'generic'")
+                raise located(
+                    path, lineno, f"record {rec_id!r} of the generic trainset has task {task!r}, expected 'generic'"
+                )
             instruction, inp, output = _string_fields(rec, ("instruction", "input", "output"), path, lineno)
         else:
             if not isinstance(task, str) or task == GENERIC_TASK:
@@ -146,7 +150,9 @@ def _mixture_members(name: str, spec: Mapping[str, Any]) -> tuple[str | None, li
     return generic, writing
 
 
-def build_mixture(name: str, spec: Mapping[str, Any], tasks: Mapping[str, Any], seed: int, inputs: Iterable[str | Path]) -> list[dict[str, Any]]:
+def build_mixture(
+    name: str, spec: Mapping[str, Any], tasks: Mapping[str, Any], seed: int, inputs: Iterable[str | Path]
+) -> list[dict[str, Any]]:
     """Instruction records of a mixture, shuffled with ``seed``."""
     generic, writing = _mixture_members(name, spec)
     by_stem: dict[str, Path] = {}
@@ -212,6 +218,7 @@ def default_counts_path(out: str | Path) -> Path:
 
 def cmd_format(args: argparse.Namespace) -> int:
     spec = parse_json_arg(args.spec, f"{args.name}: --spec")
+    S.Mixture.from_dict(spec, f"mixtures.{args.name}")  # the fragment, as the Snakefile checked it
     tasks = parse_json_object(args.tasks, f"{args.name}: --tasks {{task: {{prompt: ...}}}}")
     records = build_mixture(args.name, spec, tasks, args.seed, args.inputs)
     write_jsonl(args.out, records)

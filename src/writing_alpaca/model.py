@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
+from . import settings as S
 from .errors import WritingAlpacaError
 from .io import atomic_dir, parse_json_arg, read_jsonl
 
@@ -51,39 +53,30 @@ class TinySpec:
     padding_side: str = "right"
 
     @classmethod
-    def from_dict(cls, spec: Mapping[str, Any]) -> "TinySpec":
-        """Validate a ``build_tiny`` mapping (unknown keys such as ``corpus_from`` are ignored)."""
-        if not isinstance(spec, Mapping):
-            raise WritingAlpacaError(f"build_tiny spec: expected a mapping, got {type(spec).__name__}")
-        spec = dict(spec.get("build_tiny", spec))
-        values: dict[str, Any] = {}
-        for name in ("layers", "hidden", "heads", "intermediate", "vocab", "max_positions"):
-            if name in spec:
-                value = spec[name]
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise WritingAlpacaError(f"build_tiny spec: {name} must be a positive integer, got {value!r}")
-                values[name] = value
-        if "max_position_embeddings" in spec:
-            values["max_positions"] = int(spec["max_position_embeddings"])
-        if "padding_side" in spec:
-            if spec["padding_side"] not in ("left", "right"):
-                raise WritingAlpacaError("build_tiny spec: padding_side must be 'left' or 'right'")
-            values["padding_side"] = spec["padding_side"]
-        out = cls(**values)
-        if out.hidden % out.heads:
-            raise WritingAlpacaError(f"build_tiny spec: hidden ({out.hidden}) must be divisible by heads ({out.heads})")
-        if out.vocab < 256 + len(SPECIAL_TOKENS) + 1:
-            raise WritingAlpacaError(
-                f"build_tiny spec: vocab {out.vocab} is too small for a byte-level BPE (needs > {256 + len(SPECIAL_TOKENS)})"
-            )
-        return out
+    def from_dict(cls, spec: Mapping[str, Any]) -> TinySpec:
+        """A ``build_tiny`` block (or the whole ``base_models.<base>`` entry holding one), parsed
+        with :class:`writing_alpaca.settings.BuildTiny`."""
+        if isinstance(spec, Mapping) and isinstance(spec.get("build_tiny"), Mapping):
+            spec = spec["build_tiny"]
+        b = S.BuildTiny.from_dict(spec)
+        return cls(
+            layers=b.layers,
+            hidden=b.hidden,
+            heads=b.heads,
+            intermediate=b.intermediate,
+            vocab=b.vocab,
+            max_positions=b.max_position_embeddings or cls.max_positions,
+            padding_side=b.padding_side,
+        )
 
 
 def _template_texts() -> list[str]:
     """The Alpaca template strings (``writing_alpaca.format.TEMPLATE``) with empty slots."""
     from .format import TEMPLATE
 
-    return [TEMPLATE[key].replace("{instruction}", "").replace("{input}", "") for key in ("prompt_input", "prompt_no_input")]
+    return [
+        TEMPLATE[key].replace("{instruction}", "").replace("{input}", "") for key in ("prompt_input", "prompt_no_input")
+    ]
 
 
 def corpus_texts(paths: Iterable[str | Path]) -> Iterator[str]:

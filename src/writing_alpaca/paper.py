@@ -6,7 +6,7 @@ reads and validates it (every error names the file); tests/test_paper.py recompu
 average and cross-table identity the paper prints from it.
 
 The companion artefacts ``table4_vs_paper``, ``table5_vs_paper`` and ``table7_vs_paper``
-(``writing-alpaca render TABLE_vs_paper --spec ... --inputs <score files> paper_results.yaml``)
+(``writing-alpaca render TABLE_vs_paper --spec ... --scores <score files> --paper paper_results.yaml``)
 print, for each system of the table, this run's value, the paper's value and the difference
 Δ = ours − paper per cell, and the mean Δ over the cells that both have (Table 7: over its
 P/R/F0.5 cells; GPU-hours and instances/s are compared cell by cell only, their scales being
@@ -26,23 +26,9 @@ from typing import Any
 
 from .errors import WritingAlpacaError, located
 from .io import read_text
-from .render import (
-    DASH,
-    INCOMPLETE,
-    Cell,
-    Context,
-    Table,
-    cost_rows,
-    fmt,
-    fmt_count,
-    fmt_int,
-    mean,
-    ordered_datasets,
-    spec_list,
-    spec_str,
-    system_score_rows,
-    write_table,
-)
+from .report.inputs import Context, mean, ordered_datasets, spec_list, spec_str
+from .report.tables import system_cost_rows, system_score_rows
+from .report.writers import DASH, INCOMPLETE, Cell, Table, fmt, fmt_count, fmt_int, write_table
 
 PAPER_TABLES = ("table4", "table5", "table7")
 # decimals the paper prints in each table
@@ -454,7 +440,7 @@ def render_table7_vs_paper(
     artefact = "table7_vs_paper"
     paper = load_paper_results(paper_path)
     ptable = paper["table7"]
-    rows, datasets, decoding, _ = cost_rows(spec, ctx, scores, decode_metrics, train_metrics, artefact)
+    rows, datasets, decoding, _ = system_cost_rows(spec, ctx, scores, decode_metrics, train_metrics, artefact)
     matched = paper_rows(spec, ptable, [r.system for r in rows], artefact, paper.path)
     columns = [Column("train_data", "#Data", in_mean=False, text=True)]
     for d in datasets:

@@ -45,10 +45,10 @@ import os
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from .errors import WritingAlpacaError, located
 
@@ -94,7 +94,9 @@ def _nltk_tokenizer():
     try:
         from nltk.tokenize.destructive import NLTKWordTokenizer
     except ImportError:  # pragma: no cover - nltk is a declared dependency of the score stage
-        raise WritingAlpacaError("postprocess 'nltk'/'ptb' needs the 'nltk' package (pip install nltk==3.10.4)") from None
+        raise WritingAlpacaError(
+            "postprocess 'nltk'/'ptb' needs the 'nltk' package (pip install nltk==3.10.4)"
+        ) from None
     return NLTKWordTokenizer()
 
 
@@ -126,7 +128,11 @@ def _spacy_spans(text: str) -> list[tuple[int, int]]:
     return [(t.idx, t.idx + len(t.text)) for t in _spacy_tokenizer()(text) if not t.is_space]
 
 
-_SPANS: dict[str, Callable[[str], list[tuple[int, int]]]] = {"nltk": _nltk_spans, "ptb": _nltk_spans, "spacy": _spacy_spans}
+_SPANS: dict[str, Callable[[str], list[tuple[int, int]]]] = {
+    "nltk": _nltk_spans,
+    "ptb": _nltk_spans,
+    "spacy": _spacy_spans,
+}
 
 # Tokenizers whose gold splits inside words (spaCy: ``well - known``, ``his / her``); the
 # others only peel punctuation and clitics off a word's edges (``2012).There`` stays whole).
@@ -236,6 +242,7 @@ def to_gold_tokens(answer: str, source: str, tokenizer: str, lexicon: frozenset[
         spaces[k] = spaces[k - 1] + space_before[k]
     infix = tokenizer in _INFIX_SPLITS
     keep_word = [word in lexicon or word in KEEP_WHOLE for word in words]
+
     def tokenizer_splits(k: int) -> bool:
         """The gold tokenizer's boundary at k; NLTK/PTB ones only where they peel punctuation
         or a clitic off the word's edge (``2012).There`` stays whole)."""
@@ -342,7 +349,9 @@ class Postprocessor:
             self.answers_form = "natural"
             return [normalise_answer(a) for a in answers]
         if len(answers) != len(self.sources):
-            raise WritingAlpacaError(f"{path}: has {len(answers)} lines but the test set has {len(self.sources)} sources")
+            raise WritingAlpacaError(
+                f"{path}: has {len(answers)} lines but the test set has {len(self.sources)} sources"
+            )
         answers = [normalise_answer(a) for a in answers]
         if looks_tokenised(answers):
             # a tokenised output (a GEC system's, a published file): already the scorer's input
@@ -369,7 +378,9 @@ def looks_tokenised(answers: Sequence[str]) -> bool:
     return standalone > 0 and standalone >= 4 * attached
 
 
-def m2_postprocessor(tokenizer: str | None, m2: str | os.PathLike, sources: Sequence[str] | None = None) -> Postprocessor:
+def m2_postprocessor(
+    tokenizer: str | None, m2: str | os.PathLike, sources: Sequence[str] | None = None
+) -> Postprocessor:
     """The post-processing of an M2 set from its gold file: the same sources and references
     as the workflow's test records of the set, so the CLI and the workflow agree exactly.
 
@@ -409,7 +420,9 @@ def dataset_postprocess(name: str, configs: Sequence[str | os.PathLike] | None =
 
     paths = [Path(p) for p in configs] if configs else [p for p in [_project_config()] if p is not None]
     if not paths:
-        raise WritingAlpacaError("--dataset needs the project's config.yaml: run from the checkout or pass --config FILE")
+        raise WritingAlpacaError(
+            "--dataset needs the project's config.yaml: run from the checkout or pass --config FILE"
+        )
     merged: dict = {}
     for path in paths:
         if not path.is_file():

@@ -51,15 +51,15 @@ list; nothing is taken from any data set.
 from __future__ import annotations
 
 import argparse
-import bz2
 import io
 import json
 import logging
 import random
 import tarfile
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .errors import WritingAlpacaError
 from .io import atomic_dir
@@ -84,7 +84,14 @@ KINDS = tuple(REAL_SIZES)
 #: Items with an empty output in each Alpaca stand-in (at scale 1; "a few", as upstream).
 EMPTY_OUTPUTS = 26
 WNC_FIVE_COLUMN_SHARE = 0.02
-ITERATER_LABELS = {"clarity": 0.42, "fluency": 0.26, "coherence": 0.09, "style": 0.04, "meaning-changed": 0.17, "others": 0.02}
+ITERATER_LABELS = {
+    "clarity": 0.42,
+    "fluency": 0.26,
+    "coherence": 0.09,
+    "style": 0.04,
+    "meaning-changed": 0.17,
+    "others": 0.02,
+}
 ITERATER_DELETED_SHARE = 0.005
 #: Fixed archive timestamps (zip: local time tuple; tar: POSIX seconds).
 ZIP_DATE = (2019, 11, 11, 0, 0, 0)
@@ -327,7 +334,11 @@ def _write_iterater_v2(out: Path, scale: float, seed: int) -> list[str]:
         doc = 0
         while rows_written < n:
             doc += 1
-            doc_id = f"{rng.randint(1000, 2299)}.{rng.randint(0, 99999):05d}" if rng.random() < 0.6 else str(rng.randint(10**6, 10**8))
+            doc_id = (
+                f"{rng.randint(1000, 2299)}.{rng.randint(0, 99999):05d}"
+                if rng.random() < 0.6
+                else str(rng.randint(10**6, 10**8))
+            )
             depth = str(rng.randint(1, 4))
             sentences = [detok(words.tokens(6, 30)) for _ in range(rng.randint(3, 12))]
             for i, sentence in enumerate(sentences):
@@ -373,7 +384,9 @@ def _alpaca_items(scale: float, seed: int, gpt4: bool) -> list[dict[str, str]]:
             sentences = answers.randint(3, 12) if gpt4 else answers.randint(1, 4)
             output = " ".join(detok(answer_words.tokens(5, 25)) for _ in range(sentences))
             if gpt4 and answers.random() < 0.3:
-                output += "\n\n" + "\n".join(f"{k}. {detok(answer_words.tokens(3, 10))}" for k in range(1, answers.randint(3, 6)))
+                output += "\n\n" + "\n".join(
+                    f"{k}. {detok(answer_words.tokens(3, 10))}" for k in range(1, answers.randint(3, 6))
+                )
         items.append({"instruction": instruction, "input": input_, "output": output})
     return items
 
@@ -412,7 +425,9 @@ WRITERS: dict[str, Callable[[Path, float, int], list[str]]] = {
 }
 
 
-def write_standins(out: str | Path, kinds: Sequence[str] | None = None, scale: float = 1.0, seed: int = 42) -> dict[str, list[str]]:
+def write_standins(
+    out: str | Path, kinds: Sequence[str] | None = None, scale: float = 1.0, seed: int = 42
+) -> dict[str, list[str]]:
     """Write the stand-ins of ``kinds`` (default: all) under ``out/<kind>/``; return their file names.
 
     Each ``out/<kind>`` directory is written atomically (complete or absent).
@@ -420,7 +435,9 @@ def write_standins(out: str | Path, kinds: Sequence[str] | None = None, scale: f
     kinds = list(kinds or KINDS)
     unknown = [k for k in kinds if k not in WRITERS]
     if unknown:
-        raise WritingAlpacaError(f"rehearsal standins: unknown kind(s) {', '.join(unknown)} (known: {', '.join(KINDS)})")
+        raise WritingAlpacaError(
+            f"rehearsal standins: unknown kind(s) {', '.join(unknown)} (known: {', '.join(KINDS)})"
+        )
     if not (scale > 0):
         raise WritingAlpacaError(f"rehearsal standins: --scale must be > 0, got {scale}")
     written = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .io import parse_json_arg
+from .io import parse_json_arg, parse_json_object
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -22,7 +22,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         parse_json_arg(args.template, "--template"),
         seed=args.seed,
     )
-    train(config, args.base, args.data, args.out, checkpoint_dir=args.checkpoint_dir)
+    prompts = parse_json_object(args.prompts, "--prompts {task: instruction}")
+    train(config, args.base, args.data, args.out, checkpoint_dir=args.checkpoint_dir, prompts=prompts)
     return 0
 
 
@@ -44,7 +45,12 @@ def register(subparsers) -> None:
     parser.add_argument("--system", required=True, help="system name (config systems.<name>)")
     parser.add_argument("--spec", required=True, help="JSON: systems.<name> (method: lora|full)")
     parser.add_argument("--training", required=True, help="JSON: the training: block")
-    parser.add_argument("--template", required=True, help="JSON: the Alpaca template")
+    parser.add_argument("--template", required=True, help="JSON: the Alpaca template (recorded in system.json)")
+    parser.add_argument(
+        "--prompts",
+        required=True,
+        help="JSON: {task: instruction}, every tasks.<task>.prompt (recorded in system.json for edit and decode)",
+    )
     parser.add_argument("--base", required=True, help="base model directory")
     parser.add_argument("--data", required=True, help="instruction records (JSONL)")
     parser.add_argument("--out", required=True, help="system directory to write")

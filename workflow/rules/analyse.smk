@@ -7,22 +7,22 @@ rule analyse_edits:
         hyp="results/hypotheses/{system}/{decoding}/{dataset}.txt",
     output:
         "results/analysis/{system}/{decoding}/{dataset}.edits.json",
-    params:
-        spacy_model=config["spacy_model"],
     log:
         "logs/analyse/{system}/{decoding}/{dataset}.log",
     benchmark:
-        benchmark_file("analyse", "analyse_edits", "system", "decoding", "dataset"),
+        benchmark_file("analyse", "analyse_edits", "system", "decoding", "dataset")
     wildcard_constraints:
         system=alternatives(config["systems"]),
         decoding=alternatives(config["decodings"]),
         dataset=alternatives(config["test_sets"]),
+    conda:
+        "../../envs/score.yaml"
     threads: res("score", "threads")
     resources:
         mem_mb=res("score", "mem_mb"),
         runtime=res("score", "runtime"),
-    conda:
-        "../../envs/score.yaml"
+    params:
+        spacy_model=config["spacy_model"],
     shell:
         "writing-alpaca analyse edits --data {input.data:q} --hyp {input.hyp:q} "
         "--spacy-model {params.spacy_model:q} --out {output:q} > {log} 2>&1"
@@ -35,6 +35,19 @@ rule bootstrap:
         unpack(bootstrap_inputs),
     output:
         "results/analysis/bootstrap/{table}/{dataset}.json",
+    log:
+        "logs/analyse/bootstrap/{table}/{dataset}.log",
+    benchmark:
+        benchmark_file("analyse", "bootstrap", "table", "dataset")
+    wildcard_constraints:
+        table=alternatives(SIGNIFICANCE_TABLES),
+        dataset=alternatives(config["test_sets"]),
+    conda:
+        "../../envs/score.yaml"
+    threads: res("score", "threads")
+    resources:
+        mem_mb=res("score", "mem_mb"),
+        runtime=res("score", "runtime"),
     params:
         metric=lambda wildcards: test_set(wildcards.dataset)["metric"],
         m2=lambda wildcards, input: f"--m2 {shlex.quote(input.m2)}" if "m2" in input.keys() else "",
@@ -45,19 +58,6 @@ rule bootstrap:
         seed=config["seed"],
         spacy_model=config["spacy_model"],
         cache="results/cache/score",
-    log:
-        "logs/analyse/bootstrap/{table}/{dataset}.log",
-    benchmark:
-        benchmark_file("analyse", "bootstrap", "table", "dataset"),
-    wildcard_constraints:
-        table=alternatives(SIGNIFICANCE_TABLES),
-        dataset=alternatives(config["test_sets"]),
-    threads: res("score", "threads")
-    resources:
-        mem_mb=res("score", "mem_mb"),
-        runtime=res("score", "runtime"),
-    conda:
-        "../../envs/score.yaml"
     shell:
         "writing-alpaca analyse bootstrap --data {input.data:q} --metric {params.metric} {params.m2} "
         "--hyps {params.hyps} --samples {params.samples} --seed {params.seed} --alpha {params.alpha} "

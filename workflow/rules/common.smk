@@ -5,111 +5,36 @@ import json
 import os
 import shlex
 import re
+import sys
 from pathlib import Path
 
-import jsonschema
-import yaml
 from snakemake.exceptions import WorkflowError
 
 WORKFLOW_ROOT = Path(workflow.basedir)
-SCHEMA_PATH = WORKFLOW_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
 # --------------------------------------------------------------------------------------
-# Validation: the schema, then the cross-references the schema cannot express.
+# Validation: the whole config against writing_alpaca.settings, the one definition of every
+# key that the jobs' commands parse their fragments with too. Every configuration a job
+# would reject fails here, at `snakemake -n`, with one line per problem naming the key.
 # --------------------------------------------------------------------------------------
-def _config_path(error_path):
-    return ".".join(str(p) for p in error_path) or "<top level>"
-
-
-# Keys renamed since earlier versions of this workflow: the schema would only say "unexpected".
-RENAMED_KEYS = {
-    ("training", "bf16"): "renamed: use training.precision: auto|bf16|fp16|fp32 "
-    "(bf16: auto -> precision: auto, true -> bf16, false -> fp32)",
-}
+# the package from this checkout (the Snakefile's own environment needs only pydantic besides snakemake)
+sys.path.insert(0, str(WORKFLOW_ROOT / "src"))
+from writing_alpaca import settings as S
 
 
 def validate_config(cfg):
-    renamed = [
-        f"  {'.'.join(path)}: {why}"
-        for path, why in RENAMED_KEYS.items()
-        if isinstance(cfg.get(path[0]), dict) and path[1] in cfg[path[0]]
-    ]
-    if renamed:
-        raise WorkflowError("invalid configuration:\n" + "\n".join(renamed))
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {_config_path(e.absolute_path)}: {e.message}" for e in errors[:10]]
-        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
-        raise WorkflowError("invalid configuration:\n" + "\n".join(lines) + more)
-
-    problems = []
-
-    def need(kind, name, where, pool):
-        if name is not None and name not in pool:
-            problems.append(f"  {where}: unknown {kind} '{name}' (known: {', '.join(sorted(pool))})")
-
-    for name, ts in cfg["test_sets"].items():
-        need("source", ts["source"], f"test_sets.{name}.source", cfg["sources"])
-        need("task", ts["task"], f"test_sets.{name}.task", cfg["tasks"])
-    for name, ts in cfg["train_sets"].items():
-        need("source", ts["source"], f"train_sets.{name}.source", cfg["sources"])
-        if ts["task"] != "generic":
-            need("task", ts["task"], f"train_sets.{name}.task", cfg["tasks"])
-    for name, mix in cfg["mixtures"].items():
-        need("train set", mix.get("generic"), f"mixtures.{name}.generic", cfg["train_sets"])
-        for ts in mix["writing"]:
-            need("train set", ts, f"mixtures.{name}.writing", cfg["train_sets"])
-    for name, base in cfg["base_models"].items():
-        for ts in base.get("build_tiny", {}).get("corpus_from", []):
-            need("train set", ts, f"base_models.{name}.build_tiny.corpus_from", cfg["train_sets"])
-    for name, sysc in cfg["systems"].items():
-        need("base model", sysc["base"], f"systems.{name}.base", cfg["base_models"])
-        need("mixture", sysc.get("mixture"), f"systems.{name}.mixture", cfg["mixtures"])
-        if sysc["method"] != "none" and not sysc.get("mixture"):
-            problems.append(f"  systems.{name}: method '{sysc['method']}' needs a mixture")
-        if "training" in sysc and (sysc["kind"] != "causal_lm" or sysc["method"] == "none"):
-            problems.append(
-                f"  systems.{name}.training: a step budget of its own is for trained causal_lm systems "
-                f"(the baselines' is training.baselines.{sysc['kind']}.max_steps)"
-            )
-        base_kind = cfg["base_models"].get(sysc["base"], {}).get("kind")
-        if base_kind and base_kind != sysc["kind"]:
-            problems.append(f"  systems.{name}: kind '{sysc['kind']}' but base '{sysc['base']}' is '{base_kind}'")
-    need("decoding", cfg["decoding"], "decoding", cfg["decodings"])
-    for table, spec in cfg["tables"].items():
-        for s in spec.get("systems", []):
-            need("system", s, f"tables.{table}.systems", cfg["systems"])
-        for ds in spec.get("test_sets", []):
-            need("test set", ds, f"tables.{table}.test_sets", cfg["test_sets"])
-        need("decoding", spec.get("decoding"), f"tables.{table}.decoding", cfg["decodings"])
-        need("mixture", spec.get("mixture"), f"tables.{table}.mixture", cfg["mixtures"])
-        if spec.get("instructions"):  # free instructions are decoded with the Alpaca template
-            for s in spec.get("systems", []):
-                if s in cfg["systems"] and cfg["systems"][s]["kind"] != "causal_lm":
-                    problems.append(
-                        f"  tables.{table}.instructions: system '{s}' is a {cfg['systems'][s]['kind']} baseline, "
-                        "which answers no instruction (free instructions need causal_lm systems)"
-                    )
-        for s in spec.get("paper_rows", {}):
-            if s not in spec.get("systems", []):
-                problems.append(
-                    f"  tables.{table}.paper_rows: '{s}' is not one of the table's systems "
-                    f"({', '.join(spec.get('systems', []))})"
-                )
-        sig = spec.get("significance")
-        if sig and sig["reference"] not in spec.get("systems", []):
-            problems.append(
-                f"  tables.{table}.significance.reference: '{sig['reference']}' is not one of the table's systems "
-                f"({', '.join(spec.get('systems', []))})"
-            )
-    if problems:
-        raise WorkflowError("invalid configuration:\n" + "\n".join(problems))
+    """The configuration as `settings.Config` (types, bounds, defaults and every cross-field rule),
+    or a WorkflowError listing every problem, one line each."""
+    try:
+        return S.validate_config(cfg)
+    except S.SettingsError as exc:
+        lines = [f"  {p}" for p in exc.problems[:20]]
+        more = f"\n  ... and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else ""
+        raise WorkflowError("invalid configuration:\n" + "\n".join(lines) + more) from None
 
 
-validate_config(config)
+SETTINGS = validate_config(config)
 
 
 def table_decodings(cfg):
@@ -344,8 +269,7 @@ def launcher(wildcards):
         return "writing-alpaca"
     if nodes <= 1:
         return f"torchrun --standalone --nproc_per_node {gpus} {TORCHRUN_SIGNALS} -m writing_alpaca"
-    if gpus % nodes:
-        raise WorkflowError(f"systems.{wildcards.system}.resources: gpu ({gpus}) must be a multiple of nodes ({nodes})")
+    # gpu is a multiple of nodes: settings.cross_checks refused any other config at DAG time
     return (
         # the job step itself is one task on one node: --overlap lets this step share its resources
         f"srun --overlap --nodes {nodes} --ntasks {nodes} --ntasks-per-node 1 torchrun --nnodes {nodes} --nproc_per_node {gpus // nodes} {TORCHRUN_SIGNALS} "
@@ -403,17 +327,13 @@ def all_targets():
 
 def score_files(table):
     spec = config["tables"][table]
-    return [
-        f"results/scores/{s}/{spec['decoding']}/{ds}.json" for s in spec["systems"] for ds in spec["test_sets"]
-    ]
+    return [f"results/scores/{s}/{spec['decoding']}/{ds}.json" for s in spec["systems"] for ds in spec["test_sets"]]
 
 
 def decode_metric_files(table):
     spec = config["tables"][table]
     return [
-        f"results/outputs/{s}/{spec['decoding']}/{ds}.metrics.json"
-        for s in spec["systems"]
-        for ds in spec["test_sets"]
+        f"results/outputs/{s}/{spec['decoding']}/{ds}.metrics.json" for s in spec["systems"] for ds in spec["test_sets"]
     ]
 
 
@@ -581,7 +501,6 @@ def case_render_params(artefact):
     return params
 
 
-
 # --------------------------------------------------------------------------------------
 # Costs: every rule that does work has a benchmark file (Snakemake's wall time, CPU time and
 # peak memory of the job), results/benchmarks/<stage>/<rule>/...; rule render_costs tabulates
@@ -658,3 +577,32 @@ def benchmark_files(wildcards=None):
 def costs_systems():
     """What the costs table prints of the systems: their labels, in the config's order."""
     return {name: {"label": spec["label"]} for name, spec in config["systems"].items()}
+
+
+# ---- used by train.smk
+def task_prompts():
+    """Every task's instruction (tasks.<task>.prompt), recorded in a trained LM's system.json."""
+    return {task: spec["prompt"] for task, spec in config["tasks"].items()}
+
+
+# ---- used by decode.smk
+def prompt_args(name, task=None):
+    """decode's prompting arguments. A trained system recorded the template and the task prompts in
+    its system.json when the train rule ran, so it is given only the task's name. An untrained one (method none,
+    a bare base model) is given the task's prompt and the template."""
+    if system(name)["method"] != "none":
+        return f"--task {shlex.quote(task)}" if task else ""
+    task_prompt = f"--task-prompt {shlex.quote(config['tasks'][task]['prompt'])} " if task else ""
+    return f"{task_prompt}--template {shlex.quote(as_json(config['template']))}"
+
+
+# ---- used by render.smk
+def inputs_by_kind(wildcards, input):
+    """The rule's named inputs as `render` options, one per kind (`--scores A B --bootstrap C`),
+    quoted for the shell; a kind without files (no significance test, no trained system) is
+    passed with none, so that every rule states every kind its artefact takes."""
+    options = []
+    for kind, files in input.items():
+        files = [files] if isinstance(files, str) else list(files)
+        options.append(" ".join([f"--{kind.replace('_', '-')}", *(shlex.quote(str(f)) for f in files)]))
+    return " ".join(options)

@@ -7,29 +7,26 @@ rule decode:
     output:
         text="results/outputs/{system}/{decoding}/{dataset}.txt",
         metrics="results/outputs/{system}/{decoding}/{dataset}.metrics.json",
-    params:
-        command="decode",
-        model_flag=lambda wildcards: "--base" if system(wildcards.system)["method"] == "none" else "--system-dir",
-        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
-        extra=lambda wildcards: (
-            f"--task-prompt {shlex.quote(config['tasks'][test_set(wildcards.dataset)['task']]['prompt'])} "
-            f"--template {shlex.quote(as_json(config['template']))}"
-        ),
     log:
         "logs/decode/{system}/{decoding}/{dataset}.log",
     benchmark:
-        benchmark_file("decode", "decode", "system", "decoding", "dataset"),
+        benchmark_file("decode", "decode", "system", "decoding", "dataset")
     wildcard_constraints:
         system=alternatives(TRAINED_LM + UNTRAINED_LM),
         decoding=alternatives(config["decodings"]),
         dataset=alternatives(config["test_sets"]),
+    conda:
+        "../../envs/train.yaml"
     threads: res("decode", "threads")
     resources:
         mem_mb=res("decode", "mem_mb"),
         runtime=res("decode", "runtime"),
         gpu=res("decode", "gpu"),
-    conda:
-        "../../envs/train.yaml"
+    params:
+        command="decode",
+        model_flag=lambda wildcards: "--base" if system(wildcards.system)["method"] == "none" else "--system-dir",
+        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
+        extra=lambda wildcards: prompt_args(wildcards.system, test_set(wildcards.dataset)["task"]),
     shell:
         "writing-alpaca {params.command} {params.model_flag} {input.model:q} --data {input.data:q} "
         "--decoding {params.decoding:q} {params.extra} --out {output.text:q} --metrics {output.metrics:q} > {log} 2>&1"
@@ -38,16 +35,16 @@ rule decode:
 # The Table-7 baselines decode through their own command (no prompt template).
 use rule decode as decode_baseline with:
     benchmark:
-        benchmark_file("decode", "decode_baseline", "system", "decoding", "dataset"),
+        benchmark_file("decode", "decode_baseline", "system", "decoding", "dataset")
+    wildcard_constraints:
+        system=alternatives(BASELINES),
+        decoding=alternatives(config["decodings"]),
+        dataset=alternatives(config["test_sets"]),
     params:
         command="baselines decode",
         model_flag="--system-dir",
         decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
         extra="",
-    wildcard_constraints:
-        system=alternatives(BASELINES),
-        decoding=alternatives(config["decodings"]),
-        dataset=alternatives(config["test_sets"]),
 
 
 # A table's free instructions (Table 6: "Tell me about panda."): every record its own
@@ -59,26 +56,26 @@ rule decode_free:
     output:
         text="results/outputs/{system}/{decoding}/free/{table}.txt",
         metrics="results/outputs/{system}/{decoding}/free/{table}.metrics.json",
-    params:
-        model_flag=lambda wildcards: "--base" if system(wildcards.system)["method"] == "none" else "--system-dir",
-        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
-        template=lambda wildcards: as_json(config["template"]),
     log:
         "logs/decode/{system}/{decoding}/free/{table}.log",
     benchmark:
-        benchmark_file("decode", "decode_free", "system", "decoding", "table"),
+        benchmark_file("decode", "decode_free", "system", "decoding", "table")
     wildcard_constraints:
         system=alternatives(TRAINED_LM + UNTRAINED_LM),
         decoding=alternatives(config["decodings"]),
         table=alternatives(FREE_TABLES),
+    conda:
+        "../../envs/train.yaml"
     threads: res("decode", "threads")
     resources:
         mem_mb=res("decode", "mem_mb"),
         runtime=res("decode", "runtime"),
         gpu=res("decode", "gpu"),
-    conda:
-        "../../envs/train.yaml"
+    params:
+        model_flag=lambda wildcards: "--base" if system(wildcards.system)["method"] == "none" else "--system-dir",
+        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
+        extra=lambda wildcards: prompt_args(wildcards.system),
     shell:
         "writing-alpaca decode {params.model_flag} {input.model:q} --data {input.data:q} "
-        "--decoding {params.decoding:q} --template {params.template:q} --out {output.text:q} "
+        "--decoding {params.decoding:q} {params.extra} --out {output.text:q} "
         "--metrics {output.metrics:q} > {log} 2>&1"

@@ -7,22 +7,22 @@ rule format_mixture:
     output:
         data="results/instructions/{mixture}.jsonl",
         counts="results/instructions/{mixture}.counts.json",
-    params:
-        spec=lambda wildcards: as_json(config["mixtures"][wildcards.mixture]),
-        tasks=lambda wildcards: as_json(config["tasks"]),
-        seed=config["seed"],
     log:
         "logs/format/{mixture}.log",
     benchmark:
-        benchmark_file("format", "format_mixture", "mixture"),
+        benchmark_file("format", "format_mixture", "mixture")
     wildcard_constraints:
         mixture=alternatives(config["mixtures"]),
+    conda:
+        "../../envs/data.yaml"
     threads: res("data", "threads")
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
-    conda:
-        "../../envs/data.yaml"
+    params:
+        spec=lambda wildcards: as_json(config["mixtures"][wildcards.mixture]),
+        tasks=lambda wildcards: as_json(config["tasks"]),
+        seed=config["seed"],
     shell:
         "writing-alpaca format --name {wildcards.mixture} --spec {params.spec:q} --tasks {params.tasks:q} "
         "--seed {params.seed} --inputs {input:q} --out {output.data:q} --counts-out {output.counts:q} > {log} 2>&1"

@@ -7,21 +7,21 @@
 rule rehearsal_standin:
     output:
         directory(f"{STANDIN_ROOT}/{{standin}}"),
-    params:
-        root=lambda wildcards, output: os.path.dirname(output[0]),
-        seed=config["seed"],
     log:
         "logs/rehearsal/{standin}.log",
     benchmark:
-        benchmark_file("download", "rehearsal_standin", "standin"),
+        benchmark_file("download", "rehearsal_standin", "standin")
     wildcard_constraints:
         standin=alternatives(STANDIN_KINDS),
+    conda:
+        "../../envs/data.yaml"
     threads: res("data", "threads")
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
-    conda:
-        "../../envs/data.yaml"
+    params:
+        root=lambda wildcards, output: os.path.dirname(output[0]),
+        seed=config["seed"],
     shell:
         "writing-alpaca rehearsal standins --kinds {wildcards.standin} --seed {params.seed} "
         "--out {params.root:q} > {log} 2>&1"

@@ -5,21 +5,21 @@
 rule fetch_base_model:
     output:
         directory("resources/models/{base}"),
-    params:
-        repo=lambda wildcards: config["base_models"][wildcards.base]["hub"],
-        revision=lambda wildcards: config["base_models"][wildcards.base].get("revision", "main"),
     log:
         "logs/models/fetch_{base}.log",
     benchmark:
-        benchmark_file("download", "fetch_base_model", "base"),
+        benchmark_file("download", "fetch_base_model", "base")
     wildcard_constraints:
         base=alternatives(HUB_BASES),
+    conda:
+        "../../envs/train.yaml"
     threads: res("download", "threads")
     resources:
         mem_mb=res("download", "mem_mb"),
         runtime=res("download", "runtime"),
-    conda:
-        "../../envs/train.yaml"
+    params:
+        repo=lambda wildcards: config["base_models"][wildcards.base]["hub"],
+        revision=lambda wildcards: config["base_models"][wildcards.base].get("revision", "main"),
     shell:
         "writing-alpaca fetch-model --repo {params.repo:q} --revision {params.revision:q} --out {output:q} > {log} 2>&1"
 
@@ -29,6 +29,18 @@ rule build_tiny_model:
         tiny_corpus,
     output:
         directory("resources/models/{base}"),
+    log:
+        "logs/models/build_{base}.log",
+    benchmark:
+        benchmark_file("train", "build_tiny_model", "base")
+    wildcard_constraints:
+        base=alternatives(BUILT_BASES),
+    conda:
+        "../../envs/train.yaml"
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
     params:
         command=lambda wildcards: (
             "model build-tiny"
@@ -37,18 +49,6 @@ rule build_tiny_model:
         ),
         spec=lambda wildcards: as_json(config["base_models"][wildcards.base]["build_tiny"]),
         seed=config["seed"],
-    log:
-        "logs/models/build_{base}.log",
-    benchmark:
-        benchmark_file("train", "build_tiny_model", "base"),
-    wildcard_constraints:
-        base=alternatives(BUILT_BASES),
-    threads: res("data", "threads")
-    resources:
-        mem_mb=res("data", "mem_mb"),
-        runtime=res("data", "runtime"),
-    conda:
-        "../../envs/train.yaml"
     shell:
         "writing-alpaca {params.command} --spec {params.spec:q} --corpus {input:q} --seed {params.seed} "
         "--out {output:q} > {log} 2>&1"
@@ -60,29 +60,31 @@ rule train:
         data=lambda wildcards: f"results/instructions/{system(wildcards.system)['mixture']}.jsonl",
     output:
         directory("results/models/{system}"),
-    params:
-        launcher=launcher,
-        command="train",
-        spec=lambda wildcards: as_json(system(wildcards.system)),
-        training=lambda wildcards: as_json(training_for(wildcards.system)),
-        extra=lambda wildcards: (
-            f"--template {shlex.quote(as_json(config['template']))} "
-            f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))}"
-        ),
     log:
         "logs/train/{system}.log",
     benchmark:
-        benchmark_file("train", "train", "system"),
+        benchmark_file("train", "train", "system")
     wildcard_constraints:
         system=alternatives(TRAINED_LM),
+    conda:
+        "../../envs/train.yaml"
     threads: res("train", "threads", per_system=True)
     resources:
         mem_mb=res("train", "mem_mb", per_system=True),
         runtime=res("train", "runtime", per_system=True),
         gpu=res("train", "gpu", per_system=True),
         nodes=res("train", "nodes", per_system=True),
-    conda:
-        "../../envs/train.yaml"
+    params:
+        launcher=launcher,
+        command="train",
+        spec=lambda wildcards: as_json(system(wildcards.system)),
+        training=lambda wildcards: as_json(training_for(wildcards.system)),
+        # template and task prompts end up in system.json: decode and edit take them from there
+        extra=lambda wildcards: (
+            f"--template {shlex.quote(as_json(config['template']))} "
+            f"--prompts {shlex.quote(as_json(task_prompts()))} "
+            f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))}"
+        ),
     shell:
         "{params.launcher} {params.command} --system {wildcards.system} --spec {params.spec:q} "
         "--training {params.training:q} {params.extra} --base {input.base:q} "
@@ -92,7 +94,9 @@ rule train:
 # The Table-7 baselines (T5 seq2seq, GECToR) train through their own command.
 use rule train as train_baseline with:
     benchmark:
-        benchmark_file("train", "train_baseline", "system"),
+        benchmark_file("train", "train_baseline", "system")
+    wildcard_constraints:
+        system=alternatives(BASELINES),
     params:
         launcher=launcher,
         command="baselines train",
@@ -100,5 +104,3 @@ use rule train as train_baseline with:
         training=lambda wildcards: as_json(training_for(wildcards.system)),
         # data-parallel under the same launcher; checkpoints and resuming as the LLM trainer's
         extra=lambda wildcards: f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))}",
-    wildcard_constraints:
-        system=alternatives(BASELINES),

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from ..errors import WritingAlpacaError
 from ..io import parse_json_object
-from .common import KINDS, check_kind, read_system
+from ..systems import BASELINE_KINDS, read_system
+from .common import KINDS, check_kind
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -29,21 +30,32 @@ def _train(args: argparse.Namespace) -> int:
     training = parse_json_object(args.training, "--training")
     kind = check_kind(spec.get("kind", ""), f"system {args.system}")
     if spec.get("method", "full") != "full":
-        raise WritingAlpacaError(f"system {args.system}: baselines train all weights (method: full), got {spec['method']!r}")
+        raise WritingAlpacaError(
+            f"system {args.system}: baselines train all weights (method: full), got {spec['method']!r}"
+        )
     if not Path(args.base).is_dir():
-        raise WritingAlpacaError(f"--base {args.base}: not a directory (place the base model there, or build a tiny one)")
+        raise WritingAlpacaError(
+            f"--base {args.base}: not a directory (place the base model there, or build a tiny one)"
+        )
     if kind == "seq2seq":
         from . import seq2seq as module
     else:
         from . import gector as module
-    module.train(system=args.system, spec=spec, training=training, base=args.base, data=args.data, out=args.out,
-                 checkpoint_dir=args.checkpoint_dir)
+    module.train(
+        system=args.system,
+        spec=spec,
+        training=training,
+        base=args.base,
+        data=args.data,
+        out=args.out,
+        checkpoint_dir=args.checkpoint_dir,
+    )
     return 0
 
 
 def _decode(args: argparse.Namespace) -> int:
     decoding = parse_json_object(args.decoding, "--decoding")
-    kind = read_system(args.system_dir)["kind"]
+    kind = read_system(args.system_dir, kinds=BASELINE_KINDS).kind
     if kind == "seq2seq":
         from . import seq2seq as module
     else:
@@ -61,7 +73,9 @@ def _build_tiny(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("baselines", help="Table-7 baselines: T5 seq2seq and GECToR (train, decode, build-tiny)")
+    parser = subparsers.add_parser(
+        "baselines", help="Table-7 baselines: T5 seq2seq and GECToR (train, decode, build-tiny)"
+    )
     sub = parser.add_subparsers(dest="baselines_command", metavar="ACTION")
     sub.required = True
 
@@ -74,7 +88,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--system", required=True, help="system name (systems.<name>)")
     p.add_argument("--spec", required=True, help="JSON: systems.<name> ({kind: seq2seq|gector, method: full, ...})")
-    p.add_argument("--training", required=True, help="JSON: the training block (baselines.<kind> holds the baseline settings)")
+    p.add_argument(
+        "--training", required=True, help="JSON: the training block (baselines.<kind> holds the baseline settings)"
+    )
     p.add_argument("--base", required=True, help="base model directory (HF format)")
     p.add_argument("--data", required=True, help="instruction mixture JSONL")
     p.add_argument("--out", required=True, help="system directory to write")
@@ -89,7 +105,11 @@ def register(subparsers) -> None:
     p = sub.add_parser("decode", help="correct a test set with a trained baseline")
     p.add_argument("--system-dir", required=True, help="trained system directory")
     p.add_argument("--data", required=True, help="normalised test JSONL")
-    p.add_argument("--decoding", required=True, help="JSON: decodings.<name> ({num_beams, batch_size, max_new_tokens}; gector: {...})")
+    p.add_argument(
+        "--decoding",
+        required=True,
+        help="JSON: decodings.<name> ({num_beams, batch_size, max_new_tokens}; gector: {...})",
+    )
     p.add_argument("--out", required=True, help="output text file, one line per test record")
     p.add_argument("--metrics", required=True, help="throughput JSON")
     p.set_defaults(func=_decode)

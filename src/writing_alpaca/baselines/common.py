@@ -5,62 +5,27 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
+from .. import settings as S
 from ..errors import WritingAlpacaError, located
-from ..io import read_jsonl, write_json
+from ..io import read_jsonl
+from ..systems import BASELINE_KINDS
 
 log = logging.getLogger(__name__)
 
-KINDS = ("seq2seq", "gector")
+KINDS = BASELINE_KINDS  # seq2seq, gector (their system.json: writing_alpaca.systems)
 
-# Baseline hyper-parameters: `training.baselines.<kind>` in config.yaml overrides these.
-# Paper-scale values (see docs in the report / README of the workflow):
-#  - seq2seq: T5 fine-tuning as in Rothe et al. (2021) on cLang-8: Adafactor with a constant
-#    learning rate of 1e-3, 256 sentences a batch, 128 sub-words each side.
-#  - gector: Omelianchuk et al. (2020) / the `gector` package (gotutiyan): AdamW, lr 1e-5 after
-#    "cold" steps that train only the tag heads at lr 1e-3, batch 128, 5000 tags,
-#    80 sub-words, 5 correction rounds at inference.
-SEQ2SEQ_DEFAULTS: dict[str, Any] = {
-    "optimizer": "adafactor",  # adafactor | adamw
-    "learning_rate": 1.0e-3,
-    "lr_scheduler": "constant",  # any transformers scheduler name
-    "warmup_steps": 0,
-    "weight_decay": 0.0,
-    "max_steps": 20000,
-    "batch_size": 256,
-    "micro_batch_size": 16,
-    "max_source_length": 128,
-    "max_target_length": 128,
-    "source_prefix": "",  # e.g. "{task}: " -> "grammar: He go ..."; also used at decode time
-    "save_steps": 2000,  # 0 = no intermediate checkpoints
-    "logging_steps": 10,
-    "seed": 42,
-}
-GECTOR_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 1.0e-5,
-    "cold_learning_rate": 1.0e-3,
-    "cold_steps": 2000,  # steps training only the tag heads (GECToR's "cold epochs")
-    "warmup_steps": 500,
-    "max_steps": 20000,
-    "batch_size": 128,
-    "micro_batch_size": 32,
-    "max_length": 80,  # sub-words per sentence (longer sentences: the tail is kept as is)
-    "max_labels": 5000,  # size of the tag vocabulary, most frequent first
-    "skip_correct": False,  # drop training pairs with source == target
-    "label_smoothing": 0.0,
-    "dropout": 0.0,  # dropout before the tag head
-    "verb_forms": None,  # None (no verb transforms), "lemminflect", or a verb-form-vocab.txt (word1_word2:TAG1_TAG2)
-    "iterations": 5,  # inference: correction rounds
-    "keep_confidence": 0.0,  # inference: bias added to P($KEEP)
-    "min_error_prob": 0.0,  # inference: sentence-level minimum error probability
-    "save_steps": 2000,  # checkpoint every N steps (0 = only when stopped by a signal)
-    "logging_steps": 10,
-    "seed": 42,
-}
-_DEFAULTS = {"seq2seq": SEQ2SEQ_DEFAULTS, "gector": GECTOR_DEFAULTS}
+# Baseline hyper-parameters: `training.baselines.<kind>` in config.yaml overrides the defaults of
+# writing_alpaca.settings.Seq2SeqTraining (T5 as Rothe et al., 2021) and GectorTraining
+# (Omelianchuk et al., 2020), the one definition of each key, its bounds and its meaning.
+_SETTINGS = {"seq2seq": S.Seq2SeqTraining, "gector": S.GectorTraining}
+#: the defaults, as the trainers read them (seed 42 unless training.seed or the top-level seed is given)
+SEQ2SEQ_DEFAULTS: dict[str, Any] = {**S.Seq2SeqTraining().model_dump(), "seed": 42}
+GECTOR_DEFAULTS: dict[str, Any] = {**S.GectorTraining().model_dump(), "seed": 42}
 #: Settings that do not change the optimisation trajectory (left out of the checkpoint fingerprint).
 NOT_IN_FINGERPRINT = ("save_steps", "logging_steps")
 #: Checkpoints kept at a time (as the LLM trainer: the newest complete one is always among them).
@@ -82,24 +47,15 @@ def check_kind(kind: str, what: str) -> str:
 
 
 def hyperparameters(kind: str, training: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``training.baselines.<kind>`` over the defaults; unknown keys are an error."""
+    """``training.baselines.<kind>`` parsed with its settings class (defaults filled in; unknown
+    keys, wrong types and a batch that micro-batches do not divide are errors); the batch must
+    also divide over this run's processes (the Snakefile checks it against the job's GPUs)."""
+    if not isinstance(training, Mapping):
+        raise WritingAlpacaError(f"training: expected a mapping, got {type(training).__name__}")
     block = (training.get("baselines") or {}).get(kind) or {}
-    if not isinstance(block, Mapping):
-        raise WritingAlpacaError(f"training.baselines.{kind}: expected a mapping, got {type(block).__name__}")
-    defaults = _DEFAULTS[kind]
-    unknown = sorted(set(block) - set(defaults))
-    if unknown:
-        raise WritingAlpacaError(
-            f"training.baselines.{kind}: unknown key(s) {', '.join(unknown)}; known: {', '.join(defaults)}"
-        )
-    hp = {**defaults, **block}
-    if "seed" not in block and "seed" in training:
-        hp["seed"] = training["seed"]
-    for key in ("max_steps", "batch_size", "micro_batch_size"):
-        if not isinstance(hp[key], int) or hp[key] < 1:
-            raise WritingAlpacaError(f"training.baselines.{kind}.{key}: expected a positive integer, got {hp[key]!r}")
-    if not isinstance(hp["save_steps"], int) or isinstance(hp["save_steps"], bool) or hp["save_steps"] < 0:
-        raise WritingAlpacaError(f"training.baselines.{kind}.save_steps: expected an integer >= 0, got {hp['save_steps']!r}")
+    hp = S.parse(_SETTINGS[kind], block, f"training.baselines.{kind}").model_dump()
+    if hp["seed"] is None:
+        hp["seed"] = training.get("seed", 42)
     if hp["batch_size"] % (hp["micro_batch_size"] * world_size()):
         raise WritingAlpacaError(
             f"training.baselines.{kind}: batch_size {hp['batch_size']} is not a multiple of "
@@ -172,7 +128,8 @@ def run_fingerprint(
     data order does not depend on the number of processes, so a run may resume on more or
     fewer GPUs (same global batch).
     """
-    from ..training.checkpoints import file_digest, model_identity
+    from ..hashing import sha256_file
+    from ..training.checkpoints import model_identity
 
     if not (Path(base) / "config.json").is_file():
         raise WritingAlpacaError(f"--base {base}: no config.json (not a Hugging Face model directory)")
@@ -181,16 +138,9 @@ def run_fingerprint(
         "kind": kind,
         "hyperparameters": {k: v for k, v in hp.items() if k not in skip},
         "base": model_identity(base),
-        "data_sha256": file_digest(data),
+        "data_sha256": sha256_file(data),
         "precision": precision,
     }
-
-
-def precision_name(dtype) -> str:
-    """bf16 / fp16 / fp32 for the half dtype of :func:`device_and_dtype` (None: fp32)."""
-    import torch
-
-    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
 
 
 def load_pairs(path: str | Path) -> list[Pair]:
@@ -253,37 +203,24 @@ def corpus_texts(paths: Iterable[str | Path]) -> list[str]:
     return texts
 
 
-def device_and_dtype(precision: Any = "auto", *, fp16: bool = True, what: str = "training.precision"):
-    """(device, half dtype or None for fp32): the LLM trainer's precision choice for a baseline.
-
-    ``precision: auto|bf16|fp16|fp32`` (:func:`writing_alpaca.training.modelling.choose_precision`):
-    ``auto`` is bf16 on a GPU with native bf16, fp16 on an older GPU (``fp16=False``: fp32
-    there, for a model that overflows in fp16), fp32 on CPU.
-    """
+def device_and_dtype(precision: str):
+    """(device, half dtype or None for fp32) of a precision chosen by the LLM trainer's and
+    decoder's one chooser, :func:`writing_alpaca.training.modelling.choose_precision` (the
+    baselines call it with ``fp16=False`` for T5, which overflows in fp16: ``auto`` is then fp32
+    on a GPU without native bf16)."""
     import torch
 
-    from ..training.modelling import choose_precision
+    from ..training.modelling import torch_dtype
 
-    cuda = torch.cuda.is_available()
-    chosen = choose_precision("auto" if precision is None else precision, cuda, what=what, fp16=fp16)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(chosen)
-    return torch.device("cuda" if cuda else "cpu"), dtype
-
-
-def training_precision(training: Mapping[str, Any]) -> str:
-    """``training.precision`` of a baseline's training fragment (the old ``bf16`` key is an error)."""
-    from ..training.config import precision_setting
-
-    return precision_setting(training)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return device, (None if precision == "fp32" else torch_dtype(precision))
 
 
 def hardware() -> tuple[int, str]:
     """(number of GPUs used, the same hardware description as the LLM trainer and decoder)."""
-    import torch
+    from ..systems import hardware as visible_hardware
 
-    from ..training.modelling import hardware_description
-
-    return (torch.cuda.device_count() if torch.cuda.is_available() else 0), hardware_description()
+    return visible_hardware()
 
 
 def train_metrics(
@@ -334,26 +271,6 @@ def decode_metrics(
         "hardware": hw,
         **extra,
     }
-
-
-def write_system(out: Path, *, system: str, kind: str, base: str | Path, metrics: Mapping[str, Any]) -> None:
-    """Write ``train_metrics.json`` then ``system.json`` (last: it marks the directory complete)."""
-    write_json(out / "train_metrics.json", dict(metrics))
-    write_json(
-        out / "system.json",
-        {"system": system, "kind": kind, "method": "full", "base": str(base), "adapter": None, "model": "model"},
-    )
-
-
-def read_system(system_dir: str | Path) -> dict[str, Any]:
-    """``system.json`` of a trained baseline (read and checked as every system's, then its kind and model dir)."""
-    from ..training.recipe import read_system as read_any_system
-
-    info = read_any_system(system_dir)
-    if info.get("kind") not in KINDS or not info.get("model"):
-        path = Path(system_dir) / "system.json"
-        raise located(path, None, f"not a baseline system (kind must be one of {', '.join(KINDS)}, with a model dir)")
-    return info
 
 
 def remove_tree(path: Path) -> None:

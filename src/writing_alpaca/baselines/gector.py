@@ -30,13 +30,16 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
+from .. import settings as S
 from ..errors import WritingAlpacaError
 from ..io import atomic_dir, read_json, write_json, write_lines
+from ..systems import BASELINE_KINDS, SystemInfo, read_system, write_system
 from ..training.checkpoints import (
     ACCOUNTING,
     Accounting,
@@ -131,7 +134,11 @@ def _tagger_class():
 
 
 def _heads_state(model) -> dict[str, Any]:
-    return {f"{name}.{k}": v.detach().float().contiguous().cpu() for name in ("tag_head", "detect_head") for k, v in getattr(model, name).state_dict().items()}
+    return {
+        f"{name}.{k}": v.detach().float().contiguous().cpu()
+        for name in ("tag_head", "detect_head")
+        for k, v in getattr(model, name).state_dict().items()
+    }
 
 
 def load_system_model(model_dir: str | Path):
@@ -263,7 +270,11 @@ def _save_checkpoint(path: Path, model, optimizer, scaler, state: _State, rank: 
         torch.save(scaler.state_dict(), path / "scaler.pt")
         write_json(
             path / "trainer_state.json",
-            {"global_step": state.global_step, "num_input_tokens_seen": state.num_input_tokens_seen, "loss_history": state.loss_history},
+            {
+                "global_step": state.global_step,
+                "num_input_tokens_seen": state.num_input_tokens_seen,
+                "loss_history": state.loss_history,
+            },
         )
     rng = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -331,7 +342,13 @@ def train(
     stopper.install()  # from the start: a signal during loading stops the run after its first step
     try:
         return _train(
-            system=system, training=training, base=base, data=data, out=out, checkpoint_dir=checkpoint_dir, stopper=stopper
+            system=system,
+            training=training,
+            base=base,
+            data=data,
+            out=out,
+            checkpoint_dir=checkpoint_dir,
+            stopper=stopper,
         )
     finally:
         stopper.restore()
@@ -341,10 +358,14 @@ def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOn
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
+    from ..training.config import precision_setting
+    from ..training.modelling import choose_precision
+
     started_clock = time.monotonic()
     out, data = Path(out), Path(data)
     hp = common.hyperparameters("gector", training)
-    device, dtype = common.device_and_dtype(common.training_precision(training))
+    precision = choose_precision(precision_setting(training))
+    device, dtype = common.device_and_dtype(precision)
     device = common.init_distributed(device)
     world, rank = common.world_size(), common.rank()
     is_main = rank == 0
@@ -358,7 +379,7 @@ def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOn
             raise WritingAlpacaError(f"{data}: every pair has source == target (skip_correct is on)")
 
     checkpoints = CheckpointDir(checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main)
-    fingerprint = common.run_fingerprint("gector", hp, base, data, common.precision_name(dtype), ignore=INFERENCE_KEYS)
+    fingerprint = common.run_fingerprint("gector", hp, base, data, precision, ignore=INFERENCE_KEYS)
     resume = checkpoints.prepare(fingerprint)
     common.barrier()  # rank 0 has cleaned the directory and written the fingerprint
     torch.manual_seed(hp["seed"])
@@ -369,15 +390,23 @@ def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOn
     tokenizer = _load_tokenizer(base)
     encoded = _encode(tokenizer, [p.source.split() for p in pairs], hp["max_length"])
     targets = [[label_id.get(t, label_id[OOV]) for t in seq[: len(e.positions)]] for seq, e in zip(tags, encoded)]
-    say("GECToR %s: %d pairs, %d tags (%d distinct seen), %d process(es)",
-        system, len(pairs), len(labels), len({t for s in tags for t in s}), world)
+    say(
+        "GECToR %s: %d pairs, %d tags (%d distinct seen), %d process(es)",
+        system,
+        len(pairs),
+        len(labels),
+        len({t for s in tags for t in s}),
+        world,
+    )
 
     # fp16 autocast needs a dynamic loss scale (gradients of the fp32 weights would underflow)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
     model = _tagger_class()(_load_encoder(base), len(labels), hp["dropout"]).to(device)
     head_params = [p for head in model.heads() for p in head.parameters()]
     optimizer = torch.optim.AdamW(
-        [{"params": list(model.encoder.parameters())}, {"params": head_params}], lr=hp["learning_rate"], weight_decay=0.0
+        [{"params": list(model.encoder.parameters())}, {"params": head_params}],
+        lr=hp["learning_rate"],
+        weight_decay=0.0,
     )
     state = _State()
     if resume is not None:
@@ -389,10 +418,15 @@ def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOn
     batches = _micro_batches(len(pairs), hp["micro_batch_size"], hp["seed"], start=state.global_step * accumulation)
     keep_id = label_id[KEEP]
 
-    accounting = Accounting.load(checkpoints.path / ACCOUNTING) if is_main else Accounting(checkpoints.path / ACCOUNTING)
+    accounting = (
+        Accounting.load(checkpoints.path / ACCOUNTING) if is_main else Accounting(checkpoints.path / ACCOUNTING)
+    )
     attempt = Attempt(
-        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), gpus=world if device.type == "cuda" else 0, world_size=world,
-        start_step=state.global_step, end_step=state.global_step,
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        gpus=world if device.type == "cuda" else 0,
+        world_size=world,
+        start_step=state.global_step,
+        end_step=state.global_step,
     )
     accounting.attempts.append(attempt)
     bookkeeper = CheckpointCallback(checkpoints, accounting, attempt, started_clock)
@@ -510,7 +544,7 @@ def _save(model, tokenizer, labels, hp, verbs, out, *, system, base, metrics) ->
                 **{k: hp[k] for k in INFERENCE_KEYS},
             },
         )
-        common.write_system(tmp, system=system, kind="gector", base=base, metrics=metrics)
+        write_system(tmp, SystemInfo.baseline(system, "gector", base), metrics)  # system.json last
 
 
 # ---------------------------------------------------------------------------- inference
@@ -613,22 +647,26 @@ def decode(
     """Correct every test record; ``decoding.gector`` may override the inference settings."""
     import torch
 
-    info = common.read_system(system_dir)
-    model, tokenizer, settings, verbs = load_system_model(Path(system_dir) / info["model"])
-    overrides = decoding.get("gector") or {}
-    unknown = sorted(set(overrides) - set(INFERENCE_KEYS))
-    if unknown:
-        raise WritingAlpacaError(f"decoding.gector: unknown key(s) {', '.join(unknown)}; known: {', '.join(INFERENCE_KEYS)}")
+    model, tokenizer, settings, verbs = load_system_model(read_system(system_dir, kinds=BASELINE_KINDS).model_dir)
+    spec = S.Decoding.from_dict(decoding)
+    overrides = spec.gector.model_dump(exclude_none=True) if spec.gector is not None else {}
     settings = {**settings, **overrides}
-    batch_size = int(decoding.get("batch_size", 16))
-    if batch_size < 1:
-        raise WritingAlpacaError("decoding: batch_size must be positive")
-    device, dtype = common.device_and_dtype("auto", what="decoding")
+    batch_size = spec.batch_size
+    from ..training.modelling import choose_precision
+
+    device, dtype = common.device_and_dtype(choose_precision("auto", what="decoding"))
     model = model.to(device=device, dtype=dtype or torch.float32).eval()
     records = common.load_sources(data)
     started = time.perf_counter()
     outputs, tokens = correct(
-        model, tokenizer, [source for _, source in records], settings, verbs, batch_size=batch_size, device=device, dtype=dtype
+        model,
+        tokenizer,
+        [source for _, source in records],
+        settings,
+        verbs,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
     )
     seconds = time.perf_counter() - started
     write_lines(out, outputs)

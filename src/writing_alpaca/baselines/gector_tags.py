@@ -61,7 +61,7 @@ class VerbForms:
     decode: dict[str, str] = field(default_factory=dict)  # "go_VB_VBZ" -> "goes"
 
     @classmethod
-    def from_lines(cls, lines: list[str], path: str | Path = "<verb forms>") -> "VerbForms":
+    def from_lines(cls, lines: list[str], path: str | Path = "<verb forms>") -> VerbForms:
         encode: dict[str, str] = {}
         decode: dict[str, str] = {}
         for lineno, line in enumerate(lines, start=1):
@@ -80,7 +80,7 @@ class VerbForms:
         return cls(encode, decode)
 
     @classmethod
-    def load(cls, path: str | Path) -> "VerbForms":
+    def load(cls, path: str | Path) -> VerbForms:
         return cls.from_lines(read_lines(path), path)
 
     def to_lines(self) -> list[str]:
@@ -91,7 +91,7 @@ class VerbForms:
         return f"{VERB}{tags}" if tags is not None else None
 
     def apply(self, token: str, tag: str) -> str | None:
-        return self.decode.get(f"{token}_{tag[len(VERB):]}")
+        return self.decode.get(f"{token}_{tag[len(VERB) :]}")
 
 
 #: ``verb_forms: lemminflect``: build the dictionary from LemmInflect's English lexicon.
@@ -115,7 +115,9 @@ def lemminflect_verb_forms() -> VerbForms:
     try:
         import lemminflect
     except ImportError:
-        raise WritingAlpacaError("verb_forms: lemminflect needs the lemminflect package (pip install lemminflect)") from None
+        raise WritingAlpacaError(
+            "verb_forms: lemminflect needs the lemminflect package (pip install lemminflect)"
+        ) from None
     lexicon = importlib.resources.files("lemminflect") / "resources" / "infl_lu.csv.gz"
     with lexicon.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
         lemmas = [row.split(",", 2)[0] for row in fh if row.split(",", 2)[1:2] == ["verb"]]
@@ -137,7 +139,9 @@ def load_verb_forms(setting: str | Path | None) -> VerbForms | None:
     if setting == LEMMINFLECT:
         return lemminflect_verb_forms()
     if not Path(setting).is_file():
-        raise WritingAlpacaError(f"verb_forms: {setting}: file not found (give a verb-form-vocab.txt, {LEMMINFLECT} or null)")
+        raise WritingAlpacaError(
+            f"verb_forms: {setting}: file not found (give a verb-form-vocab.txt, {LEMMINFLECT} or null)"
+        )
     return VerbForms.load(setting)
 
 
@@ -289,13 +293,13 @@ def apply_tags(source: list[str], tags: list[list[str]] | list[str], verbs: Verb
         merge: str | None = None
         for tag in pos_tags:
             if tag.startswith(APPEND):
-                appended.append(tag[len(APPEND):])
+                appended.append(tag[len(APPEND) :])
             elif pos == 0 or word is None:
                 continue  # only insertions apply to $START or a deleted token
             elif tag == DELETE:
                 word = None
             elif tag.startswith(REPLACE):
-                word = tag[len(REPLACE):]
+                word = tag[len(REPLACE) :]
             elif tag in markers:
                 merge = markers[tag]
             elif tag.startswith("$TRANSFORM_"):
@@ -309,7 +313,7 @@ def apply_tags(source: list[str], tags: list[list[str]] | list[str], verbs: Verb
     glue: str | None = None
     for piece in pieces:
         if is_marker(piece):
-            glue = piece[len(_MARKER):]
+            glue = piece[len(_MARKER) :]
             continue
         if glue is not None and out:
             out[-1] = out[-1] + glue + piece

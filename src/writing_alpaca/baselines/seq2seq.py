@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from ..errors import WritingAlpacaError
+from .. import settings as S
 from ..io import atomic_dir, read_json, write_json, write_lines
+from ..systems import BASELINE_KINDS, SystemInfo, read_system, write_system
 from ..training.checkpoints import (
     ACCOUNTING,
     Accounting,
@@ -101,19 +103,21 @@ def train(
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, Seq2SeqTrainingArguments
 
+    from ..training.config import precision_setting
+    from ..training.modelling import choose_precision
+
     started = time.monotonic()
     out, data = Path(out), Path(data)
     hp = common.hyperparameters("seq2seq", training)
-    if hp["optimizer"] not in ("adafactor", "adamw"):
-        raise WritingAlpacaError(f"training.baselines.seq2seq.optimizer: adafactor or adamw, got {hp['optimizer']!r}")
     # T5 was pre-trained in bf16 and its activations overflow fp16: `auto` is fp32 on a GPU
     # without native bf16 (precision: fp16 forces fp16, with transformers' T5 clamping).
-    device, dtype = common.device_and_dtype(common.training_precision(training), fp16=False)
+    precision = choose_precision(precision_setting(training), fp16=False)
+    device, dtype = common.device_and_dtype(precision)
     world, is_main = common.world_size(), common.rank() == 0
     grad_accum = hp["batch_size"] // (hp["micro_batch_size"] * world)  # hyperparameters() checked it divides
     pairs = common.load_pairs(data)
     checkpoints = CheckpointDir(checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main)
-    resume = checkpoints.prepare(common.run_fingerprint("seq2seq", hp, base, data, common.precision_name(dtype)))
+    resume = checkpoints.prepare(common.run_fingerprint("seq2seq", hp, base, data, precision))
 
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     sources = [common.format_prefix(hp["source_prefix"], p.task) + p.source for p in pairs]
@@ -155,10 +159,15 @@ def train(
     # each micro-batch's mean loss, divided by the accumulation steps, averaged over ranks by DDP.
     model.accepts_loss_kwargs = False
 
-    accounting = Accounting.load(checkpoints.path / ACCOUNTING) if is_main else Accounting(checkpoints.path / ACCOUNTING)
+    accounting = (
+        Accounting.load(checkpoints.path / ACCOUNTING) if is_main else Accounting(checkpoints.path / ACCOUNTING)
+    )
     attempt = Attempt(
-        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), gpus=world if device.type == "cuda" else 0, world_size=world,
-        start_step=0, end_step=0,
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        gpus=world if device.type == "cuda" else 0,
+        world_size=world,
+        start_step=0,
+        end_step=0,
     )
     accounting.attempts.append(attempt)
     bookkeeper = CheckpointCallback(checkpoints, accounting, attempt, started)
@@ -172,8 +181,14 @@ def train(
         callbacks=[bookkeeper, stopper],
     )
     if is_main:
-        log.info("training %s (seq2seq) on %d pairs for %d steps, %d process(es)%s", system, len(pairs), hp["max_steps"],
-                 world, f" (resuming from {resume})" if resume else "")
+        log.info(
+            "training %s (seq2seq) on %d pairs for %d steps, %d process(es)%s",
+            system,
+            len(pairs),
+            hp["max_steps"],
+            world,
+            f" (resuming from {resume})" if resume else "",
+        )
     stopper.install()
     try:
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -222,7 +237,7 @@ def train(
                     "max_target_length": hp["max_target_length"],
                 },
             )
-            common.write_system(tmp, system=system, kind="seq2seq", base=base, metrics=metrics)
+            write_system(tmp, SystemInfo.baseline(system, "seq2seq", base), metrics)  # system.json last
         checkpoints.remove()
     common.barrier()  # the other ranks end once rank 0 has written the system
     return metrics
@@ -240,22 +255,20 @@ def decode(
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    info = common.read_system(system_dir)
-    model_dir = Path(system_dir) / info["model"]
-    settings = read_json(model_dir / SETTINGS_FILE)
-    num_beams = int(decoding.get("num_beams", 1))
-    batch_size = int(decoding.get("batch_size", 16))
-    max_new_tokens = int(decoding.get("max_new_tokens", 256))
-    if num_beams < 1 or batch_size < 1 or max_new_tokens < 1:
-        raise WritingAlpacaError("decoding: num_beams, batch_size and max_new_tokens must be positive")
+    from ..training.modelling import choose_precision
 
-    device, dtype = common.device_and_dtype("auto", fp16=False, what="decoding")
+    model_dir = read_system(system_dir, kinds=BASELINE_KINDS).model_dir
+    settings = read_json(model_dir / SETTINGS_FILE)
+    spec = S.Decoding.from_dict(decoding)
+    num_beams, batch_size, max_new_tokens = spec.num_beams, spec.batch_size, spec.max_new_tokens
+
+    device, dtype = common.device_and_dtype(choose_precision("auto", fp16=False, what="decoding"))
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir), dtype=dtype or torch.float32).to(device).eval()
     records = common.load_sources(data)
     inputs = [common.format_prefix(settings.get("source_prefix", ""), task) + source for task, source in records]
     # Training truncates sources at max_source_length; decoding keeps (almost) the whole input.
-    ids = _tokenize(tokenizer, inputs, int(decoding.get("max_input_tokens", DECODE_MAX_INPUT_TOKENS)))
+    ids = _tokenize(tokenizer, inputs, spec.max_input_tokens or DECODE_MAX_INPUT_TOKENS)
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: fail early on memory
     outputs = [""] * len(ids)
     generated = 0

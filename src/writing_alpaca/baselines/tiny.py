@@ -10,32 +10,41 @@ Both tokenizers are trained on the given corpus; the build is deterministic for 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from .. import settings as S
 from ..errors import WritingAlpacaError
 from ..io import atomic_dir
 from .common import check_kind, corpus_texts
 
-TINY_DEFAULTS: dict[str, Any] = {"layers": 2, "hidden": 64, "heads": 4, "intermediate": 128, "vocab": 512, "max_positions": 258}
+TINY_DEFAULTS: dict[str, Any] = {
+    "layers": 2,
+    "hidden": 64,
+    "heads": 4,
+    "intermediate": 128,
+    "vocab": 512,
+    "max_positions": 258,
+}
 
 
 def tiny_settings(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``build_tiny`` block (the spec may be the whole ``base_models.<base>`` entry)."""
-    block = spec.get("build_tiny", spec)
-    if not isinstance(block, Mapping):
-        raise WritingAlpacaError("build-tiny: spec.build_tiny must be a mapping")
-    known = set(TINY_DEFAULTS) | {"corpus_from", "kind", "path"}
-    unknown = sorted(set(block) - known)
-    if unknown:
-        raise WritingAlpacaError(f"build-tiny: unknown key(s) {', '.join(unknown)}; known: {', '.join(TINY_DEFAULTS)}")
-    settings = {**TINY_DEFAULTS, **{k: v for k, v in block.items() if k in TINY_DEFAULTS}}
-    for key, value in settings.items():
-        if not isinstance(value, int) or value < 1:
-            raise WritingAlpacaError(f"build-tiny: {key} must be a positive integer, got {value!r}")
-    if settings["hidden"] % settings["heads"]:
-        raise WritingAlpacaError(f"build-tiny: hidden {settings['hidden']} is not a multiple of heads {settings['heads']}")
-    return settings
+    """The ``build_tiny`` block (the spec may be the whole ``base_models.<base>`` entry), parsed
+    with :class:`writing_alpaca.settings.BuildTiny`; ``max_positions`` is its
+    ``max_position_embeddings`` (default 258)."""
+    block = spec.get("build_tiny", spec) if isinstance(spec, Mapping) else spec
+    b = S.BuildTiny.from_dict(
+        {k: v for k, v in block.items() if k not in ("kind", "path")} if isinstance(block, Mapping) else block
+    )
+    return {
+        "layers": b.layers,
+        "hidden": b.hidden,
+        "heads": b.heads,
+        "intermediate": b.intermediate,
+        "vocab": b.vocab,
+        "max_positions": b.max_position_embeddings or TINY_DEFAULTS["max_positions"],
+    }
 
 
 def _t5_tokenizer(texts: list[str], vocab: int):

@@ -33,7 +33,7 @@ import json
 import logging
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from ..data import gold_side
 from ..errors import WritingAlpacaError, located
@@ -81,7 +81,8 @@ def _references_by_set(records: list[dict], data_path: str | os.PathLike) -> tup
             raise located(data_path, lineno, "record needs a non-empty list of string 'references' / 'gold_references'")
         if per_record and len(refs) != len(per_record[0]):
             raise located(
-                data_path, lineno,
+                data_path,
+                lineno,
                 f"record has {len(refs)} references but the first record has {len(per_record[0])}; "
                 "GLEU and SARI need the same number of references for every sentence",
             )
@@ -236,7 +237,8 @@ def register(subparsers) -> None:
 
     for p in sub.choices.values():
         p.add_argument(
-            "--dataset", metavar="NAME",
+            "--dataset",
+            metavar="NAME",
             help="--hyp holds a system's raw answers: apply test set NAME's post-processing (config.yaml) first",
         )
         p.add_argument("--config", nargs="+", metavar="FILE", help="config files for --dataset (default: config.yaml)")
@@ -244,7 +246,9 @@ def register(subparsers) -> None:
     p = sub.add_parser("dataset", help="score one system's answers on a normalised test set and write JSON")
     p.add_argument("--data", required=True, help="normalised test records (JSONL)")
     p.add_argument("--hyp", required=True, help="the system's answers, one line per record")
-    p.add_argument("--postprocess", choices=TOKENIZERS, help="the test set's post-processing tokenizer (none: natural text)")
+    p.add_argument(
+        "--postprocess", choices=TOKENIZERS, help="the test set's post-processing tokenizer (none: natural text)"
+    )
     p.add_argument("--hyp-out", help="write the post-processed hypotheses (what was scored) here")
     p.add_argument("--metric", required=True, choices=METRICS)
     p.add_argument("--m2", help="gold M2 (m2 and errant)")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import WritingAlpacaError
 from ..io import read_lines
@@ -20,8 +19,7 @@ def check_same_length(what: Sequence[tuple[str | os.PathLike, Sequence]]) -> int
     for path, seq in what[1:]:
         if len(seq) != n_first:
             raise WritingAlpacaError(
-                f"{path}: has {len(seq)} lines but {what[0][0]} has {n_first}; "
-                "the files must be line-aligned"
+                f"{path}: has {len(seq)} lines but {what[0][0]} has {n_first}; the files must be line-aligned"
             )
     return n_first
 
@@ -64,18 +62,6 @@ class EditCounts:
             "fp": self.fp,
             "fn": self.fn,
         }
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def require_file(path: str | os.PathLike) -> Path:

@@ -24,12 +24,13 @@ import argparse
 import logging
 import multiprocessing
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import WritingAlpacaError, located
+from ..hashing import sha256_text
 from ..io import atomic_path, read_text
-from .common import BETA, EditCounts, sha256_text
+from .common import BETA, EditCounts
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,10 @@ def _run_parallel(func, chunks: list, jobs: int, state: dict) -> list:
 
 
 def source_docs(
-    sources: Sequence[str], spacy_model: str = DEFAULT_SPACY_MODEL, cache_dir: str | os.PathLike | None = None, jobs: int = 2
+    sources: Sequence[str],
+    spacy_model: str = DEFAULT_SPACY_MODEL,
+    cache_dir: str | os.PathLike | None = None,
+    jobs: int = 2,
 ) -> list:
     """spaCy parses of the source sentences, cached on disk (DocBin) when ``cache_dir`` is set."""
     import spacy
@@ -157,9 +161,7 @@ def source_docs(
 
     annotator = load_annotator(spacy_model)
     nlp = annotator.nlp
-    key = sha256_text(
-        "\n".join(sources) + f"\0{spacy_model}\0{nlp.meta.get('version')}\0{spacy.__version__}"
-    )
+    key = sha256_text("\n".join(sources) + f"\0{spacy_model}\0{nlp.meta.get('version')}\0{spacy.__version__}")
     mem_key = ("src", key)
     if mem_key in _NLP:
         return _NLP[mem_key]  # type: ignore[return-value]

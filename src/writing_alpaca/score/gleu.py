@@ -19,8 +19,8 @@ import os
 import random
 import re
 from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 
@@ -79,7 +79,9 @@ def reference_choices(n_sentences: int, n_refs: int, iterations: int = ITERATION
     return out
 
 
-def gleu_sentence_stats(sources: Sequence[str], hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> np.ndarray:
+def gleu_sentence_stats(
+    sources: Sequence[str], hypotheses: Sequence[str], references: Sequence[Sequence[str]]
+) -> np.ndarray:
     """Statistics per sentence and reference, shape (n_sentences, n_refs, 10)."""
     n = len(hypotheses)
     out = np.zeros((n, len(references), 2 * ORDER + 2), dtype=np.int64)

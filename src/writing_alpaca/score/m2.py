@@ -28,8 +28,8 @@ hypothesis tokens (shared by all systems scored in one process).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from ..errors import WritingAlpacaError, located
 from ..io import read_text
@@ -65,7 +65,8 @@ def parse_m2(text: str, path: str | os.PathLike = "<m2>") -> list[M2Sentence]:
     source, ``A`` lines the edits (``noop`` edits and edits beyond the sentence
     are dropped but still register their annotator); ``-NONE-`` corrections
     mean deletion and ``||`` separates alternative corrections.  A sentence
-    without any ``A`` line gets one annotator (0) with no edits.
+    without any ``A`` line gets one annotator (0) with no edits.  (The test records'
+    references are built by the strict reader :func:`writing_alpaca.data.read_annotated_m2`.)
     """
     sentences: list[M2Sentence] = []
     block: list[tuple[int, str]] = []

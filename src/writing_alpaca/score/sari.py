@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 
@@ -24,9 +24,15 @@ from .common import read_aligned
 ORDER = 4
 # statistic columns per order: add (correct, sys, ref), keep (...), delete (...)
 STAT_NAMES = (
-    "add_correct", "add_sys", "add_ref",
-    "keep_correct", "keep_sys", "keep_ref",
-    "del_correct", "del_sys", "del_ref",
+    "add_correct",
+    "add_sys",
+    "add_ref",
+    "keep_correct",
+    "keep_sys",
+    "keep_ref",
+    "del_correct",
+    "del_sys",
+    "del_ref",
 )
 
 
@@ -45,9 +51,7 @@ def normalize(sentence: str, lowercase: bool = True) -> str:
 
 
 def _ngrams(tokens: list[str]) -> list[Counter]:
-    return [
-        Counter(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)) for n in range(1, ORDER + 1)
-    ]
+    return [Counter(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)) for n in range(1, ORDER + 1)]
 
 
 def _scaled(c: Counter, k: int) -> Counter:

@@ -2,7 +2,7 @@
 
 Rank 0 tokenises the instruction file with ``datasets`` (``map``, batched, in the job's
 threads' worth of processes: :func:`build`), with the ids and labels of
-:func:`.data.build_examples` row for row, into Arrow files in the run's checkpoint directory;
+:func:`.examples.build_examples` row for row, into Arrow files in the run's checkpoint directory;
 the other ranks wait (a ``torch.distributed`` barrier, :func:`prepare`) and open the same files
 memory-mapped, so no rank holds the training set in Python lists.  Layout, beside the
 checkpoints::
@@ -26,21 +26,21 @@ with the checkpoints once the trained system is written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import shutil
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..errors import WritingAlpacaError
+from ..hashing import sha256_file, sha256_text
 from ..io import read_json, write_json
-from .checkpoints import file_digest
 from .config import Template
-from .data import parse_instruction_line, tokenize_batch
+from .examples import parse_instruction_line, tokenize_batch
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def tokenizer_identity(base: str | Path, tokenizer: Any) -> dict[str, Any]:
 
     base = Path(base)
     return {
-        "files": {name: file_digest(base / name) for name in TOKENIZER_FILES if (base / name).is_file()},
+        "files": {name: sha256_file(base / name) for name in TOKENIZER_FILES if (base / name).is_file()},
         "class": type(tokenizer).__name__,
         "bos_token_id": tokenizer.bos_token_id,
         "eos_token_id": tokenizer.eos_token_id,
@@ -121,7 +121,7 @@ def cache_fingerprint(
 
 def cache_key(fingerprint: Mapping[str, Any]) -> str:
     text = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return sha256_text(text)[:16]
 
 
 def cache_path(root: str | Path, fingerprint: Mapping[str, Any]) -> Path:
@@ -239,8 +239,11 @@ def build(
             remove_columns=lines.column_names,
             features=features(),
             fn_kwargs={
-                "path": str(data), "tokenizer": tokenizer, "template": template,
-                "cutoff_len": cutoff_len, "train_on_inputs": train_on_inputs,
+                "path": str(data),
+                "tokenizer": tokenizer,
+                "template": template,
+                "cutoff_len": cutoff_len,
+                "train_on_inputs": train_on_inputs,
             },
             num_proc=num_proc,
             cache_file_name=str(tmp / "dataset" / "tokenised.arrow"),
@@ -251,7 +254,9 @@ def build(
         files = [Path(f["filename"]).name for f in tokenised.cache_files]
         del lines, tokenised
         if dropped:
-            log.warning("%d of %d examples have no response token within cutoff_len=%d: dropped", dropped, records, cutoff_len)
+            log.warning(
+                "%d of %d examples have no response token within cutoff_len=%d: dropped", dropped, records, cutoff_len
+            )
         if not examples:
             raise WritingAlpacaError(f"no trainable example: every prompt is longer than cutoff_len={cutoff_len}")
         info = {
@@ -302,7 +307,9 @@ def remove_stale(root: str | Path, keep: str | Path | None = None) -> None:
         stale_cache = item.name.startswith(PREFIX) and item.name != keep_name
         killed_build = item.name.startswith(f".{PREFIX}") and item.name.endswith(".tmp")
         if item.is_dir() and (stale_cache or killed_build):
-            log.info("%s: %s, deleted", item, "another run's tokenised cache" if stale_cache else "unfinished tokenisation")
+            log.info(
+                "%s: %s, deleted", item, "another run's tokenised cache" if stale_cache else "unfinished tokenisation"
+            )
             shutil.rmtree(item, ignore_errors=True)
 
 
@@ -350,7 +357,11 @@ def prepare(
             built = True
             log.info(
                 "tokenised %d records into %d examples in %.1f s (%d process(es)): %s",
-                info["records"], info["examples"], info["seconds"], info["workers"], path,
+                info["records"],
+                info["examples"],
+                info["seconds"],
+                info["workers"],
+                path,
             )
     if barrier is not None:
         if not is_main:

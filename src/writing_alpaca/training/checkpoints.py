@@ -32,7 +32,6 @@ seconds, so a SIGKILLed attempt is accounted up to its last update.  See
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -40,11 +39,13 @@ import re
 import shutil
 import signal
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..errors import WritingAlpacaError
+from ..hashing import sha256_file
 from ..io import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -66,15 +67,6 @@ class TrainingInterrupted(WritingAlpacaError):
 # ----------------------------------------------------------------------------- fingerprints
 
 
-def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_identity(path: str | Path) -> dict[str, Any]:
     """A cheap identity of a model directory: sha256 of ``config.json`` and its weight files' sizes.
 
@@ -83,7 +75,7 @@ def model_identity(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
     return {
-        "config_sha256": file_digest(path / "config.json"),
+        "config_sha256": sha256_file(path / "config.json"),
         "weights": {p.name: p.stat().st_size for p in weights},
     }
 
@@ -208,7 +200,7 @@ class Accounting:
     attempts: list[Attempt] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Accounting":
+    def load(cls, path: str | Path) -> Accounting:
         path = Path(path)
         attempts: list[Attempt] = []
         if path.is_file():
@@ -382,5 +374,4 @@ __all__ = [
     "TrainingInterrupted",
     "fingerprint_differences",
     "model_identity",
-    "file_digest",
 ]

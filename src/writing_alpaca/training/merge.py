@@ -25,7 +25,7 @@ def merge_adapter(system_dir: str | Path, out: str | Path) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from ..decode import resolve_model_dirs
+    from ..systems import resolve_model_dirs
     from .modelling import load_tokenizer
 
     system_dir = Path(system_dir)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import platform
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import WritingAlpacaError
+from ..systems import check_model_dir
 from .config import LoraSettings
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,9 @@ def choose_precision(
     cuda = cuda_available() if cuda is None else cuda
     if not cuda:
         if setting in ("bf16", "fp16"):
-            raise WritingAlpacaError(f"{what} is {setting} but no GPU is available (CPU runs are fp32: use auto or fp32)")
+            raise WritingAlpacaError(
+                f"{what} is {setting} but no GPU is available (CPU runs are fp32: use auto or fp32)"
+            )
         return "fp32"
     bf16 = native_bf16()
     if setting == "bf16" and not bf16:
@@ -69,33 +71,6 @@ def choose_precision(
     if setting == "auto":
         return "bf16" if bf16 else ("fp16" if fp16 else "fp32")
     return setting  # type: ignore[return-value]
-
-
-def hardware_description() -> str:
-    """``"2 x NVIDIA H100 80GB HBM3"`` or the CPU model name (``/proc/cpuinfo``) and core count."""
-    import os
-
-    import torch
-
-    if torch.cuda.is_available():
-        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        return ", ".join(sorted({f"{names.count(n)} x {n}" for n in names}))
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU: {name} ({os.cpu_count()} cores)"
-
-
-def check_model_dir(path: str | Path, what: str = "base model") -> Path:
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise WritingAlpacaError(f"{path}: not a Hugging Face model directory ({what}: config.json missing)")
-    return path
 
 
 def load_tokenizer(path: str | Path, padding_side: str = "right") -> Any:

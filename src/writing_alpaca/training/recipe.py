@@ -6,7 +6,8 @@ Outputs, in the system directory ``DIR`` (``results/models/{system}/``), written
                                 each with the tokenizer
     deepspeed.json              the generated DeepSpeed config (ZeRO stage > 0 only)
     train_metrics.json
-    system.json                 written last: its presence marks a complete system
+    system.json                 written last: its presence marks a complete system; it records
+                                the template and task prompts (:mod:`writing_alpaca.systems`)
 
 Checkpoints go to a separate directory (``--checkpoint-dir``; by default ``.DIR.checkpoints``
 beside ``DIR``), which Snakemake does not delete before re-running a failed job: a killed
@@ -35,11 +36,23 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import WritingAlpacaError
+from ..hashing import sha256_file
 from ..io import write_json
+from ..systems import (
+    ADAPTER_DIR,
+    MODEL_DIR,
+    SystemInfo,
+    check_model_dir,
+    check_system,
+    hardware_description,
+    start_system,
+    write_system,
+)
 from . import cache as tokenised_cache
 from .checkpoints import (
     ACCOUNTING,
@@ -49,17 +62,14 @@ from .checkpoints import (
     CheckpointDir,
     StopOnSignal,
     TrainingInterrupted,
-    file_digest,
     model_identity,
 )
 from .config import TrainConfig
-from .data import PaddingCollator
+from .examples import padding_collator
 from .modelling import (
     apply_lora,
-    check_model_dir,
     choose_precision,
     cuda_available,
-    hardware_description,
     load_base_model,
     load_tokenizer,
 )
@@ -94,7 +104,7 @@ def run_fingerprint(
     return {
         "training": config.fingerprint(),
         "base": model_identity(base),
-        "data_sha256": data_sha256 or file_digest(data),
+        "data_sha256": data_sha256 or sha256_file(data),
         "precision": precision,
         # ZeRO partitions optimizer state per rank: its checkpoints need the same world size
         "deepspeed_world_size": world if config.deepspeed.enabled else None,
@@ -127,8 +137,14 @@ def tokenised_training_set(
 
     def build(path: Path) -> dict[str, Any]:
         return tokenised_cache.build(
-            data, tokenizer, config.template, config.cutoff_len, config.train_on_inputs, path,
-            workers=workers, fingerprint=fingerprint,
+            data,
+            tokenizer,
+            config.template,
+            config.cutoff_len,
+            config.train_on_inputs,
+            path,
+            workers=workers,
+            fingerprint=fingerprint,
         )
 
     several = world_size() > 1
@@ -196,9 +212,12 @@ def train(
     data: str | Path,
     out: str | Path,
     checkpoint_dir: str | Path | None = None,
+    prompts: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Train one system and write ``out`` (see module docstring). Returns the metrics.
 
+    ``prompts`` (``{task: instruction}``, config ``tasks.<task>.prompt``) are recorded in
+    ``system.json`` with the template (:mod:`writing_alpaca.systems`) for ``edit`` and ``decode``.
     Resumes from the newest complete checkpoint in ``checkpoint_dir`` if there is one.
     Raises :class:`~.checkpoints.TrainingInterrupted` after checkpointing on SIGTERM/SIGUSR1.
     """
@@ -209,6 +228,9 @@ def train(
     base = check_model_dir(base)
     if not data.is_file():
         raise WritingAlpacaError(f"{data}: file not found")
+    # the system.json this run will end with, checked before it spends hours
+    info = SystemInfo.causal_lm(config.system, config.method, base, config.template.as_dict(), prompts or {})
+    check_system(info, out)
     cuda = cuda_available()
     precision = choose_precision(config.precision, cuda)
     tokenizer = load_tokenizer(base, padding_side="right")
@@ -219,22 +241,27 @@ def train(
     gpus = world if cuda else 0
 
     checkpoints = CheckpointDir(checkpoint_dir or default_checkpoint_dir(out), is_main=is_main)
-    data_sha256 = file_digest(data)
+    data_sha256 = sha256_file(data)
     # tokenised once (rank 0), memory-mapped by every rank, kept beside the checkpoints for a retry
     tokenised = tokenised_training_set(config, base, data, tokenizer, checkpoints.path, data_sha256, cuda)
     examples = tokenised.dataset
     config = config.resolve_steps(len(examples))  # an epochs budget becomes steps
     if config.epochs is not None:
-        log.info("%s: %g epoch(s) of %d examples at batch %d = %d steps", config.system, config.epochs,
-                 len(examples), config.batch_size, config.max_steps)
+        log.info(
+            "%s: %g epoch(s) of %d examples at batch %d = %d steps",
+            config.system,
+            config.epochs,
+            len(examples),
+            config.batch_size,
+            config.max_steps,
+        )
 
     resume = checkpoints.prepare(run_fingerprint(config, base, data, precision, world, data_sha256))
     if resume is not None:
         log.info("resuming from %s", resume)
     if is_main:
         tokenised_cache.remove_stale(checkpoints.path, keep=tokenised.path)  # other settings' caches
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "system.json").unlink(missing_ok=True)  # only a finished run has system.json
+        start_system(out)  # only a finished run has system.json
 
     ds_config = None
     if config.deepspeed.enabled:
@@ -256,7 +283,9 @@ def train(
         model = apply_lora(model, config.lora)
 
     # rank 0 keeps the books; the other ranks only report their own attempt
-    accounting = Accounting.load(checkpoints.path / ACCOUNTING) if is_main else Accounting(checkpoints.path / ACCOUNTING)
+    accounting = (
+        Accounting.load(checkpoints.path / ACCOUNTING) if is_main else Accounting(checkpoints.path / ACCOUNTING)
+    )
     attempt = Attempt(
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), gpus=gpus, world_size=world, start_step=0, end_step=0
     )
@@ -267,7 +296,7 @@ def train(
         model=model,
         args=args,
         train_dataset=examples,
-        data_collator=PaddingCollator(tokenizer.pad_token_id),
+        data_collator=padding_collator(tokenizer),
         processing_class=tokenizer,
         callbacks=[bookkeeper, stopper],
     )
@@ -286,7 +315,7 @@ def train(
         )
 
     # Save on every rank (ZeRO-3 gathers weights collectively); only rank 0 writes files.
-    weights = "adapter" if config.method == "lora" else "model"
+    weights = ADAPTER_DIR if config.method == "lora" else MODEL_DIR
     staging = out / f".{weights}.tmp"
     trainer.save_model(str(staging))
     if trainer.is_world_process_zero():
@@ -328,37 +357,16 @@ def train(
     if is_main:
         if ds_config is not None:
             write_json(out / DEEPSPEED_JSON, ds_config)
-        write_json(out / "train_metrics.json", metrics)
-        write_json(
-            out / "system.json",
-            {
-                "system": config.system,
-                "kind": "causal_lm",
-                "method": config.method,
-                "base": str(base),
-                "adapter": "adapter" if config.method == "lora" else None,
-                "model": "model" if config.method == "full" else None,
-            },
-        )
+        write_system(out, info, metrics)  # train_metrics.json, then system.json
         checkpoints.remove()
-    log.info("trained %s: %d steps, final loss %.4f, %.1f s", config.system, metrics["steps"], metrics["final_loss"], metrics["wall_seconds"])
+    log.info(
+        "trained %s: %d steps, final loss %.4f, %.1f s",
+        config.system,
+        metrics["steps"],
+        metrics["final_loss"],
+        metrics["wall_seconds"],
+    )
     return metrics
 
 
-def read_system(path: str | Path) -> dict[str, Any]:
-    """Read and check ``system.json`` of a trained system directory."""
-    from ..io import read_json
-
-    path = Path(path)
-    spec_path = path / "system.json"
-    if not spec_path.is_file():
-        raise WritingAlpacaError(
-            f"{spec_path}: not found (system.json missing: {path} is not a trained system, or its training did not finish)"
-        )
-    spec = read_json(spec_path)
-    if not isinstance(spec, dict) or "kind" not in spec or "base" not in spec:
-        raise WritingAlpacaError(f"{spec_path}: expected an object with kind, method, base, adapter, model")
-    return spec
-
-
-__all__ = ["default_checkpoint_dir", "deepspeed_config", "validate_deepspeed_config", "train", "read_system"]
+__all__ = ["default_checkpoint_dir", "deepspeed_config", "validate_deepspeed_config", "train"]

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import WritingAlpacaError
 from .config import DeepSpeedSettings
@@ -62,7 +63,13 @@ def ensure_process_group_env() -> None:
             raise WritingAlpacaError(f"WORLD_SIZE is set but {', '.join(missing)} is not: launch with torchrun")
         return
     os.environ.update(
-        {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+        {
+            "RANK": "0",
+            "WORLD_SIZE": "1",
+            "LOCAL_RANK": "0",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(_free_port()),
+        }
     )
 
 
@@ -110,7 +117,13 @@ def init_distributed(cuda: bool) -> None:
 
 #: DeepSpeed's fp16 block: dynamic loss scaling (``loss_scale: 0``) from 2^16, halved on
 #: overflow after ``hysteresis`` overflows, doubled after ``loss_scale_window`` clean steps.
-FP16_LOSS_SCALING = {"loss_scale": 0, "initial_scale_power": 16, "loss_scale_window": 1000, "hysteresis": 2, "min_loss_scale": 1}
+FP16_LOSS_SCALING = {
+    "loss_scale": 0,
+    "initial_scale_power": 16,
+    "loss_scale_window": 1000,
+    "hysteresis": 2,
+    "min_loss_scale": 1,
+}
 
 
 def deepspeed_config(settings: DeepSpeedSettings, cuda: bool = True, *, precision: str) -> dict[str, Any]:

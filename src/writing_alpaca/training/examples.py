@@ -1,4 +1,4 @@
-"""Training examples: Alpaca prompts, response-only labels, padding collator.
+"""Training examples: Alpaca prompts, response-only labels, and their padding (transformers' collator).
 
 An instruction record ``{instruction, input, output}`` becomes::
 
@@ -12,35 +12,28 @@ and decoding feeds the model exactly the prompt tokens it was trained on.
 An empty ``output`` (a few Stanford Alpaca items) is a valid target: its only label is
 ``</s>``, so the model learns to answer with EOS, and the loss has a supervised token
 (an example with none would contribute 0/0).
+
+The prompt is :func:`writing_alpaca.format.render_prompt` (the one shared with decoding and the
+instruction files).  A micro-batch is right-padded by :func:`padding_collator`
+(``transformers.DataCollatorForSeq2Seq``): pad ids with attention 0 and labels ``-100``, so the
+padding adds nothing to the loss.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..errors import WritingAlpacaError, located
+from ..format import render_prompt
 from ..io import parse_jsonl_line
 from .config import Template
 
 log = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
-
-
-def render_prompt(template: Template | Mapping[str, str], instruction: str, input: str = "") -> str:
-    """The Alpaca prompt (up to and including ``### Response:\\n``) for one example.
-
-    Delegates to :func:`writing_alpaca.format.render_prompt` so that training, decoding
-    and the instruction files share one implementation.
-    """
-    from ..format import render_prompt as _render
-
-    mapping = template.as_dict() if isinstance(template, Template) else dict(template)
-    return _render(instruction, input, template=mapping)
 
 
 def parse_instruction_line(path: str | Path, lineno: int, raw: bytes | str) -> dict[str, str]:
@@ -82,7 +75,9 @@ def load_instruction_records(path: str | Path) -> list[dict[str, str]]:
     return records
 
 
-def _assemble(prompt_ids: list[int], response_ids: list[int], cutoff_len: int, train_on_inputs: bool) -> dict[str, list[int]]:
+def _assemble(
+    prompt_ids: list[int], response_ids: list[int], cutoff_len: int, train_on_inputs: bool
+) -> dict[str, list[int]]:
     """``prompt_ids + response_ids`` (the latter ending in ``</s>``) cut to ``cutoff_len``, with labels."""
     input_ids = (prompt_ids + response_ids)[:cutoff_len]
     if train_on_inputs:
@@ -139,10 +134,8 @@ def tokenize_batch(
     import numpy as np
     import pyarrow as pa
 
-    from ..format import render_prompt as _render
-
     mapping = template.as_dict() if isinstance(template, Template) else dict(template)
-    prompts = [_render(ins, inp, template=mapping) for ins, inp in zip(batch["instruction"], batch["input"])]
+    prompts = [render_prompt(ins, inp, template=mapping) for ins, inp in zip(batch["instruction"], batch["input"])]
     ids_only = {"return_attention_mask": False, "return_token_type_ids": False}
     prompt_ids = tokenizer(prompts, add_special_tokens=True, **ids_only)["input_ids"]
     response_ids = tokenizer(list(batch["output"]), add_special_tokens=False, **ids_only)["input_ids"]
@@ -181,37 +174,37 @@ def build_examples(
     """Tokenise all records; drop those whose response was cut away entirely (no supervised token)."""
     examples = []
     dropped = 0
+    mapping = template.as_dict()
     for record in records:
-        prompt = render_prompt(template, record["instruction"], record.get("input", ""))
+        prompt = render_prompt(record["instruction"], record.get("input", ""), template=mapping)
         example = tokenize_example(tokenizer, prompt, record["output"], cutoff_len, train_on_inputs)
         if not supervised(example):
             dropped += 1
             continue
         examples.append(example)
     if dropped:
-        log.warning("%d of %d examples have no response token within cutoff_len=%d: dropped", dropped, len(records), cutoff_len)
+        log.warning(
+            "%d of %d examples have no response token within cutoff_len=%d: dropped", dropped, len(records), cutoff_len
+        )
     if not examples:
         raise WritingAlpacaError(f"no trainable example: every prompt is longer than cutoff_len={cutoff_len}")
     return examples
 
 
-@dataclass
-class PaddingCollator:
-    """Right-pad a micro-batch to its longest example (optionally to a multiple of ``pad_to_multiple_of``)."""
+#: micro-batches are padded to a multiple of this length (tensor-core friendly shapes).
+PAD_TO_MULTIPLE_OF = 8
 
-    pad_token_id: int
-    pad_to_multiple_of: int | None = 8
 
-    def __call__(self, features: Sequence[Mapping[str, Sequence[int]]]) -> dict[str, Any]:
-        import torch
+def padding_collator(tokenizer: Any, pad_to_multiple_of: int | None = PAD_TO_MULTIPLE_OF) -> Any:
+    """The trainer's collator: ``transformers.DataCollatorForSeq2Seq`` right-padding a micro-batch
+    to its longest example (rounded up to ``pad_to_multiple_of``): ``input_ids`` with the pad id,
+    ``attention_mask`` with 0, ``labels`` with ``-100``; int64 tensors.
 
-        length = max(len(f["input_ids"]) for f in features)
-        if self.pad_to_multiple_of:
-            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        batch: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
-        for f in features:
-            pad = length - len(f["input_ids"])
-            batch["input_ids"].append(list(f["input_ids"]) + [self.pad_token_id] * pad)
-            batch["attention_mask"].append(list(f["attention_mask"]) + [0] * pad)
-            batch["labels"].append(list(f["labels"]) + [IGNORE_INDEX] * pad)
-        return {key: torch.tensor(value, dtype=torch.long) for key, value in batch.items()}
+    The tokenizer must pad on the right (:func:`~writing_alpaca.training.modelling.load_tokenizer`'s
+    default): left padding would shift every position and change the loss.
+    """
+    from transformers import DataCollatorForSeq2Seq
+
+    if tokenizer.padding_side != "right":
+        raise WritingAlpacaError(f"training pads on the right; the tokenizer pads on the {tokenizer.padding_side}")
+    return DataCollatorForSeq2Seq(tokenizer, pad_to_multiple_of=pad_to_multiple_of, label_pad_token_id=IGNORE_INDEX)
