@@ -66,12 +66,13 @@ from typing import Any
 
 import numpy as np
 
+from . import settings as S
 from .errors import WritingAlpacaError, located
 from .io import read_jsonl, read_lines
 
 LOG = logging.getLogger(__name__)
 
-METRICS = ("m2", "errant", "gleu", "sari")
+METRICS = S.METRICS  # the config's `metric` values (writing_alpaca.settings)
 DEFAULT_SAMPLES = 1000
 DEFAULT_ALPHA = 0.05
 # Bootstrap samples per matrix product: bounds memory (GLEU sums are chunk x 500 x 10).

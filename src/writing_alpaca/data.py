@@ -91,8 +91,7 @@ from .postprocess import TOKENIZERS
 
 log = logging.getLogger(__name__)
 
-TEST_FORMATS = ("m2", "parallel", "iterater", "stsb", "wnc")
-TRAIN_FORMATS = ("m2", "parallel", "iterater", "wnc", "alpaca", "tsv")
+TEST_FORMATS, TRAIN_FORMATS = S.TEST_FORMATS, S.TRAIN_FORMATS
 WRITING_TASKS = ("grammar", "fluency", "clarity", "coherence", "simplification", "neutralization", "paraphrase")
 WNC_COLUMNS = ("id", "src_tok", "tgt_tok", "src_raw", "tgt_raw", "src_POS_tags", "tgt_parse_tags")
 WNC_LINE_WIDTHS = frozenset({5, 7})  # with or without the POS/parse tags (the WNC authors' loader)

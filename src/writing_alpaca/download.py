@@ -105,8 +105,6 @@ LARGE_FILE_BYTES = 50 * (1 << 20)
 #: HTTP statuses worth retrying; every other HTTP error is permanent.
 RETRY_HTTP_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-_ZIP_SUFFIXES = (".zip",)
 _HF_FILE_BUILDERS = {
     ".json": "json",
     ".jsonl": "json",
@@ -306,10 +304,10 @@ def parse_source_spec(name: str, spec: Any) -> SourceSpec:
             extract = entry.get("extract", False)
             if not isinstance(extract, bool):
                 raise WritingAlpacaError(f"{fwhere}.extract: expected true or false, got {extract!r}")
-            if extract and _archive_kind(fname) is None:
+            if extract and S.archive_kind(fname) is None:
                 raise WritingAlpacaError(
                     f"{fwhere}.extract: cannot extract '{fname}': not a known archive type "
-                    f"({', '.join(_TAR_SUFFIXES + _ZIP_SUFFIXES)})"
+                    f"({', '.join(S.TAR_SUFFIXES + S.ZIP_SUFFIXES)})"
                 )
             files.append(FileSpec(url, fname, _check_sha256(entry.get("sha256"), f"{fwhere}.sha256"), extract))
 
@@ -507,15 +505,6 @@ def _fetch_once(url: str, dest: Path, options: FetchOptions) -> Fetched:
 # Archives
 
 
-def _archive_kind(name: str) -> str | None:
-    lower = name.lower()
-    if lower.endswith(_TAR_SUFFIXES):
-        return "tar"
-    if lower.endswith(_ZIP_SUFFIXES):
-        return "zip"
-    return None
-
-
 def _unsafe_member_name(name: str) -> bool:
     """True for absolute names, Windows drive names and names with a '..' component."""
     normalised = name.replace("\\", "/")
@@ -539,7 +528,7 @@ def extract_archive(
     """
     archive, dest = Path(archive), Path(dest)
     taken = set() if taken is None else taken
-    kind = _archive_kind(archive.name)
+    kind = S.archive_kind(archive.name)
     if kind is None:
         raise WritingAlpacaError(f"{archive.name}: not a known archive type")
     try:

@@ -50,11 +50,12 @@ from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from pathlib import Path
 
+from . import settings as S
 from .errors import WritingAlpacaError, located
 
 log = logging.getLogger(__name__)
 
-TOKENIZERS = ("nltk", "ptb", "spacy")
+TOKENIZERS = S.TOKENIZERS  # the config's `postprocess` values (writing_alpaca.settings)
 
 # Clitics that PTB, NLTK and spaCy all split off the word before them.
 CLITICS = frozenset({"n't", "'s", "'m", "'re", "'ve", "'ll", "'d", "'", "’s", "n’t", "’m", "’re", "’ve", "’ll", "’d"})

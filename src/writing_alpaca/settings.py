@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import re
+import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
@@ -220,6 +221,7 @@ class Source(Settings):
 # --------------------------------------------------------------------------------------
 # Data (rules prepare_test, prepare_train)
 # --------------------------------------------------------------------------------------
+# The vocabularies below are the package's own (data, score, bootstrap, postprocess import them).
 TEST_FORMATS = ("m2", "parallel", "iterater", "stsb", "wnc")
 TRAIN_FORMATS = ("m2", "parallel", "iterater", "wnc", "alpaca", "tsv")
 METRICS = ("m2", "errant", "gleu", "sari")
@@ -262,16 +264,16 @@ class TestSet(Settings):
     )
     task: Str
     source: Str
-    format: Literal["m2", "parallel", "iterater", "stsb", "wnc"]
+    format: Literal[TEST_FORMATS]
     path: RelPath | None = None
     src: RelPath | None = None
     refs: Annotated[list[RelPath], Field(min_length=1)] | None = None
     label: Str | None = Field(None, description="IteraTeR: the edit intention kept")
     sample: PosInt | None = Field(None, description="a seeded sample of this many items (null: all)")
-    metric: Literal["m2", "errant", "gleu", "sari"]
+    metric: Literal[METRICS]
     tokenized: Bool = Field(False, description="the upstream text is tokenised")
     detokenize: Bool = Field(False, description="the model sees detokenised (natural) text")
-    postprocess: Literal["nltk", "ptb", "spacy"] | None = Field(
+    postprocess: Literal[TOKENIZERS] | None = Field(
         None,
         description="score on the upstream tokenisation: answers are brought into it with the rules of the "
         "gold's tokenizer (nltk: CoNLL-14, ptb: JFLEG, spacy: BEA-19); null: scored on natural text",
@@ -304,7 +306,7 @@ class TrainSet(Settings):
     title: NonEmpty | None = Field(None, description="Table 3's Dataset name (default: the train set's name)")
     task: Str = Field(description="a task of `tasks`, or `generic` (instruction data)")
     source: Str
-    format: Literal["m2", "parallel", "iterater", "wnc", "alpaca", "tsv"]
+    format: Literal[TRAIN_FORMATS]
     path: RelPath | None = None
     paths: Annotated[list[RelPath], Field(min_length=1)] | None = None
     src: RelPath | None = None
@@ -786,7 +788,7 @@ def _unwrap(annotation: Any) -> Any:
         origin = get_origin(annotation)
         if origin is Annotated:
             annotation = get_args(annotation)[0]
-        elif origin is Union or str(origin) == "types.UnionType" or type(annotation).__name__ == "UnionType":
+        elif origin in (Union, types.UnionType):
             models = [a for a in get_args(annotation) if a is not type(None)]
             if len(models) != 1:
                 return annotation
@@ -959,9 +961,10 @@ def cross_checks(cfg: Config) -> list[str]:
         res = merged_resources(cfg, group)
         if res.get("nodes", 1) > 1:
             problems.append(f"resources.{group}.nodes: {res['nodes']}: only training jobs span several nodes")
-    if merged_resources(cfg, "decode").get("gpu", 0) > 1:
+    decode_gpus = merged_resources(cfg, "decode").get("gpu", 0)
+    if decode_gpus > 1:
         problems.append(
-            f"resources.decode.gpu: {merged_resources(cfg, 'decode')['gpu']}: a decode job is one process on one GPU "
+            f"resources.decode.gpu: {decode_gpus}: a decode job is one process on one GPU "
             "(0 or 1); decode jobs run in parallel instead"
         )
     need("decoding", cfg.decoding, "decoding", cfg.decodings)

@@ -213,7 +213,7 @@ def training_for(name):
         if isinstance(block.get("learning_rate"), dict) and method in block["learning_rate"]:
             block["learning_rate"] = {method: block["learning_rate"][method]}
         if "deepspeed" in system(name):
-            block["deepspeed"] = dict(block["deepspeed"], **system(name)["deepspeed"])
+            block["deepspeed"] = S.system_deepspeed(SETTINGS, name).model_dump()
         if "training" in system(name):
             for key in ("max_steps", "epochs"):
                 block.pop(key, None)
@@ -239,10 +239,7 @@ def train_set_inputs(mixture):
 # Resources: config.resources.<group>, with a system's own `resources:` for training.
 # --------------------------------------------------------------------------------------
 def group_resources(group, system_name=None):
-    res = dict(config["resources"][group])
-    if system_name is not None and "resources" in system(system_name):
-        res.update(system(system_name)["resources"])
-    return res
+    return S.merged_resources(SETTINGS, group, system_name)
 
 
 def res(group, key, per_system=False):

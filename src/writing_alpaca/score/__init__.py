@@ -35,6 +35,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from .. import settings as S
 from ..data import gold_side
 from ..errors import WritingAlpacaError, located
 from ..io import read_jsonl, read_lines, write_json, write_lines
@@ -65,7 +66,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-METRICS = ("m2", "errant", "gleu", "sari")
+METRICS = S.METRICS  # the config's `metric` values (writing_alpaca.settings)
 HEADLINE = {"m2": "f0.5", "errant": "f0.5", "gleu": "gleu", "sari": "sari"}
 
 
