@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from _baselines_fixtures import BEA_TRAIN_M2, agreement_records, m2_pairs, write_jsonl
 from writing_alpaca.baselines import register
 from writing_alpaca.baselines.common import GECTOR_DEFAULTS, SEQ2SEQ_DEFAULTS, hyperparameters
-from writing_alpaca.baselines.gector import build_label_vocab
+from writing_alpaca.baselines.gector import label_vocab
 from writing_alpaca.baselines.gector_tags import (
     APPEND,
     DELETE,
@@ -156,8 +157,11 @@ def test_load_verb_forms_settings(tmp_path):
 
 def test_label_vocabulary_is_frequency_ranked():
     seqs = [[KEEP, "$APPEND_the", DELETE], [KEEP, DELETE, "$REPLACE_a"], [APPEND + "a", DELETE]]
-    assert build_label_vocab(seqs, 4) == [KEEP, "<OOV>", DELETE, "$APPEND_a"]
-    assert build_label_vocab(seqs, 10) == [KEEP, "<OOV>", DELETE, "$APPEND_a", "$APPEND_the", "$REPLACE_a"]
+    counts = Counter(tag for seq in seqs for tag in seq)
+    assert label_vocab(counts, 4) == [KEEP, "<OOV>", DELETE, "$APPEND_a"]
+    assert label_vocab(counts, 10) == [KEEP, "<OOV>", DELETE, "$APPEND_a", "$APPEND_the", "$REPLACE_a"]
+    with pytest.raises(WritingAlpacaError, match="max_labels must be at least 3"):
+        label_vocab(counts, 2)
 
 
 def test_hyperparameters_defaults_and_errors():
@@ -513,7 +517,7 @@ def test_gector_decode_overrides_and_thresholds(gector_run, tmp_path):
         )
 
 
-def test_cli_errors(tmp_path):
+def test_cli_errors(tmp_path, gector_run):
     with pytest.raises(WritingAlpacaError, match="system.json: not found"):
         run(
             "decode",
@@ -563,7 +567,7 @@ def test_cli_errors(tmp_path):
     mixture = write_jsonl(
         tmp_path / "m.jsonl", [{"id": "1", "task": "generic", "instruction": "Hi", "input": "", "output": "x"}]
     )
-    with pytest.raises(WritingAlpacaError, match="no record with a non-empty 'input'"):
+    with pytest.raises(WritingAlpacaError, match="m.jsonl: no record with a non-empty 'input'"):
         run(
             "train",
             "--system",
@@ -573,9 +577,151 @@ def test_cli_errors(tmp_path):
             "--training",
             "{}",
             "--base",
-            str(tmp_path),
+            str(gector_run["dir"] / "base"),
             "--data",
             str(mixture),
             "--out",
             str(tmp_path / "o"),
         )
+
+
+# ---------------------------------------------------------------- the tokenised training set
+
+
+def _cache_mixture(path: Path) -> Path:
+    """Pairs with the corner cases: generic records (no input), unchanged pairs, real learner
+    corrections, non-ASCII text, a sentence longer than max_length, CRLF line ends."""
+    records = [
+        {"id": f"w{i}", "task": "grammar", "instruction": "Fix.", "input": src, "output": tgt}
+        for i, (src, tgt) in enumerate(m2_pairs(BEA_TRAIN_M2, 40))
+    ]
+    records[2] = {"id": "g1", "task": "generic", "instruction": "Say hi.", "input": "", "output": "Hi!"}
+    records[9] = {"id": "g2", "task": "generic", "instruction": "Name a colour.", "output": "Red."}
+    records[5] = {
+        "id": "same",
+        "task": "grammar",
+        "instruction": "Fix.",
+        "input": "It is fine .",
+        "output": "It is fine .",
+    }
+    records[13] = {
+        "id": "u",
+        "task": "clarity",
+        "instruction": "Fix.",
+        "input": "Ünïcödé “quotes” 北京 .",
+        "output": "Unicode 北京 .",
+    }
+    records[21] = {
+        "id": "long",
+        "task": "grammar",
+        "instruction": "Fix.",
+        "input": "word " * 60,
+        "output": "words " * 60,
+    }
+    path.write_bytes("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in records).encode("utf-8"))
+    return path
+
+
+def _expected_rows(kind: str, records: list[dict], tokenizer, hp: dict) -> list[dict]:
+    """The rows the former in-memory trainers built from each pair."""
+    from writing_alpaca.baselines.gector import _encode
+
+    rows = []
+    for rec in records:
+        if not rec.get("input"):
+            continue
+        if kind == "seq2seq":
+            source = hp["source_prefix"].format(task=rec["task"]) + rec["input"]
+            rows.append(
+                {
+                    "input_ids": tokenizer(source, truncation=True, max_length=hp["max_source_length"])["input_ids"],
+                    "labels": tokenizer(rec["output"], truncation=True, max_length=hp["max_target_length"])[
+                        "input_ids"
+                    ],
+                }
+            )
+        else:
+            source, target = rec["input"].split(), rec["output"].split()
+            if hp["skip_correct"] and source == target:
+                continue
+            [encoded] = _encode(tokenizer, [source], hp["max_length"])
+            tags = keep_one(extract_tags(source, target, VERBS))
+            rows.append({"input_ids": encoded.input_ids, "positions": encoded.positions, "tags": tags})
+    return rows
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("kind", ["seq2seq", "gector"])
+def test_the_cached_training_set_holds_the_rows_of_every_pair(tmp_path, monkeypatch, kind, workers, t5_run, gector_run):
+    """Tokenised (and for GECToR aligned into tags) once into Arrow, in one process or two
+    (datasets.map num_proc), batch by batch: exactly the rows the in-memory trainers built."""
+    from writing_alpaca.baselines import gector, seq2seq
+    from writing_alpaca.training import cache
+
+    monkeypatch.setattr(cache, "BATCH_SIZE", 7)  # several batches, one of them short
+    monkeypatch.setattr(cache, "PARALLEL_MIN_RECORDS", 0)
+    monkeypatch.setenv("OMP_NUM_THREADS", str(workers))
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(4)))
+    data = _cache_mixture(tmp_path / "mixture.jsonl")
+    records = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    base = (t5_run if kind == "seq2seq" else gector_run)["dir"] / "base"
+    if kind == "seq2seq":
+        from transformers import AutoTokenizer
+
+        hp = {**SEQ2SEQ_DEFAULTS, "source_prefix": "{task}: ", "max_source_length": 24, "max_target_length": 20}
+        tokenizer = AutoTokenizer.from_pretrained(str(base))
+        tokenised = seq2seq.training_set(hp, data, base, tokenizer, tmp_path / "cache")
+    else:
+        hp = {**GECTOR_DEFAULTS, "skip_correct": True, "max_length": 24}
+        tokenizer = gector._load_tokenizer(base)
+        tokenised = gector.training_set(hp, data, base, tokenizer, tmp_path / "cache", VERBS)
+    expected = _expected_rows(kind, records, tokenizer, hp)
+    assert tokenised.built and tokenised.info["workers"] == workers
+    unchanged = sum(r.get("input", "").split() == r["output"].split() for r in records if r.get("input"))
+    assert unchanged > 1 and len(expected) == 38 - (unchanged if kind == "gector" else 0)  # 2 generic records
+    assert (tokenised.info["records"], tokenised.info["examples"]) == (40, len(expected))
+    assert [dict(row) for row in tokenised.dataset] == expected
+    if kind == "gector":  # the tag vocabulary is counted by Arrow over the cached column
+        assert gector.tag_counts(tokenised.dataset) == Counter(t for row in expected for t in row["tags"])
+
+
+@pytest.mark.parametrize("kind", ["seq2seq", "gector"])
+def test_a_second_baseline_run_reads_the_shared_cache_and_bad_lines_are_located(
+    tmp_path, monkeypatch, kind, t5_run, gector_run
+):
+    """Two runs with the workflow's --cache-dir (a retry, or a second system on the same data)
+    tokenise once; a bad line of the mixture is an error naming the file and line, leaving no cache."""
+    from writing_alpaca.training import cache
+
+    builds: list[Path] = []
+    real = cache.build_dataset
+    monkeypatch.setattr(
+        cache, "build_dataset", lambda data, out, *a, **k: builds.append(out) or real(data, out, *a, **k)
+    )
+    data = _cache_mixture(tmp_path / "mixture.jsonl")
+    base = (t5_run if kind == "seq2seq" else gector_run)["dir"] / "base"
+    hp = {"max_steps": 2, "batch_size": 4, "micro_batch_size": 4, "logging_steps": 1, "save_steps": 0}
+    hp.update({"max_length": 32} if kind == "gector" else {"max_source_length": 32, "max_target_length": 32})
+    training = json.dumps({"precision": "auto", "baselines": {kind: hp}})
+    spec = json.dumps({"kind": kind, "method": "full"})
+
+    def train(name: str, mixture: Path) -> dict:
+        run(
+            "train", "--system", name, "--spec", spec, "--training", training, "--base", str(base),
+            "--data", str(mixture), "--out", str(tmp_path / name), "--checkpoint-dir", str(tmp_path / "ckpt" / name),
+            "--cache-dir", str(tmp_path / "shared"),
+        )  # fmt: skip
+        return json.loads((tmp_path / name / "train_metrics.json").read_text())
+
+    first, second = train("a", data), train("b", data)
+    assert len(builds) == 1 and first["pairs"] == second["pairs"] == 38  # the 2 generic records are left out
+    assert first["loss_history"] == second["loss_history"]  # the same data, the same trajectory
+    assert builds[0].is_dir() and not (tmp_path / "ckpt").exists() or not list((tmp_path / "ckpt").iterdir())
+
+    bad = tmp_path / "bad.jsonl"
+    lines = data.read_bytes().split(b"\r\n")
+    lines[6] = b'{"input": "x", "output": 3}'
+    bad.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(WritingAlpacaError, match=r"bad.jsonl:7: field 'output' must be a string"):
+        train("c", bad)
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir() if not p.name.endswith(".lock")) == [builds[0].name]

@@ -665,6 +665,9 @@ def test_merged_lora_model_gives_the_logits_of_base_plus_adapter(tmp_path):
     files = {p.name for p in merged_dir.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "merged_from.json"} <= files
     assert "adapter_config.json" not in files
+    recorded, trained = (json.loads(p.read_text()) for p in (merged_dir / "merged_from.json", system / "system.json"))
+    assert recorded["template"] == trained["template"] and recorded["prompts"] == trained["prompts"]
+    assert recorded["system"] == trained["system"] and recorded["adapter"] == str(system / "adapter")
     with (
         safe_open(str(merged_dir / "model.safetensors"), "pt") as merged,
         safe_open(str(tiny_base() / "model.safetensors"), "pt") as base_file,

@@ -1,6 +1,7 @@
 """The tokenised training set (writing_alpaca.training.cache): built once, by rank 0, into an
-Arrow dataset beside the checkpoints; read (not re-tokenised) by the other ranks and by a retry;
-rebuilt for other settings; never read half-written."""
+Arrow dataset beside the checkpoints or in a directory shared by runs; read (not re-tokenised)
+by the other ranks, by a retry and by another system with the same tokenizer and data (a second
+job waits for the first one's build); rebuilt for other settings; never read half-written."""
 
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ def _fingerprint(data: Path, cutoff_len: int = 128, train_on_inputs: bool = Fals
         cutoff_len,
         train_on_inputs,
     )
+
+
+def _lock(path: Path) -> str:
+    return f".{path.name}.lock"
 
 
 class _Counter:
@@ -257,6 +262,81 @@ def test_a_rank_that_never_sees_the_cache_says_why(tmp_path, monkeypatch):
         )
 
 
+# --------------------------------------------------------------------------- shared by systems
+
+
+def test_systems_with_the_same_tokenizer_and_data_share_one_build_and_runs_never_prune_it(tmp_path, monkeypatch):
+    """As LLaMA-7B-GEC and LLaMA-13B-GEC on cLang-8: two systems (here: LoRA and full fine-tuning
+    of the same base) on one mixture, with the workflow's shared --cache-dir, tokenise it once;
+    the cache (and another key's, from other settings) outlives both runs, their checkpoints do not."""
+    builds = _Counter(cache.build)
+    monkeypatch.setattr(cache, "build", builds)
+    shared = tmp_path / "cache" / "tokenised"
+    foreign = shared / f"{cache.PREFIX}0123456789abcdef"
+    foreign.mkdir(parents=True)
+    results = {}
+    for name, method in (("gec-a", "lora"), ("gec-b", "full")):
+        config = TrainConfig.from_fragments(
+            name, {**SYSTEM, "method": method}, {**TRAINING, "max_steps": 1, "save_steps": 100}, TEMPLATE, seed=1
+        )
+        checkpoints = tmp_path / "checkpoints" / name
+        results[name] = recipe.train(
+            config,
+            tiny_base(),
+            instruction_file(),
+            tmp_path / "models" / name,
+            checkpoint_dir=checkpoints,
+            cache_dir=shared,
+        )
+        assert not checkpoints.exists()
+    assert builds.calls == 1
+    assert results["gec-a"]["examples"] == results["gec-b"]["examples"] == 16
+    [built] = [p for p in shared.iterdir() if p.name.startswith(cache.PREFIX) and p != foreign]
+    assert foreign.is_dir() and len(cache.open_cached(built)) == 16
+
+
+def test_a_second_job_waits_for_the_one_building_the_same_key_and_reads_its_build(tmp_path, monkeypatch, caplog):
+    """Another process holds the key's lock (it is tokenising): this one waits, logs that it waits,
+    and reads that build instead of tokenising a second time."""
+    monkeypatch.setattr(cache, "WAIT_POLL_S", 0.02)
+    monkeypatch.setattr(cache, "WAIT_LOG_S", 0.1)
+    data = _records_file(tmp_path)
+    root = tmp_path / "shared"
+    fingerprint = _fingerprint(data)
+    script = textwrap.dedent(
+        f"""
+        import json, sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from pathlib import Path
+        from _causal_lm_fixtures import TEMPLATE, tiny_base
+        from writing_alpaca.training import cache
+        from writing_alpaca.training.config import Template
+        from writing_alpaca.training.modelling import load_tokenizer
+        fingerprint = json.loads({json.dumps(json.dumps(fingerprint))})
+        path = cache.cache_path({str(root)!r}, fingerprint)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with cache._building(path, 60):
+            print("locked", flush=True)
+            time.sleep(1.0)
+            cache.build({str(data)!r}, load_tokenizer({str(tiny_base())!r}), Template.from_dict(TEMPLATE), 128,
+                        False, path, fingerprint=fingerprint)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        builds = _Counter(_builder(data))
+        caplog.set_level("INFO", logger="writing_alpaca.training.cache")
+        tokenised = cache.prepare(root, fingerprint, builds)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert builds.calls == 0 and not tokenised.built and len(tokenised) == 29
+    assert "waiting for another job tokenising the same training set" in caplog.text
+    assert "built by another job meanwhile" in caplog.text
+
+
 # --------------------------------------------------------------------------- other settings
 
 
@@ -302,7 +382,7 @@ def test_other_settings_tokenise_again_and_the_stale_cache_is_removed(tmp_path):
     assert first.path.exists()  # kept until the run's checkpoints accept the new settings
     (root / "checkpoint-2").mkdir()
     cache.remove_stale(root, keep=changed.path)
-    assert sorted(p.name for p in root.iterdir()) == sorted(["checkpoint-2", changed.path.name])
+    assert sorted(p.name for p in root.iterdir()) == sorted(["checkpoint-2", changed.path.name, _lock(changed.path)])
 
 
 # --------------------------------------------------------------------------- never half-written
@@ -324,7 +404,7 @@ def test_a_build_that_fails_midway_leaves_nothing_behind(tmp_path, monkeypatch):
     root = tmp_path / "ckpt"
     with pytest.raises(MemoryError):
         cache.prepare(root, _fingerprint(data), _builder(data))
-    assert list(root.iterdir()) == []
+    assert [p.name for p in root.iterdir()] == [_lock(cache.cache_path(root, _fingerprint(data)))]  # the lock only
 
 
 def test_a_killed_build_is_never_read_and_the_next_attempt_builds_afresh(tmp_path):
@@ -371,7 +451,7 @@ def test_a_killed_build_is_never_read_and_the_next_attempt_builds_afresh(tmp_pat
     builds = _Counter(_builder(data))
     tokenised = cache.prepare(root, fingerprint, builds)
     assert builds.calls == 1 and tokenised.built and len(tokenised) == 29
-    assert [p.name for p in root.iterdir()] == [path.name]  # the killed build's directory is gone
+    assert sorted(p.name for p in root.iterdir()) == [_lock(path), path.name]  # the killed build's directory is gone
     expected = build_examples(load_instruction_records(data), _tokenizer(), Template.from_dict(TEMPLATE), 128)
     assert [dict(r) for r in tokenised.dataset] == expected
 

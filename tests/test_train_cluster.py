@@ -472,8 +472,9 @@ def test_baseline_on_two_processes_gives_the_one_process_model(tmp_path, toy_mix
 @pytest.mark.slow
 def test_slurm_dry_run_launches_every_trainer_data_parallel_over_its_gpus(monkeypatch):
     """``snakemake -n --profile profiles/slurm all``: every training job with more than one GPU
-    (the Table-7 baselines included) starts ``torchrun`` with one process per GPU and its own
-    checkpoint directory, and each baseline's global batch divides over its processes."""
+    (the Table-7 baselines included) starts ``torchrun`` with one process per GPU, its own
+    checkpoint directory and the shared tokenisation cache, and each baseline's global batch
+    divides over its processes."""
     import shlex
 
     from writing_alpaca.baselines.common import hyperparameters
@@ -498,6 +499,7 @@ def test_slurm_dry_run_launches_every_trainer_data_parallel_over_its_gpus(monkey
         launcher = f"torchrun --standalone --nproc_per_node {gpus} {TORCHRUN_SIGNALS.group(1)} -m writing_alpaca "
         assert command.startswith(launcher + ("baselines train " if rule == "train_baseline" else "train ")), command
         assert f"--checkpoint-dir results/checkpoints/{name} " in command, command
+        assert " --cache-dir results/cache/tokenised " in command, command  # one tokenised set per key, shared
         if rule == "train_baseline":
             argv = shlex.split(command)
             kind = json.loads(argv[argv.index("--spec") + 1])["kind"]

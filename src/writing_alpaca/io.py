@@ -95,8 +95,18 @@ def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
     return n
 
 
-def parse_jsonl_line(path: str | os.PathLike, lineno: int, line: str) -> dict[str, Any]:
-    """One line of a JSON-lines file as its JSON object; an error naming the file and line."""
+def parse_jsonl_line(path: str | os.PathLike, lineno: int, line: str | bytes) -> dict[str, Any]:
+    """One line of a JSON-lines file as its JSON object; an error naming the file and line.
+
+    ``line`` may be the raw bytes of the line (UTF-8; a trailing ``\\n`` or ``\\r\\n`` is dropped).
+    """
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise located(path, lineno, f"not valid utf-8 ({exc.reason} at byte {exc.start} of the line)") from None
+        line = line[:-1] if line.endswith("\n") else line
+        line = line[:-1] if line.endswith("\r") else line
     if not line.strip():
         raise located(path, lineno, "empty line in a JSON-lines file")
     try:

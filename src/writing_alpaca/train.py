@@ -11,6 +11,16 @@ import argparse
 from .io import parse_json_arg, parse_json_object
 
 
+def add_cache_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir`` of the trainers (the tokenised training set's directory)."""
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="a directory of tokenised training sets shared by runs (one build per tokenizer, data and "
+        "settings; the workflow's results/cache/tokenised); default: inside --checkpoint-dir, removed with it",
+    )
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training.config import TrainConfig
     from .training.recipe import train
@@ -23,7 +33,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     prompts = parse_json_object(args.prompts, "--prompts {task: instruction}")
-    train(config, args.base, args.data, args.out, checkpoint_dir=args.checkpoint_dir, prompts=prompts)
+    train(
+        config,
+        args.base,
+        args.data,
+        args.out,
+        checkpoint_dir=args.checkpoint_dir,
+        prompts=prompts,
+        cache_dir=args.cache_dir,
+    )
     return 0
 
 
@@ -59,6 +77,7 @@ def register(subparsers) -> None:
         default=None,
         help="where checkpoints live until the run succeeds (default: .OUT.checkpoints beside --out)",
     )
+    add_cache_dir_argument(parser)
     parser.add_argument("--seed", type=int, default=None, help="overrides training.seed (default 42)")
     parser.set_defaults(func=_cmd_train)
 

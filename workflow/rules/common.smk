@@ -282,6 +282,12 @@ def checkpoint_dir(system_name):
     return f"results/checkpoints/{system_name}"
 
 
+# Tokenised training sets, shared by the training jobs (one build per tokenizer, data and
+# settings: LLaMA-7B-GEC and LLaMA-13B-GEC tokenise cLang-8 once), kept for retries and reruns;
+# not a declared output (its content is keyed by what it holds): delete it when no job runs.
+TOKENISED_CACHE = "results/cache/tokenised"
+
+
 # --------------------------------------------------------------------------------------
 # Targets
 # --------------------------------------------------------------------------------------

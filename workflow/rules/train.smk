@@ -83,7 +83,8 @@ rule train:
         extra=lambda wildcards: (
             f"--template {shlex.quote(as_json(config['template']))} "
             f"--prompts {shlex.quote(as_json(task_prompts()))} "
-            f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))}"
+            f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))} "
+            f"--cache-dir {TOKENISED_CACHE}"
         ),
     shell:
         "{params.launcher} {params.command} --system {wildcards.system} --spec {params.spec:q} "
@@ -103,4 +104,6 @@ use rule train as train_baseline with:
         spec=lambda wildcards: as_json(system(wildcards.system)),
         training=lambda wildcards: as_json(training_for(wildcards.system)),
         # data-parallel under the same launcher; checkpoints and resuming as the LLM trainer's
-        extra=lambda wildcards: f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))}",
+        extra=lambda wildcards: (
+            f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))} --cache-dir {TOKENISED_CACHE}"
+        ),

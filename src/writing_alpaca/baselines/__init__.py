@@ -2,7 +2,7 @@
 
 Commands (``writing-alpaca baselines ...``):
 
-* ``train --system NAME --spec JSON --training JSON --base DIR --data X.jsonl --out DIR [--checkpoint-dir DIR]``
+* ``train --system NAME --spec JSON --training JSON --base DIR --data X.jsonl --out DIR [--checkpoint-dir DIR] [--cache-dir DIR]``
   (one process, or data-parallel under torchrun; checkpoints every ``save_steps``, SIGTERM /
   SIGUSR1 checkpoint and exit with status 2, re-running resumes)
   ``spec`` is ``systems.<name>`` (``kind: seq2seq|gector``, ``method: full``); ``training`` is
@@ -22,6 +22,7 @@ from pathlib import Path
 from ..errors import WritingAlpacaError
 from ..io import parse_json_object
 from ..systems import BASELINE_KINDS, read_system
+from ..train import add_cache_dir_argument
 from .common import KINDS, check_kind
 
 
@@ -49,6 +50,7 @@ def _train(args: argparse.Namespace) -> int:
         data=args.data,
         out=args.out,
         checkpoint_dir=args.checkpoint_dir,
+        cache_dir=args.cache_dir,
     )
     return 0
 
@@ -100,6 +102,7 @@ def register(subparsers) -> None:
         help="where checkpoints live until the run succeeds (default: .OUT.checkpoints beside --out); "
         "re-running resumes from the newest complete one",
     )
+    add_cache_dir_argument(p)
     p.set_defaults(func=_train)
 
     p = sub.add_parser("decode", help="correct a test set with a trained baseline")

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import settings as S
 from ..errors import WritingAlpacaError, located
-from ..io import read_jsonl
+from ..io import parse_jsonl_line, read_jsonl
 from ..systems import BASELINE_KINDS
 
 log = logging.getLogger(__name__)
@@ -143,29 +143,76 @@ def run_fingerprint(
     }
 
 
-def load_pairs(path: str | Path) -> list[Pair]:
-    """Source -> target pairs of an instruction mixture (``input`` -> ``output``).
+def parse_pair_line(path: str | Path, lineno: int, line: str | bytes) -> Pair | None:
+    """One line of an instruction mixture as a source -> target pair (``input`` -> ``output``),
+    or None for a record without an ``input`` (a generic instruction: no source sentence; the
+    baselines take no prompt, so the instruction text is not used).  Errors name file and line."""
+    rec = parse_jsonl_line(path, lineno, line)
+    for key in ("input", "output"):
+        if not isinstance(rec.get(key, ""), str):
+            raise located(path, lineno, f"field {key!r} must be a string")
+    if not rec.get("input"):
+        return None
+    if "output" not in rec:
+        raise located(path, lineno, "record has no 'output'")
+    return Pair(str(rec.get("id", lineno)), str(rec.get("task", "")), rec["input"], rec["output"])
 
-    Records without an ``input`` (generic instructions) have no source sentence and are
-    skipped; the instruction text is not used (the baselines take no prompt).
-    """
-    pairs: list[Pair] = []
-    skipped = 0
-    for lineno, rec in enumerate(read_jsonl(path), start=1):
-        for key in ("input", "output"):
-            if not isinstance(rec.get(key, ""), str):
-                raise located(path, lineno, f"field {key!r} must be a string")
-        if not rec.get("input"):
-            skipped += 1
-            continue
-        if "output" not in rec:
-            raise located(path, lineno, "record has no 'output'")
-        pairs.append(Pair(str(rec.get("id", lineno)), str(rec.get("task", "")), rec["input"], rec["output"]))
-    if skipped:
-        log.info("%s: skipped %d record(s) without an input", path, skipped)
-    if not pairs:
-        raise WritingAlpacaError(f"{path}: no record with a non-empty 'input' to train on")
-    return pairs
+
+def prepare_training_set(
+    *,
+    kind: str,
+    version: int,
+    data: str | Path,
+    base: str | Path,
+    tokenizer: Any,
+    root: str | Path,
+    tokenise: Any,
+    fn_kwargs: Mapping[str, Any],
+    columns: Any,
+    settings: Mapping[str, Any],
+) -> Any:
+    """The baseline's training set of ``data``, built once by rank 0 into an Arrow cache under
+    ``root`` and memory-mapped by every rank (:mod:`writing_alpaca.training.cache`, the LLM
+    trainer's): ``tokenise`` turns a batch of mixture lines (:func:`parse_pair_line`) into rows
+    of ``columns``; the fingerprint is the data, the tokenizer, ``settings`` (what else changes
+    the rows) and ``version`` (of ``tokenise``'s code).  Returns the ``Tokenised`` set."""
+    from ..hashing import sha256_file
+    from ..training import cache
+
+    fingerprint = {
+        "version": cache.CACHE_VERSION,
+        "baseline": kind,
+        "baseline_version": version,
+        "data_sha256": sha256_file(data),
+        "tokenizer": cache.tokenizer_identity(base, tokenizer),
+        "settings": dict(settings),
+    }
+
+    def build(path: Path) -> dict[str, Any]:
+        info = cache.build_dataset(
+            data,
+            path,
+            tokenise,
+            fn_kwargs,
+            columns,
+            workers=cache.default_workers(),
+            fingerprint=fingerprint,
+            empty_error="no record with a non-empty 'input' to train on"
+            + (
+                " (or every such pair has source == target: skip_correct is on)" if settings.get("skip_correct") else ""
+            ),
+        )
+        if info["dropped"]:
+            log.info(
+                "%s: %d of %d record(s) left out (no input%s)",
+                data,
+                info["dropped"],
+                info["records"],
+                ", or source == target" if settings.get("skip_correct") else "",
+            )
+        return info
+
+    return cache.prepare(root, fingerprint, build, is_main=rank() == 0, barrier=barrier if world_size() > 1 else None)
 
 
 def load_sources(path: str | Path) -> list[tuple[str, str]]:

@@ -25,13 +25,12 @@ when used, the verb-form dictionary ``verb-form-vocab.txt``.  ``verb_forms: lemm
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from .. import settings as S
 from ..errors import WritingAlpacaError
 from ..io import atomic_dir, read_json, write_json, write_lines
 from ..systems import BASELINE_KINDS, SystemInfo, read_system, write_system
+from ..training.cache import remove_stale
 from ..training.checkpoints import (
     ACCOUNTING,
     Accounting,
@@ -62,35 +62,93 @@ HEADS_FILE = "gector_heads.safetensors"
 CHECKPOINT_WEIGHTS = "model.safetensors"  # in checkpoint-N/: the whole tagger (encoder + heads)
 VERB_FILE = "verb-form-vocab.txt"
 INFERENCE_KEYS = ("iterations", "keep_confidence", "min_error_prob")
-_PARALLEL_FROM = 20000  # extract tags in worker processes from this many pairs on
+#: Bump when _tag_and_encode (or the tag extraction) changes the rows it produces (invalidates caches).
+CACHE_VERSION = 1
 
 
 # ---------------------------------------------------------------------------- tags
 
 
-def _first_tags(args: tuple[str, str, VerbForms | None]) -> list[str]:
-    source, target, verbs = args
-    return keep_one(extract_tags(source.split(), target.split(), verbs))
+def _tag_and_encode(
+    batch: Mapping[str, list[bytes]],
+    indices: list[int],
+    path: str,
+    tokenizer: Any,
+    verbs: VerbForms | None,
+    skip_correct: bool,
+    max_length: int,
+) -> dict[str, list[list[Any]]]:
+    """A batch of mixture lines (row ``i`` is line ``i + 1``) as training rows: the source's
+    sub-word ids, the :func:`_encode` positions and the "keep_one" tags (``$START`` first) of
+    the aligned pair; :func:`common.prepare_training_set`.  Records without an input, and with
+    ``skip_correct`` pairs whose source is the target, are left out."""
+    sources: list[list[str]] = []
+    tags: list[list[str]] = []
+    for i, raw in zip(indices, batch["line"]):
+        pair = common.parse_pair_line(path, i + 1, raw)
+        if pair is None:
+            continue
+        source, target = pair.source.split(), pair.target.split()
+        if skip_correct and source == target:
+            continue
+        sources.append(source)
+        tags.append(keep_one(extract_tags(source, target, verbs)))
+    encoded = _encode(tokenizer, sources, max_length)
+    return {"input_ids": [e.input_ids for e in encoded], "positions": [e.positions for e in encoded], "tags": tags}
 
 
-def training_tags(pairs: Sequence[common.Pair], verbs: VerbForms | None) -> list[list[str]]:
-    """The "keep_one" tag sequence (``$START`` first) of every pair."""
-    jobs = [(p.source, p.target, verbs) for p in pairs]
-    # the CPUs this process may use, shared by the ranks torchrun started on this node
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = min(cpus // int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 32)
-    if len(jobs) < _PARALLEL_FROM or workers < 2:
-        return [_first_tags(job) for job in jobs]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(_first_tags, jobs, chunksize=2000))
+def training_set(
+    hp: Mapping[str, Any], data: str | Path, base: str | Path, tokenizer: Any, root: str | Path, verbs: VerbForms | None
+) -> Any:
+    """The tagged, tokenised pairs of ``data`` (columns ``input_ids``, ``positions``, ``tags``),
+    cached under ``root``."""
+    encoding = {"skip_correct": hp["skip_correct"], "max_length": hp["max_length"]}
+    return common.prepare_training_set(
+        kind="gector",
+        version=CACHE_VERSION,
+        data=data,
+        base=base,
+        tokenizer=tokenizer,
+        root=root,
+        tokenise=_tag_and_encode,
+        fn_kwargs={"tokenizer": tokenizer, "verbs": verbs, **encoding},
+        columns=_columns(),
+        settings={"verb_forms": verb_forms_identity(verbs), **encoding},
+    )
 
 
-def build_label_vocab(tag_sequences: Sequence[Sequence[str]], max_labels: int) -> list[str]:
-    """``$KEEP``, ``<OOV>``, then the most frequent tags (ties in alphabetical order)."""
+def _columns() -> Any:
+    from datasets import Features, List, Value
+
+    return Features(
+        {"input_ids": List(Value("int32")), "positions": List(Value("int32")), "tags": List(Value("string"))}
+    )
+
+
+def verb_forms_identity(verbs: VerbForms | None) -> str | None:
+    """A hash of the verb-form dictionary (it decides the g-transformation tags)."""
+    from ..hashing import sha256_text
+
+    if verbs is None:
+        return None
+    return sha256_text(json.dumps([verbs.encode, verbs.decode], sort_keys=True, ensure_ascii=False))
+
+
+def tag_counts(dataset: Any) -> Counter:
+    """How often each tag occurs in the ``tags`` column (counted by Arrow over the memory-mapped
+    column, never as Python lists of the whole set)."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(pc.list_flatten(dataset.data.column("tags")))
+    return Counter(dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())))
+
+
+def label_vocab(counts: Mapping[str, int], max_labels: int) -> list[str]:
+    """The tag vocabulary of tag ``counts`` (:func:`tag_counts`): ``$KEEP``, ``<OOV>``, then the
+    most frequent tags (ties in alphabetical order), ``max_labels`` in all."""
     if max_labels < 3:
         raise WritingAlpacaError("training.baselines.gector.max_labels must be at least 3")
-    counts = Counter(tag for tags in tag_sequences for tag in tags if tag != KEEP)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ranked = sorted(((tag, n) for tag, n in counts.items() if tag != KEEP), key=lambda kv: (-kv[1], kv[0]))
     return [KEEP, OOV] + [tag for tag, _ in ranked[: max_labels - 2]]
 
 
@@ -198,15 +256,16 @@ def _encode(tokenizer, sentences: Sequence[Sequence[str]], max_length: int) -> l
     return out
 
 
-def _pad_batch(items: Sequence[_Encoded], pad_id: int):
+def _pad_batch(rows: Sequence[Sequence[int]], pad_id: int):
+    """Sub-word id lists right-padded into (input_ids, attention_mask)."""
     import torch
 
-    width = max(len(e.input_ids) for e in items)
-    input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(items), width), dtype=torch.long)
-    for row, e in enumerate(items):
-        input_ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
-        attention[row, : len(e.input_ids)] = 1
+    width = max(len(ids) for ids in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, ids in enumerate(rows):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        attention[row, : len(ids)] = 1
     return input_ids, attention
 
 
@@ -230,17 +289,18 @@ def _micro_batches(n: int, size: int, seed: int, start: int = 0) -> Iterator[lis
         skip = 0
 
 
-def _gold(batch: Sequence[int], encoded: Sequence[_Encoded], targets: Sequence[Sequence[int]], shape, keep_id: int):
-    """Tag and detection targets of a padded micro-batch: -100 (ignored) but at tagged positions."""
+def _gold(positions: Sequence[Sequence[int]], tag_ids: Sequence[Sequence[int]], shape, keep_id: int):
+    """Tag and detection targets of a padded micro-batch: -100 (ignored) but at tagged positions
+    (a word cut off by ``max_length`` has no position and no target)."""
     import torch
 
     tag_gold = torch.full(shape, -100, dtype=torch.long)
     detect_gold = torch.full(shape, -100, dtype=torch.long)
-    for row, i in enumerate(batch):
-        positions = torch.tensor(encoded[i].positions[: len(targets[i])])
-        gold = torch.tensor(targets[i])
-        tag_gold[row, positions] = gold
-        detect_gold[row, positions] = (gold != keep_id).long()
+    for row, (where, ids) in enumerate(zip(positions, tag_ids)):
+        n = min(len(where), len(ids))
+        gold = torch.tensor(ids[:n], dtype=torch.long)
+        tag_gold[row, torch.tensor(where[:n], dtype=torch.long)] = gold
+        detect_gold[row, torch.tensor(where[:n], dtype=torch.long)] = (gold != keep_id).long()
     return tag_gold, detect_gold
 
 
@@ -325,8 +385,13 @@ def train(
     data: str | Path,
     out: str | Path,
     checkpoint_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train a GECToR tagger on the pairs of ``data`` from the encoder ``base``; write ``out``.
+
+    The pairs are aligned into tags and tokenised once into an Arrow cache (``cache_dir``, shared
+    by runs, or inside the checkpoint directory) that every rank memory-maps
+    (:func:`common.prepare_training_set`); micro-batches are read from it as they are needed.
 
     Under torchrun (``WORLD_SIZE`` > 1) the run is data-parallel (DistributedDataParallel,
     NCCL on GPUs, gloo on CPU): every optimiser step takes the same global batch of
@@ -348,13 +413,15 @@ def train(
             data=data,
             out=out,
             checkpoint_dir=checkpoint_dir,
+            cache_dir=cache_dir,
             stopper=stopper,
         )
     finally:
         stopper.restore()
 
 
-def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOnSignal) -> dict[str, Any]:
+def _train(*, system, training, base, data, out, checkpoint_dir, cache_dir, stopper: StopOnSignal) -> dict[str, Any]:
+    import pyarrow.compute as pc
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
@@ -372,30 +439,29 @@ def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOn
     say = log.info if is_main else log.debug
 
     verbs = load_verb_forms(hp["verb_forms"])
-    pairs = common.load_pairs(data)
-    if hp["skip_correct"]:
-        pairs = [p for p in pairs if p.source.split() != p.target.split()]
-        if not pairs:
-            raise WritingAlpacaError(f"{data}: every pair has source == target (skip_correct is on)")
-
     checkpoints = CheckpointDir(checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main)
     fingerprint = common.run_fingerprint("gector", hp, base, data, precision, ignore=INFERENCE_KEYS)
     resume = checkpoints.prepare(fingerprint)
     common.barrier()  # rank 0 has cleaned the directory and written the fingerprint
     torch.manual_seed(hp["seed"])
 
-    tags = training_tags(pairs, verbs)
-    labels = build_label_vocab(tags, hp["max_labels"])
-    label_id = {tag: i for i, tag in enumerate(labels)}
     tokenizer = _load_tokenizer(base)
-    encoded = _encode(tokenizer, [p.source.split() for p in pairs], hp["max_length"])
-    targets = [[label_id.get(t, label_id[OOV]) for t in seq[: len(e.positions)]] for seq, e in zip(tags, encoded)]
+    root = cache_dir if cache_dir is not None else checkpoints.path
+    tokenised = training_set(hp, data, base, tokenizer, root, verbs)
+    if is_main and cache_dir is None:
+        remove_stale(checkpoints.path, keep=tokenised.path)
+    dataset = tokenised.dataset
+    counts = tag_counts(dataset)
+    labels = label_vocab(counts, hp["max_labels"])
+    label_id = {tag: i for i, tag in enumerate(labels)}
+    oov_id = label_id[OOV]
+    lengths = pc.list_value_length(dataset.data.column("input_ids")).to_numpy()  # sub-words per example
     say(
         "GECToR %s: %d pairs, %d tags (%d distinct seen), %d process(es)",
         system,
-        len(pairs),
+        len(dataset),
         len(labels),
-        len({t for s in tags for t in s}),
+        len(counts),
         world,
     )
 
@@ -415,7 +481,7 @@ def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOn
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100, label_smoothing=hp["label_smoothing"])
     accumulation = hp["batch_size"] // hp["micro_batch_size"]  # micro-batches per global batch
     local_accumulation = accumulation // world  # hyperparameters() checked the divisibility
-    batches = _micro_batches(len(pairs), hp["micro_batch_size"], hp["seed"], start=state.global_step * accumulation)
+    batches = _micro_batches(len(dataset), hp["micro_batch_size"], hp["seed"], start=state.global_step * accumulation)
     keep_id = label_id[KEEP]
 
     accounting = (
@@ -453,11 +519,13 @@ def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOn
         for group, lr in zip(optimizer.param_groups, lrs):
             group["lr"] = lr
         global_batch = [next(batches) for _ in range(accumulation)]
-        state.num_input_tokens_seen += sum(len(encoded[i].input_ids) for batch in global_batch for i in batch)
+        state.num_input_tokens_seen += int(sum(lengths[batch].sum() for batch in global_batch))
         step_loss = 0.0
         for k, batch in enumerate(global_batch[rank * local_accumulation : (rank + 1) * local_accumulation]):
-            input_ids, attention = _pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
-            tag_gold, detect_gold = _gold(batch, encoded, targets, input_ids.shape, keep_id)
+            rows = dataset[batch]
+            input_ids, attention = _pad_batch(rows["input_ids"], tokenizer.pad_token_id)
+            tag_ids = [[label_id.get(tag, oov_id) for tag in tags] for tags in rows["tags"]]
+            tag_gold, detect_gold = _gold(rows["positions"], tag_ids, input_ids.shape, keep_id)
             # gradients are all-reduced (averaged over ranks) with the last micro-batch only
             sync = world == 1 or k == local_accumulation - 1
             with contextlib.nullcontext() if sync else forward.no_sync():
@@ -504,8 +572,8 @@ def _train(*, system, training, base, data, out, checkpoint_dir, stopper: StopOn
             totals=totals,
             gpus=attempt.gpus,
             extra={
-                "pairs": len(pairs),
-                "train_examples": len(pairs),
+                "pairs": len(dataset),
+                "train_examples": len(dataset),
                 "labels": len(labels),
                 "world_size": world,
                 "micro_batch_size": hp["micro_batch_size"],
@@ -575,7 +643,7 @@ def predict_tags(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            input_ids, attention = _pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
+            input_ids, attention = _pad_batch([encoded[i].input_ids for i in batch], tokenizer.pad_token_id)
             tokens += int(attention.sum())
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 tag_logits, detect_logits = model(input_ids.to(device), attention.to(device))

@@ -19,6 +19,7 @@ from typing import Any
 from .. import settings as S
 from ..io import atomic_dir, read_json, write_json, write_lines
 from ..systems import BASELINE_KINDS, SystemInfo, read_system, write_system
+from ..training.cache import remove_stale
 from ..training.checkpoints import (
     ACCOUNTING,
     Accounting,
@@ -33,6 +34,8 @@ from . import common
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "baseline.json"  # inside model/: what decoding must reproduce from training
+#: Bump when _tokenise_pairs changes the ids it produces (invalidates tokenised caches).
+CACHE_VERSION = 1
 DECODE_MAX_INPUT_TOKENS = 1024  # T5's relative positions take any length; this only bounds memory
 
 
@@ -41,6 +44,56 @@ def _tokenize(tokenizer, texts: list[str], max_length: int, chunk: int = 10000) 
     for start in range(0, len(texts), chunk):
         ids.extend(tokenizer(texts[start : start + chunk], truncation=True, max_length=max_length)["input_ids"])
     return ids
+
+
+def _tokenise_pairs(
+    batch: Mapping[str, list[bytes]],
+    indices: list[int],
+    path: str,
+    tokenizer: Any,
+    source_prefix: str,
+    max_source_length: int,
+    max_target_length: int,
+) -> dict[str, list[list[int]]]:
+    """A batch of mixture lines (row ``i`` is line ``i + 1``) as source and target ids, cut to
+    their maximum lengths (records without an input are left out); :func:`common.prepare_training_set`."""
+    sources: list[str] = []
+    targets: list[str] = []
+    for i, raw in zip(indices, batch["line"]):
+        pair = common.parse_pair_line(path, i + 1, raw)
+        if pair is not None:
+            sources.append(common.format_prefix(source_prefix, pair.task) + pair.source)
+            targets.append(pair.target)
+    if not sources:  # a batch of generic instructions only
+        return {"input_ids": [], "labels": []}
+    ids_only = {"truncation": True, "return_attention_mask": False}
+    return {
+        "input_ids": tokenizer(sources, max_length=max_source_length, **ids_only)["input_ids"],
+        "labels": tokenizer(targets, max_length=max_target_length, **ids_only)["input_ids"],
+    }
+
+
+def training_set(hp: Mapping[str, Any], data: str | Path, base: str | Path, tokenizer: Any, root: str | Path) -> Any:
+    """The tokenised pairs of ``data`` (columns ``input_ids``, ``labels``), cached under ``root``."""
+    lengths = {key: hp[key] for key in ("max_source_length", "max_target_length")}
+    return common.prepare_training_set(
+        kind="seq2seq",
+        version=CACHE_VERSION,
+        data=data,
+        base=base,
+        tokenizer=tokenizer,
+        root=root,
+        tokenise=_tokenise_pairs,
+        fn_kwargs={"tokenizer": tokenizer, "source_prefix": hp["source_prefix"], **lengths},
+        columns=_columns(),
+        settings={"source_prefix": hp["source_prefix"], **lengths},
+    )
+
+
+def _columns() -> Any:
+    from datasets import Features, List, Value
+
+    return Features({"input_ids": List(Value("int32")), "labels": List(Value("int32"))})
 
 
 class _Collator:
@@ -91,8 +144,12 @@ def train(
     data: str | Path,
     out: str | Path,
     checkpoint_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fine-tune a seq2seq base model on the pairs of ``data``; write the system dir ``out``.
+
+    The pairs are tokenised once into an Arrow cache (``cache_dir``, shared by runs, or inside
+    the checkpoint directory) and memory-mapped by every rank (:func:`common.prepare_training_set`).
 
     Under torchrun the Trainer runs data-parallel (DDP): each optimiser step takes
     ``batch_size`` pairs, ``micro_batch_size`` per rank and micro-step with
@@ -115,15 +172,14 @@ def train(
     device, dtype = common.device_and_dtype(precision)
     world, is_main = common.world_size(), common.rank() == 0
     grad_accum = hp["batch_size"] // (hp["micro_batch_size"] * world)  # hyperparameters() checked it divides
-    pairs = common.load_pairs(data)
     checkpoints = CheckpointDir(checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main)
     resume = checkpoints.prepare(common.run_fingerprint("seq2seq", hp, base, data, precision))
 
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    sources = [common.format_prefix(hp["source_prefix"], p.task) + p.source for p in pairs]
-    src_ids = _tokenize(tokenizer, sources, hp["max_source_length"])
-    tgt_ids = _tokenize(tokenizer, [p.target for p in pairs], hp["max_target_length"])
-    dataset = [{"input_ids": s, "labels": t} for s, t in zip(src_ids, tgt_ids)]
+    tokenised = training_set(hp, data, base, tokenizer, cache_dir if cache_dir is not None else checkpoints.path)
+    if is_main and cache_dir is None:
+        remove_stale(checkpoints.path, keep=tokenised.path)
+    dataset = tokenised.dataset
 
     args = Seq2SeqTrainingArguments(
         output_dir=str(checkpoints.path),
@@ -184,7 +240,7 @@ def train(
         log.info(
             "training %s (seq2seq) on %d pairs for %d steps, %d process(es)%s",
             system,
-            len(pairs),
+            len(dataset),
             hp["max_steps"],
             world,
             f" (resuming from {resume})" if resume else "",
@@ -214,8 +270,8 @@ def train(
             totals=totals,
             gpus=attempt.gpus,
             extra={
-                "pairs": len(pairs),
-                "train_examples": len(pairs),
+                "pairs": len(dataset),
+                "train_examples": len(dataset),
                 "world_size": world,
                 "micro_batch_size": hp["micro_batch_size"],
                 "gradient_accumulation": grad_accum,

@@ -1,37 +1,48 @@
-"""The tokenised training set, built once per run and memory-mapped by every rank.
+"""Tokenised training sets, built once and memory-mapped by every rank, retry and system.
 
 Rank 0 tokenises the instruction file with ``datasets`` (``map``, batched, in the job's
-threads' worth of processes: :func:`build`), with the ids and labels of
-:func:`.examples.build_examples` row for row, into Arrow files in the run's checkpoint directory;
-the other ranks wait (a ``torch.distributed`` barrier, :func:`prepare`) and open the same files
-memory-mapped, so no rank holds the training set in Python lists.  Layout, beside the
-checkpoints::
+threads' worth of processes: :func:`build_dataset`) into Arrow files; the other ranks wait
+(:func:`prepare`) and open the same files memory-mapped, so no rank holds the training set in
+Python lists.  The causal-LM trainer's examples (:func:`build`: the ids and labels of
+:func:`.examples.build_examples` row for row) and the Table-7 baselines' (T5's source/target
+ids, GECToR's sub-words, word positions and edit tags: :mod:`writing_alpaca.baselines`) are
+built by the same code.  Layout::
 
-    tokenised-<key>/tokenised*.arrow   input_ids (int32), attention_mask (int8), labels (int32)
-    tokenised-<key>/cache.json         its fingerprint, its Arrow files in order, the counts
-                                       (records, examples, dropped) and the build time
+    <root>/tokenised-<key>/tokenised*.arrow   the columns (e.g. input_ids int32, labels int32)
+    <root>/tokenised-<key>/cache.json         its fingerprint, its Arrow files in order, the counts
+                                              (records, examples, dropped) and the build time
+    <root>/.tokenised-<key>.lock              held while <key> is built (shared roots)
 
-``<key>`` is a hash of :func:`cache_fingerprint`: everything that determines the token ids
-and labels (the instruction file's sha256, the tokenizer's files, class, special tokens and
-library versions, the template, ``cutoff_len``, ``train_on_inputs`` and
-:data:`CACHE_VERSION`).  A retry of the run (the checkpoint directory outlives a failed
-attempt) finds its directory and does not tokenise again; other settings give another key
-and a new build (the stale one is deleted once the run's checkpoints accept the settings).
+``<key>`` is a hash of the fingerprint: everything that determines the columns (for the LLM
+trainer :func:`cache_fingerprint`: the instruction file's sha256, the tokenizer's files, class,
+special tokens and library versions, the template, ``cutoff_len``, ``train_on_inputs`` and
+:data:`CACHE_VERSION`).  Same settings, same key: a retry (or another system with the same
+tokenizer and data, e.g. LLaMA-7B-GEC and LLaMA-13B-GEC on cLang-8) does not tokenise again;
+other settings give another key and a new build.
+
+``root`` is either private to one run (the run's checkpoint directory, the command's default:
+caches of other settings are deleted once the checkpoints accept the settings, and the
+directory goes with the checkpoints once the system is written) or *shared* (the workflow's
+``results/cache/tokenised``): then nothing of another key is ever deleted, and the builder of a
+key holds an exclusive lock (``fcntl.lockf``, which NFS honours) so that two jobs needing the
+same key build it once, the second waiting and then reading it.
 
 A build is written into ``.tokenised-<key>.<pid>.tmp/`` and renamed into place only when
 complete (files fsynced first), so a half-written cache (a build killed mid-way) is never
-read: its temporary directory is ignored and deleted by the next build.  The directory goes
-with the checkpoints once the trained system is written.
+read: its temporary directory is ignored and deleted by the next build of the same key.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +65,8 @@ BATCH_SIZE = 1000
 LINES_CHUNK_BYTES = 16 << 20
 #: Below this many records a build runs in one process (forking workers costs more).
 PARALLEL_MIN_RECORDS = 50_000
-#: The other ranks' wait for rank 0's build: poll interval, progress log interval, limit (seconds).
+#: The wait for another process's build (rank 0, or another job holding the lock): poll interval,
+#: progress log interval, limit (seconds).
 WAIT_POLL_S = 1.0
 WAIT_LOG_S = 60.0
 WAIT_TIMEOUT_S = 6 * 3600.0
@@ -197,22 +209,27 @@ def _tokenise_lines(
     return tokenize_batch(tokenizer, template, columns, cutoff_len, train_on_inputs)
 
 
-def build(
+def build_dataset(
     data: str | Path,
-    tokenizer: Any,
-    template: Template | Mapping[str, str],
-    cutoff_len: int,
-    train_on_inputs: bool,
     out: str | Path,
+    tokenise: Callable[..., Any],
+    fn_kwargs: Mapping[str, Any],
+    columns: Any,
+    *,
     workers: int = 1,
     fingerprint: Mapping[str, Any] | None = None,
+    empty_error: str = "no training example",
 ) -> dict[str, Any]:
-    """Tokenise the instruction file ``data`` into the cache directory ``out``.
+    """Tokenise the JSON-lines file ``data`` into the cache directory ``out``.
 
     The lines go into an Arrow file, which ``datasets.map`` (batched; ``workers`` processes when
-    the file has at least :data:`PARALLEL_MIN_RECORDS` lines) parses, checks and tokenises into
-    the Arrow files of the cache.  Written in a temporary directory, fsynced, then renamed to
-    ``out``: the cache is complete or absent.  Returns the ``cache.json`` info.
+    the file has at least :data:`PARALLEL_MIN_RECORDS` lines) passes to
+    ``tokenise(batch, indices, path, **fn_kwargs)``: ``batch["line"]`` holds raw lines (row ``i``
+    is line ``i + 1`` of ``path``), and it returns the rows of the ``columns`` features
+    (``datasets.Features``), possibly fewer than it got (records it leaves out are counted as
+    ``dropped``).  ``tokenise`` must be a module-level function (sent to worker processes).
+    Written in a temporary directory, fsynced, then renamed to ``out``: the cache is complete or
+    absent; no example at all is the error ``"<data>: <empty_error>"``.  Returns the ``cache.json`` info.
     """
     import datasets
 
@@ -231,20 +248,14 @@ def build(
         lines = datasets.Dataset.from_file(str(tmp / "lines.arrow"))
         num_proc = workers if workers > 1 and records >= PARALLEL_MIN_RECORDS else None
         tokenised = lines.map(
-            _tokenise_lines,
+            tokenise,
             batched=True,
             with_indices=True,
             batch_size=BATCH_SIZE,
             writer_batch_size=BATCH_SIZE,
             remove_columns=lines.column_names,
-            features=features(),
-            fn_kwargs={
-                "path": str(data),
-                "tokenizer": tokenizer,
-                "template": template,
-                "cutoff_len": cutoff_len,
-                "train_on_inputs": train_on_inputs,
-            },
+            features=columns,
+            fn_kwargs={"path": str(data), **fn_kwargs},
             num_proc=num_proc,
             cache_file_name=str(tmp / "dataset" / "tokenised.arrow"),
             load_from_cache_file=False,
@@ -253,12 +264,8 @@ def build(
         examples, dropped = len(tokenised), records - len(tokenised)
         files = [Path(f["filename"]).name for f in tokenised.cache_files]
         del lines, tokenised
-        if dropped:
-            log.warning(
-                "%d of %d examples have no response token within cutoff_len=%d: dropped", dropped, records, cutoff_len
-            )
         if not examples:
-            raise WritingAlpacaError(f"no trainable example: every prompt is longer than cutoff_len={cutoff_len}")
+            raise WritingAlpacaError(f"{data}: {empty_error}")
         info = {
             "fingerprint": dict(fingerprint) if fingerprint is not None else None,
             "files": files,
@@ -270,11 +277,51 @@ def build(
         }
         write_json(tmp / "dataset" / INFO, info)
         _fsync_tree(tmp / "dataset")
-        os.replace(tmp / "dataset", out)  # the commit point: `out` is complete or absent
+        try:
+            os.replace(tmp / "dataset", out)  # the commit point: `out` is complete or absent
+        except OSError:
+            if not (out / INFO).is_file():
+                raise
+            # another process committed the same key first (a file system that ignores locks): theirs is used
+            log.info("%s: built by another process meanwhile; this build is discarded", out)
+            info = read_json(out / INFO)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if progress:
             datasets.enable_progress_bars()
+    return info
+
+
+def build(
+    data: str | Path,
+    tokenizer: Any,
+    template: Template | Mapping[str, str],
+    cutoff_len: int,
+    train_on_inputs: bool,
+    out: str | Path,
+    workers: int = 1,
+    fingerprint: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The causal-LM trainer's examples of the instruction file ``data`` into the cache ``out``
+    (:func:`build_dataset` with :func:`.examples.tokenize_batch`'s ids, mask and labels; examples
+    whose response is cut away by ``cutoff_len`` are dropped, with a warning)."""
+    info = build_dataset(
+        data,
+        out,
+        _tokenise_lines,
+        {"tokenizer": tokenizer, "template": template, "cutoff_len": cutoff_len, "train_on_inputs": train_on_inputs},
+        features(),
+        workers=workers,
+        fingerprint=fingerprint,
+        empty_error=f"no trainable example: every prompt is longer than cutoff_len={cutoff_len}",
+    )
+    if info["dropped"]:
+        log.warning(
+            "%d of %d examples have no response token within cutoff_len=%d: dropped",
+            info["dropped"],
+            info["records"],
+            cutoff_len,
+        )
     return info
 
 
@@ -298,7 +345,8 @@ def open_cached(path: str | Path) -> Tokenised:
 
 
 def remove_stale(root: str | Path, keep: str | Path | None = None) -> None:
-    """Delete the caches of other settings and the temporary directories of killed builds."""
+    """Delete the caches of other settings, their locks and the temporary directories of killed
+    builds: for a root private to one run only (a shared root is never pruned by a run)."""
     root = Path(root)
     if not root.is_dir():
         return
@@ -311,6 +359,9 @@ def remove_stale(root: str | Path, keep: str | Path | None = None) -> None:
                 "%s: %s, deleted", item, "another run's tokenised cache" if stale_cache else "unfinished tokenisation"
             )
             shutil.rmtree(item, ignore_errors=True)
+        elif item.is_file() and item.name.startswith(f".{PREFIX}") and item.name.endswith(".lock"):
+            if item.name != f".{keep_name}.lock":
+                item.unlink(missing_ok=True)
 
 
 def _wait_for(path: Path, timeout_s: float) -> None:
@@ -330,6 +381,44 @@ def _wait_for(path: Path, timeout_s: float) -> None:
         time.sleep(WAIT_POLL_S)
 
 
+@contextlib.contextmanager
+def _building(path: Path, timeout_s: float) -> Iterator[None]:
+    """Hold the exclusive lock of ``path``'s key (``.<name>.lock`` beside it): another process
+    building the same key (another job on a shared root) is waited for, polling, so that the
+    wait is logged and bounded; a dead holder's lock is released by the kernel."""
+    lock = path.with_name(f".{path.name}.lock")
+    with open(lock, "a+b") as fh:
+        started = last_log = time.monotonic()
+        locked = False
+        while not locked:
+            try:
+                fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EAGAIN):  # e.g. ENOLCK: no lock service on this mount
+                    log.warning(
+                        "%s: cannot lock (%s); building without it (the atomic rename still lets one in)", lock, exc
+                    )
+                    break
+                now = time.monotonic()
+                if now - started > timeout_s:
+                    raise WritingAlpacaError(
+                        f"{lock}: another process has been tokenising this training set for {timeout_s:.0f} s; "
+                        "if none is running, delete the lock file"
+                    ) from None
+                if now - last_log >= WAIT_LOG_S:
+                    log.info(
+                        "waiting for another job tokenising the same training set into %s (%.0f s)", path, now - started
+                    )
+                    last_log = now
+                time.sleep(WAIT_POLL_S)
+        try:
+            yield
+        finally:
+            if locked:
+                fcntl.lockf(fh, fcntl.LOCK_UN)
+
+
 def prepare(
     root: str | Path,
     fingerprint: Mapping[str, Any],
@@ -339,33 +428,41 @@ def prepare(
     wait_timeout_s: float | None = None,
 ) -> Tokenised:
     """The tokenised training set of ``fingerprint`` under ``root``: rank 0 builds it if absent
-    (``build_it(path)``), every rank then opens it.
+    (``build_it(path)``, holding the key's lock: on a shared root another job may be building it),
+    every rank then opens it.
 
     With several ranks (``barrier`` given) the others wait for the cache directory to appear
     (at most ``wait_timeout_s``, default :data:`WAIT_TIMEOUT_S`), then all meet at ``barrier``.
     """
     path = cache_path(root, fingerprint)
+    timeout_s = WAIT_TIMEOUT_S if wait_timeout_s is None else wait_timeout_s
     built = False
     if is_main:
         if path.is_dir():
             log.info("tokenised training set: %s (cached)", path)
         else:
-            for item in Path(root).glob(f".{path.name}.*.tmp") if Path(root).is_dir() else ():
-                log.warning("%s: unfinished tokenisation (a killed attempt): ignored and deleted", item)
-                shutil.rmtree(item, ignore_errors=True)
-            info = build_it(path)
-            built = True
-            log.info(
-                "tokenised %d records into %d examples in %.1f s (%d process(es)): %s",
-                info["records"],
-                info["examples"],
-                info["seconds"],
-                info["workers"],
-                path,
-            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with _building(path, timeout_s):
+                if path.is_dir():  # built by the job that held the lock
+                    log.info("tokenised training set: %s (cached, built by another job meanwhile)", path)
+                else:
+                    # under the lock, a temporary directory of this key is a killed build's
+                    for item in path.parent.glob(f".{path.name}.*.tmp"):
+                        log.warning("%s: unfinished tokenisation (a killed attempt): ignored and deleted", item)
+                        shutil.rmtree(item, ignore_errors=True)
+                    info = build_it(path)
+                    built = True
+                    log.info(
+                        "tokenised %d records into %d examples in %.1f s (%d process(es)): %s",
+                        info["records"],
+                        info["examples"],
+                        info["seconds"],
+                        info["workers"],
+                        path,
+                    )
     if barrier is not None:
         if not is_main:
-            _wait_for(path, WAIT_TIMEOUT_S if wait_timeout_s is None else wait_timeout_s)
+            _wait_for(path, timeout_s)
         barrier()
     if not path.is_dir():
         raise WritingAlpacaError(f"{path}: no tokenised training set here")
@@ -380,6 +477,7 @@ __all__ = [
     "CACHE_VERSION",
     "Tokenised",
     "build",
+    "build_dataset",
     "cache_fingerprint",
     "cache_path",
     "default_workers",

@@ -43,14 +43,7 @@ def parse_instruction_line(path: str | Path, lineno: int, raw: bytes | str) -> d
     :func:`load_instruction_records`, for one line (a trailing ``\\n`` or ``\\r\\n`` is dropped):
     a :class:`WritingAlpacaError` naming the file and line.
     """
-    if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise located(path, lineno, f"not valid utf-8 ({exc.reason} at byte {exc.start} of the line)") from None
-    line = raw[:-1] if raw.endswith("\n") else raw
-    line = line[:-1] if line.endswith("\r") else line
-    record = parse_jsonl_line(path, lineno, line)
+    record = parse_jsonl_line(path, lineno, raw)
     for key in ("instruction", "output"):
         if not isinstance(record.get(key), str):
             raise located(path, lineno, f"instruction record lacks a string {key!r}")

@@ -5,7 +5,9 @@ named in ``system.json`` (in the dtype it was saved in), applies the adapter, fo
 the weights (peft ``merge_and_unload``: ``W + (alpha / r) * B @ A``) and saves the result
 with safetensors together with the system's tokenizer.  ``DIR`` then loads with plain
 ``AutoModelForCausalLM.from_pretrained`` (no peft) and serves as ``decode --base DIR``.
-A ``merged_from.json`` records the system, base and adapter it came from.
+A ``merged_from.json`` records the system, base and adapter it came from, and the template and
+task prompts the system was trained with (its ``system.json``'s), which ``decode --base DIR``
+then needs as ``--template`` / ``--task-prompt``.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ def merge_adapter(system_dir: str | Path, out: str | Path) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from ..systems import resolve_model_dirs
+    from ..systems import read_system, resolve_model_dirs
     from .modelling import load_tokenizer
 
     system_dir = Path(system_dir)
+    info = read_system(system_dir)
     weights, adapter, tokenizer_dir = resolve_model_dirs(system_dir=system_dir)
     if adapter is None:
         raise WritingAlpacaError(f"{system_dir}: not a LoRA system (system.json has no adapter): nothing to merge")
@@ -41,7 +44,14 @@ def merge_adapter(system_dir: str | Path, out: str | Path) -> Path:
         tokenizer.save_pretrained(str(tmp))
         write_json(
             Path(tmp) / "merged_from.json",
-            {"system_dir": str(system_dir), "base": str(weights), "adapter": str(adapter)},
+            {
+                "system_dir": str(system_dir),
+                "system": info.system,
+                "base": str(weights),
+                "adapter": str(adapter),
+                "template": info.template,
+                "prompts": info.prompts,
+            },
         )
     log.info("merged %s into %s -> %s", adapter, weights, out)
     return Path(out)

@@ -213,8 +213,13 @@ def train(
     out: str | Path,
     checkpoint_dir: str | Path | None = None,
     prompts: Mapping[str, str] | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train one system and write ``out`` (see module docstring). Returns the metrics.
+
+    The tokenised training set goes to ``cache_dir``, a directory shared by runs (every system
+    with the same tokenizer, data and template reads one build), or, when None, into the
+    checkpoint directory, private to this run and removed with it (:mod:`.cache`).
 
     ``prompts`` (``{task: instruction}``, config ``tasks.<task>.prompt``) are recorded in
     ``system.json`` with the template (:mod:`writing_alpaca.systems`) for ``edit`` and ``decode``.
@@ -242,8 +247,9 @@ def train(
 
     checkpoints = CheckpointDir(checkpoint_dir or default_checkpoint_dir(out), is_main=is_main)
     data_sha256 = sha256_file(data)
-    # tokenised once (rank 0), memory-mapped by every rank, kept beside the checkpoints for a retry
-    tokenised = tokenised_training_set(config, base, data, tokenizer, checkpoints.path, data_sha256, cuda)
+    # tokenised once (rank 0), memory-mapped by every rank, kept for a retry (and other systems when shared)
+    cache_root = Path(cache_dir) if cache_dir is not None else checkpoints.path
+    tokenised = tokenised_training_set(config, base, data, tokenizer, cache_root, data_sha256, cuda)
     examples = tokenised.dataset
     config = config.resolve_steps(len(examples))  # an epochs budget becomes steps
     if config.epochs is not None:
@@ -260,7 +266,8 @@ def train(
     if resume is not None:
         log.info("resuming from %s", resume)
     if is_main:
-        tokenised_cache.remove_stale(checkpoints.path, keep=tokenised.path)  # other settings' caches
+        if cache_dir is None:
+            tokenised_cache.remove_stale(checkpoints.path, keep=tokenised.path)  # other settings' caches
         start_system(out)  # only a finished run has system.json
 
     ds_config = None
