@@ -709,7 +709,7 @@ def test_a_second_baseline_run_reads_the_shared_cache_and_bad_lines_are_located(
         run(
             "train", "--system", name, "--spec", spec, "--training", training, "--base", str(base),
             "--data", str(mixture), "--out", str(tmp_path / name), "--checkpoint-dir", str(tmp_path / "ckpt" / name),
-            "--cache-dir", str(tmp_path / "shared"),
+            "--cache-dir", str(tmp_path / "shared"), "--logging-dir", str(tmp_path / "logs" / name),
         )  # fmt: skip
         return json.loads((tmp_path / name / "train_metrics.json").read_text())
 

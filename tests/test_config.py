@@ -175,7 +175,7 @@ def test_precision_is_one_setting_and_bf16_is_renamed():
 
     assert CONFIG["training"]["precision"] == "auto" and "bf16" not in CONFIG["training"]
     namespace = _workflow(CONFIG)
-    assert namespace["BASELINE_TRAINING_KEYS"] == ("precision",)
+    assert namespace["BASELINE_TRAINING_KEYS"] == ("precision", "report_to")  # what the baselines take of training:
     assert namespace["training_for"]("t5-large-gec")["precision"] == "auto"
     with pytest.raises(WorkflowError, match=r"training.bf16: renamed: use precision: auto\|bf16\|fp16\|fp32"):
         _workflow(CONFIG, {"training": {"bf16": True}})

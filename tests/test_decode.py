@@ -526,7 +526,8 @@ def test_vllm_backend_asks_for_what_hf_greedy_generates(tmp_path, monkeypatch, w
     assert (tmp_path / "vllm.txt").read_text(encoding="utf-8") == (tmp_path / "hf.txt").read_text(encoding="utf-8")
     (_, init), (_, request) = calls
     weights, adapter, tokenizer_dir = decode_module.resolve_model_dirs(**model)
-    assert init["model"] == str(weights) and init["tokenizer"] == str(tokenizer_dir) and init["dtype"] == "bfloat16"
+    # decoding.precision auto: on a GPU resolved as for HF (tests/test_train.py), here left to vLLM's CPU backend
+    assert init["model"] == str(weights) and init["tokenizer"] == str(tokenizer_dir) and init["dtype"] == "auto"
     lm = load_lm(**model)
     sources = [json.loads(line)["source"] for line in data.read_text().splitlines()]
     assert request["prompts"] == decode_module.build_prompts(TEMPLATE, GRAMMAR, sources)
@@ -568,3 +569,18 @@ def test_vllm_backend_refuses_what_it_cannot_serve(tmp_path, monkeypatch):
             base=tiny_base(),
         )
     assert not (tmp_path / "o.txt").exists()
+
+
+def test_decoding_precision_is_a_setting_of_both_backends(monkeypatch):
+    """decodings.<name>.precision: auto is fp32 on CPU; a half precision needs a GPU, one clear error."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert DecodingSpec.from_dict({}).precision == "auto"
+    assert next(load_lm(base=tiny_base(), precision="fp32").model.parameters()).dtype == torch.float32
+    for half in ("bf16", "fp16"):
+        with pytest.raises(WritingAlpacaError, match=f"decoding.precision is {half} but no GPU is available"):
+            load_lm(base=tiny_base(), precision=half)
+    assert decode_module.vllm_dtype("auto") == "auto" and decode_module.vllm_dtype("fp16") == "float16"
+    with pytest.raises(WritingAlpacaError, match=r"decoding.precision: Input should be 'auto', 'bf16'"):
+        DecodingSpec.from_dict({"precision": "half"})

@@ -598,10 +598,16 @@ def test_cli_download(server, tmp_path):
         zero.func(zero)
 
 
-def test_progress_bar_when_forced(server, tmp_path, capsys):
+def test_progress_when_forced_and_off(server, tmp_path, caplog):
+    """Not on a terminal, forced progress is log lines (here the summary: a small file is quick)."""
     url = server.add("/p.bin", Route(PAYLOAD))
-    download.fetch_url(url, tmp_path / "p.bin", FetchOptions(progress=True))
-    assert "p.bin" in capsys.readouterr().err
+    with caplog.at_level(logging.INFO, logger="writing_alpaca.download"):
+        download.fetch_url(url, tmp_path / "p.bin", FetchOptions(progress=True))
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("download p.bin:")]
+        assert len(lines) == 1 and "done" in lines[0] and "/s)" in lines[0]
+        caplog.clear()
+        download.fetch_url(url, tmp_path / "q.bin", FetchOptions(progress=False))
+        assert not [r for r in caplog.records if r.getMessage().startswith("download q.bin:")]
 
 
 def test_module_import_is_cheap():

@@ -56,7 +56,7 @@ INVALID = [
     ),
     (
         {"decodings": {"beam16": {"bf16": True}}},
-        "decodings.beam16: unknown key 'bf16' (allowed: num_beams, batch_size, max_new_tokens, backend, max_input_tokens, gector)",
+        "decodings.beam16: unknown key 'bf16' (allowed: num_beams, batch_size, max_new_tokens, backend, precision, max_input_tokens, gector)",
     ),
     # types, bounds, names
     ({"trainig": {"max_steps": 3}}, "<top level>: unknown key 'trainig'"),
@@ -95,6 +95,16 @@ INVALID = [
     (
         {"sources": {"jfleg": {"files": [{"url": "ftp://x/y", "name": "y"}]}}},
         "sources.jfleg.files.0.url: String should match pattern '^(https?|file):' (got 'ftp://x/y')",
+    ),
+    # a source's revision is the commit its URLs name (issue 14)
+    (
+        {"sources": {"jfleg": {"revision": "main"}}},
+        "sources.jfleg.files.0.url: does not name revision 'main' (a source's http(s) URLs point at its revision",
+    ),
+    ({"sources": {"alpaca": {"revision": ""}}}, "sources.alpaca.revision: String should have at least 1 character"),
+    (
+        {"base_models": {"llama-7b": {"licence_id": "Apache 2"}}},
+        "base_models.llama-7b.licence_id: String should match pattern",
     ),
     # cross-field rules
     ({"tables": {"table4": {"systems": ["alpaca-70b"]}}}, "tables.table4.systems: unknown system 'alpaca-70b'"),
@@ -218,6 +228,39 @@ def test_snakemake_dry_run_accepts_the_edge_cases(tmp_path):
     cfg.write_text(yaml.safe_dump(merged))
     proc = snakemake("-n", f"--configfile={cfg}", "all")
     assert "This was a dry-run" in proc.stdout
+
+
+def test_revisions_that_can_move_are_warnings_not_errors():
+    """A base model or source the artefacts take at a branch (or on a git host without a revision) is
+    one warning line naming the key; the three configs pin every one; an unused one is not named."""
+    for layers in ((), (DEMO,), (REHEARSAL,)):
+        assert S.revision_warnings(S.validate_config(overlaid(*layers))) == [], layers
+    main_url = "https://raw.githubusercontent.com/tatsu-lab/stanford_alpaca/main/alpaca_data.json"
+    cfg = S.validate_config(
+        overlaid(
+            {
+                "base_models": {"llama-7b": {"revision": "main"}, "llama-13b": {"revision": None}},
+                "sources": {
+                    "alpaca": {"revision": "main", "files": [{"url": main_url, "name": "alpaca_data.json"}]},
+                    "alpaca_gpt4": {"revision": None, "files": [{"url": main_url, "name": "alpaca_gpt4_data.json"}]},
+                },
+            }
+        )
+    )
+    assert S.revision_warnings(cfg) == [
+        "base_models.llama-7b.revision: 'main' is a branch or tag, not a commit SHA: huggyllama/llama-7b can "
+        "change under it (pin a 40-hex commit)",
+        "base_models.llama-13b.revision: not set: huggyllama/llama-13b is fetched at main, which can move "
+        "(pin a 40-hex commit SHA)",
+        "sources.alpaca.revision: 'main' is a branch or tag, not a commit SHA: its files can change under it "
+        "(pin a 40-hex commit)",
+        "sources.alpaca_gpt4.revision: not set, but its URLs are on raw.githubusercontent.com: name the commit "
+        "they point at",
+    ]
+    # the demo's tables take none of the paper's base models: their revisions are not its business
+    demo = S.validate_config(overlaid(DEMO, {"base_models": {"llama-7b": {"revision": "main"}}}))
+    assert S.revision_warnings(demo) == []
+    assert S.is_commit_sha("0" * 40) and not S.is_commit_sha("main") and not S.is_commit_sha("A" * 40)
 
 
 def test_paper_demo_and_rehearsal_configs_are_valid():

@@ -347,7 +347,7 @@ def test_decode_takes_the_template_and_prompt_from_the_system(tmp_path, monkeypa
     system = _lora_system(tmp_path)
     seen = {}
 
-    def load_lm(system_dir=None, base=None):
+    def load_lm(system_dir=None, base=None, precision="auto"):
         seen["loaded"] = system_dir
         return argparse.Namespace(device="cpu")
 

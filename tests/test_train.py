@@ -327,9 +327,12 @@ def test_decoding_is_fp16_on_a_pre_ampere_gpu(monkeypatch):
     from writing_alpaca import decode
 
     _gpu(monkeypatch, (7, 0))  # the paper's V100: fp16 inference, HF and vLLM backends alike
-    assert choose_precision("auto", what="decoding") == "fp16" and decode._cuda_without_native_bf16()
+    assert choose_precision("auto", what="decoding") == "fp16" and decode.vllm_dtype("auto") == "float16"
+    assert decode.vllm_dtype("fp32") == "float32"
+    with pytest.raises(WritingAlpacaError, match="decoding.precision is bf16 but .*compute capability 7.0"):
+        decode.vllm_dtype("bf16")
     _gpu(monkeypatch, (8, 0))
-    assert choose_precision("auto", what="decoding") == "bf16" and not decode._cuda_without_native_bf16()
+    assert choose_precision("auto", what="decoding") == "bf16" and decode.vllm_dtype("auto") == "bfloat16"
 
 
 def test_lora_adapter_on_a_half_precision_base_stays_fp32():
@@ -634,12 +637,15 @@ def test_cli_train(tmp_path):
             str(out),
             "--checkpoint-dir",
             str(tmp_path / "checkpoints" / "cli"),
+            "--logging-dir",
+            str(tmp_path / "logs" / "cli"),
         ]
     )
     assert args.func(args) == 0
     assert json.loads((out / "train_metrics.json").read_text())["steps"] == 2
     assert not (out / "deepspeed.json").exists()
     assert list((tmp_path / "checkpoints").iterdir()) == []  # removed after success
+    assert list((tmp_path / "logs" / "cli").glob("events.out.tfevents.*"))  # TensorBoard's, kept
 
 
 def _logits(model, ids):
@@ -668,6 +674,12 @@ def test_merged_lora_model_gives_the_logits_of_base_plus_adapter(tmp_path):
     recorded, trained = (json.loads(p.read_text()) for p in (merged_dir / "merged_from.json", system / "system.json"))
     assert recorded["template"] == trained["template"] and recorded["prompts"] == trained["prompts"]
     assert recorded["system"] == trained["system"] and recorded["adapter"] == str(system / "adapter")
+    # the system's model card, and the merged model's: a standalone transformers model now (issue 14)
+    import yaml
+
+    assert (system / "README.md").is_file() and "README.md" in files
+    meta = yaml.safe_load((merged_dir / "README.md").read_text(encoding="utf-8").split("---\n")[1])
+    assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "text-generation"
     with (
         safe_open(str(merged_dir / "model.safetensors"), "pt") as merged,
         safe_open(str(tiny_base() / "model.safetensors"), "pt") as base_file,

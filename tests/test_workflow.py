@@ -105,6 +105,7 @@ def test_paper_dry_run_under_slurm_lists_every_job_of_tables_4_and_7():
         "render_figure1",
         "render_cost_quality",
         "render_costs",
+        "render_training",
     } <= rules
 
 
@@ -298,7 +299,18 @@ REPORT_ARTEFACTS = (
     + [f"results/tables/table{n}_vs_paper.csv" for n in (4, 5, 7)]
     + [f"results/figures/{name}.png" for name in ("figure1", "cost_quality")]
     + ["results/tables/costs.csv"]  # what the run cost (Snakemake benchmarks), tests/test_costs.py
+    # each trained system's loss and learning-rate curves (TensorBoard scalars), tests/test_tracking.py
+    + [
+        f"results/figures/training/{s}.png"
+        for s in ("tiny-alpaca", "tiny-writing-alpaca", "tiny-llama-gec", "tiny-t5-gec", "tiny-gector")
+    ]
 )
+
+
+def _caption_file(path: str) -> Path:
+    """The report caption of an artefact: its stem's, or its folder's for a per-system figure."""
+    stem = "training" if "/figures/training/" in path else Path(path).stem
+    return REPO / "workflow" / "report" / f"{stem}.rst"
 
 
 @pytest.mark.slow
@@ -320,7 +332,7 @@ def test_demo_report_holds_every_artefact_with_its_caption(demo_run):
     assert {c for p, c in categories.items() if "_vs_paper" in p} == {"Comparison with the paper"}
     assert sorted(set(categories.values()))[0] == "Comparison with the paper"
     for path, entry in results.items():
-        caption = (REPO / "workflow" / "report" / f"{Path(path).stem}.rst").read_text(encoding="utf-8")
+        caption = _caption_file(path).read_text(encoding="utf-8")
         title = re.match(r"\*\*(.+?)\*\*", caption).group(1)  # e.g. "Table 6."
         assert f"<strong>{title}</strong>" in entry["caption"], (path, entry["caption"])
         data = base64.b64decode(entry["data_uri"].split(";base64,", 1)[1])

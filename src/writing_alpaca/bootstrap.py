@@ -69,6 +69,7 @@ import numpy as np
 from . import settings as S
 from .errors import WritingAlpacaError, located
 from .io import read_jsonl, read_lines
+from .progress import Progress
 
 LOG = logging.getLogger(__name__)
 
@@ -253,13 +254,18 @@ def sample_counts(indices: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(flat, minlength=m * n).reshape(m, n).astype(np.float64)
 
 
-def bootstrap_scores(metric: BootstrapMetric, stats: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """The metric on every bootstrap sample (rows of ``indices``), shape ``(samples,)``."""
+def bootstrap_scores(
+    metric: BootstrapMetric, stats: np.ndarray, indices: np.ndarray, progress: Progress | None = None
+) -> np.ndarray:
+    """The metric on every bootstrap sample (rows of ``indices``), shape ``(samples,)``
+    (``progress`` is told of the samples done)."""
     n = stats.shape[0]
     out = np.empty(indices.shape[0], dtype=np.float64)
     for start in range(0, indices.shape[0], CHUNK):
         counts = sample_counts(indices[start : start + CHUNK], n)
         out[start : start + CHUNK] = metric.scores(counts @ stats)
+        if progress is not None:
+            progress.update(counts.shape[0])
     return out
 
 
@@ -307,6 +313,10 @@ def paired_bootstrap(
     systems: dict[str, dict[str, Any]] = {}
     boot: dict[str, np.ndarray] = {}
     observed: dict[str, float] = {}
+    # every system's samples (its per-sentence statistics report their own progress, from the scorer)
+    progress = Progress(
+        f"bootstrap {metric.name}, {len(hyps)} system(s) x {samples}", len(hyps) * samples, unit="samples", log=LOG
+    )
     for name, path in hyps.items():
         t0 = time.perf_counter()
         lines = read_lines(path)
@@ -315,7 +325,7 @@ def paired_bootstrap(
         stats = metric.statistics(lines, path)
         t1 = time.perf_counter()
         observed[name] = float(metric.scores(stats.sum(axis=0, keepdims=True))[0])
-        boot[name] = bootstrap_scores(metric, stats, indices)
+        boot[name] = bootstrap_scores(metric, stats, indices, progress)
         LOG.info(
             "%s: %s %.2f (statistics %.1f s, %d samples %.1f s)",
             name,
@@ -332,6 +342,7 @@ def paired_bootstrap(
             "bootstrap_mean": float(boot[name].mean()),
             "bootstrap_std": float(boot[name].std()),
         }
+    progress.close()
     names = list(hyps)
     pairs = [
         {"a": a, "b": b, **compare(boot[a], boot[b], observed[a] - observed[b], alpha)}

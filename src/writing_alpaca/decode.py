@@ -52,6 +52,7 @@ from typing import Any
 
 from .errors import WritingAlpacaError, located
 from .io import parse_json_arg, read_json, read_jsonl, write_json, write_lines
+from .progress import Progress
 from .settings import Decoding
 from .systems import (
     CAUSAL_LM,
@@ -110,16 +111,16 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def load_lm(system_dir: str | Path | None = None, base: str | Path | None = None) -> LoadedLM:
-    """Load a causal LM for generation (LoRA adapters are merged for speed)."""
+def load_lm(system_dir: str | Path | None = None, base: str | Path | None = None, precision: str = "auto") -> LoadedLM:
+    """Load a causal LM for generation (LoRA adapters are merged for speed) in ``precision``
+    (``decoding.precision``: auto = bf16 on a GPU with native bf16, fp16 on an older one, fp32 on CPU)."""
     import torch
 
     from .training.modelling import choose_precision, load_base_model, load_tokenizer
 
     weights, adapter, tok_dir = resolve_model_dirs(system_dir, base)
     cuda = torch.cuda.is_available()
-    # bf16 on a GPU with native bf16, fp16 on an older one (the paper's V100s), fp32 on CPU
-    precision = choose_precision("auto", cuda, what="decoding")
+    precision = choose_precision(precision, cuda, what="decoding.precision")
     tokenizer = load_tokenizer(tok_dir, padding_side="left")
     model = load_base_model(weights, precision)
     if adapter is not None:
@@ -140,9 +141,16 @@ class GenerationStats:
 
 
 def generate_hf(
-    lm: LoadedLM, prompts: Sequence[str], sources: Sequence[str | None], spec: DecodingSpec
+    lm: LoadedLM,
+    prompts: Sequence[str],
+    sources: Sequence[str | None],
+    spec: DecodingSpec,
+    *,
+    stage: str = "decode",
+    progress: bool = True,
 ) -> tuple[list[str], GenerationStats]:
-    """Generate one cleaned single-line output per prompt, in input order."""
+    """Generate one cleaned single-line output per prompt, in input order (``progress``: report
+    the batches done as ``stage``, :class:`writing_alpaca.progress.Progress`)."""
     import torch
 
     tok = lm.tokenizer
@@ -151,6 +159,8 @@ def generate_hf(
     outputs: list[str] = [""] * len(prompts)
     stats = GenerationStats(instances=len(prompts))
     start = time.perf_counter()
+    # longest prompts first: the rate rises and the ETA shrinks as the batches get shorter
+    reporter = Progress(stage, len(prompts), unit="instances", log=log, enabled=progress, announce=False)
     for batch in length_sorted_batches(prompt_lengths, spec.batch_size):
         enc = tok([prompts[i] for i in batch], return_tensors="pt", padding=True).to(lm.device)
         prompt_len = enc["input_ids"].shape[1]
@@ -178,6 +188,8 @@ def generate_hf(
                 row.pop()
             stats.generated_tokens += len(row)
             outputs[index] = one_line(tok.decode(row, skip_special_tokens=True))
+        reporter.update(len(batch))
+    reporter.close()
     stats.seconds = time.perf_counter() - start
     return outputs, stats
 
@@ -230,8 +242,7 @@ def generate_vllm(
         ) from None
     # num_beams is 1: settings.Decoding refuses backend vllm with beams
     budgets = token_budgets(load_tokenizer(tokenizer_dir), sources, spec.max_new_tokens)
-    # the HF backend's half precision: fp16 on a GPU without native bf16, else bf16
-    dtype = "float16" if _cuda_without_native_bf16() else "bfloat16"
+    dtype = vllm_dtype(spec.precision)
     engine_args: dict[str, Any] = {
         "model": str(weights_dir),
         "tokenizer": str(tokenizer_dir),
@@ -246,6 +257,8 @@ def generate_vllm(
         lora = LoRARequest("adapter", 1, str(adapter_dir))
     llm = LLM(**engine_args)
     params = [SamplingParams(temperature=0.0, max_tokens=budget, stop=[STOP]) for budget in budgets]
+    # one call (vLLM schedules the records itself): no progress until it returns
+    log.info("decode: %d prompts to vLLM in one call", len(prompts))
     start = time.perf_counter()
     results = llm.generate(list(prompts), params, lora_request=lora, use_tqdm=False)
     stats = GenerationStats(instances=len(prompts), seconds=time.perf_counter() - start)
@@ -256,12 +269,20 @@ def generate_vllm(
     return outputs, stats
 
 
-def _cuda_without_native_bf16() -> bool:
+#: vLLM's names of the precisions
+VLLM_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def vllm_dtype(precision: str) -> str:
+    """vLLM's ``dtype`` for ``decoding.precision``, resolved on a GPU as for the HF backend (auto:
+    bf16 where native, else fp16); without CUDA (vLLM's CPU backend) ``auto`` is left to vLLM."""
     import torch
 
-    from .training.modelling import native_bf16
+    from .training.modelling import choose_precision
 
-    return torch.cuda.is_available() and not native_bf16()
+    if not torch.cuda.is_available():
+        return "auto" if precision == "auto" else VLLM_DTYPES[precision]
+    return VLLM_DTYPES[choose_precision(precision, True, what="decoding.precision")]
 
 
 def build_prompts(template: Mapping[str, str], task_prompt: str, sources: Sequence[str]) -> list[str]:
@@ -332,7 +353,15 @@ def decode(
         outputs, stats = generate_vllm(weights, adapter, tokenizer_dir, prompts, sources, spec)
         device = "cuda"
     else:
-        lm = load_lm(system_dir, base)
+        lm = load_lm(system_dir, base, spec.precision)
+        log.info(
+            "decode: %d records of %s, batch_size %d, num_beams %d on %s",
+            len(prompts),
+            data,
+            spec.batch_size,
+            spec.num_beams,
+            lm.device,
+        )
         outputs, stats = generate_hf(lm, prompts, sources, spec)
         device = lm.device
     if len(outputs) != len(sources):  # a hard invariant: scoring aligns lines with records
@@ -353,7 +382,14 @@ def decode(
     }
     write_lines(out, outputs)
     write_json(metrics_out, metrics)
-    log.info("decoded %d records in %.1f s -> %s", stats.instances, stats.seconds, out)
+    log.info(
+        "decoded %d records in %.1f s (%.2f instances/s, %.1f tokens/s) -> %s",
+        stats.instances,
+        stats.seconds,
+        metrics["instances_per_second"],
+        metrics["tokens_per_second"],
+        out,
+    )
     return metrics
 
 

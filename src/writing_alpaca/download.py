@@ -49,6 +49,7 @@ Command (see docs/DESIGN.md)::
       * a Hub id (``tatsu-lab/alpaca``), passed to ``datasets.load_dataset(path, name,
         split=split)``.  With ``HF_DATASETS_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``) it is
         read from the local ``datasets`` cache; nothing here overrides those variables.
+        A Hub id is loaded at the source's ``revision`` when it has one.
     ``file:`` URLs are accepted for ``path``.  Local paths never touch the network.
 
 ``gated`` (licence-gated: never fetched)::
@@ -76,7 +77,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import tarfile
 import tempfile
 import time
@@ -95,12 +95,14 @@ from . import settings as S
 from .errors import WritingAlpacaError
 from .hashing import sha256_file
 from .io import atomic_dir, parse_json_arg, write_json, write_jsonl
+from .progress import Progress, stderr_is_tty
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "MANIFEST.json"
 CHUNK_SIZE = 1 << 20
-#: Progress bars are shown when stderr is a terminal, or for files at least this large.
+#: Progress (a bar on a terminal, else log lines) is shown when stderr is a terminal, or for files
+#: at least this large.
 LARGE_FILE_BYTES = 50 * (1 << 20)
 #: HTTP statuses worth retrying; every other HTTP error is permanent.
 RETRY_HTTP_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -115,7 +117,7 @@ _HF_FILE_BUILDERS = {
 }
 _FILE_KEYS = frozenset({"url", "sha256", "name", "extract"})
 _HF_KEYS = frozenset({"path", "name", "split", "file", "data_files"})
-_SOURCE_KEYS = frozenset({"files", "hf", "gated", "licence"})
+_SOURCE_KEYS = frozenset({"files", "hf", "gated", "licence", "revision"})
 
 
 # ---------------------------------------------------------------------------
@@ -141,6 +143,7 @@ class HfSpec:
     split: str
     file: str
     data_files: str | list[str] | dict[str, Any] | None = None
+    revision: str | None = None  # the source's ``revision``: a Hub dataset is loaded at it
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ class SourceSpec:
     hf: HfSpec | None = None
     gated: GatedSpec | None = None
     licence: str | None = None
+    revision: str | None = None  # recorded in the manifest (the files' URLs name it: settings.Source)
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,9 @@ def parse_source_spec(name: str, spec: Any) -> SourceSpec:
     licence = spec.get("licence")
     if licence is not None and not isinstance(licence, str):
         raise WritingAlpacaError(f"{where}.licence: expected a string, got {licence!r}")
+    revision = spec.get("revision")
+    if revision is not None:
+        revision = _check_str(revision, f"{where}.revision")
 
     gated = None
     if spec.get("gated") is not None:
@@ -323,9 +330,9 @@ def parse_source_spec(name: str, spec: Any) -> SourceSpec:
         data_files = h.get("data_files")
         if data_files is not None and not isinstance(data_files, (str, list, dict)):
             raise WritingAlpacaError(f"{hwhere}.data_files: expected a string, list or mapping")
-        hf = HfSpec(_check_str(h["path"], f"{hwhere}.path"), config, split, out_file, data_files)
+        hf = HfSpec(_check_str(h["path"], f"{hwhere}.path"), config, split, out_file, data_files, revision)
 
-    return SourceSpec(name=name, files=tuple(files), hf=hf, gated=gated, licence=licence)
+    return SourceSpec(name=name, files=tuple(files), hf=hf, gated=gated, licence=licence, revision=revision)
 
 
 def _check_scheme(url: str | None, where: str) -> None:
@@ -364,33 +371,12 @@ def resolve_url(url: str, base_dir: str | os.PathLike[str]) -> str:
 # hashes its bytes as they are written, in the same pass)
 
 
-class _NoProgress:
-    def update(self, n: int) -> None:  # noqa: D401 - same interface as tqdm
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int | None, label: str, enabled: bool | None) -> Any:
+def _progress_bar(total: int | None, label: str, enabled: bool | None) -> Progress:
+    """A download's progress (:class:`writing_alpaca.progress.Progress`, in bytes): automatic
+    (``enabled=None``) when stderr is a terminal or the file is large, forced on or off otherwise."""
     if enabled is None:
-        enabled = sys.stderr.isatty() or (total or 0) >= LARGE_FILE_BYTES
-    if not enabled:
-        return _NoProgress()
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm ships with transformers/datasets
-        return _NoProgress()
-    return tqdm(
-        total=total,
-        desc=label,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        file=sys.stderr,
-        mininterval=0.5 if sys.stderr.isatty() else 30.0,
-        leave=False,
-    )
+        enabled = stderr_is_tty() or (total or 0) >= LARGE_FILE_BYTES
+    return Progress(f"download {label}", total, unit="B", log=log, enabled=enabled, announce=False)
 
 
 # ---------------------------------------------------------------------------
@@ -462,16 +448,12 @@ def _fetch_once(url: str, dest: Path, options: FetchOptions) -> Fetched:
             # hashed as the bytes arrive (one pass; the same digest as hashing.sha256_file(dest))
             digest = hashlib.sha256()
             size = 0
-            bar = _progress_bar(expected, dest.name, options.progress)
-            try:
-                with open(part, "wb") as fh:
-                    while chunk := response.read(CHUNK_SIZE):
-                        fh.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
-                        bar.update(len(chunk))
-            finally:
-                bar.close()
+            with _progress_bar(expected, dest.name, options.progress) as bar, open(part, "wb") as fh:
+                while chunk := response.read(CHUNK_SIZE):
+                    fh.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                    bar.update(len(chunk))
         if expected is not None and size != expected:
             raise _TransientError(f"incomplete download: got {size} of {expected} bytes")
         os.replace(part, dest)
@@ -754,7 +736,7 @@ def _load_hf_split(hf: HfSpec, scratch: Path) -> Any:
     if local is not None or hf.data_files is not None:
         target = str(local) if local is not None else hf.path
         return datasets.load_dataset(target, hf.name, data_files=hf.data_files, split=hf.split, cache_dir=str(scratch))
-    return datasets.load_dataset(hf.path, hf.name, split=hf.split)
+    return datasets.load_dataset(hf.path, hf.name, split=hf.split, revision=hf.revision)
 
 
 def _fetch_hf(source: SourceSpec, root: Path) -> list[FileRecord]:
@@ -831,6 +813,7 @@ def download_source(
             "source": name,
             "kind": kind,
             "licence": source.licence,
+            "revision": source.revision,
             "tool": f"writing-alpaca {__version__}",
             "files": [r.to_json() for r in records],
         }
@@ -885,6 +868,7 @@ def register(subparsers: Any) -> None:
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="progress bars (default: when stderr is a terminal or the file is large)",
+        help="download progress: a bar on a terminal, else a log line every 10%% and 30 s "
+        "(default: when stderr is a terminal or the file is large)",
     )
     p.set_defaults(func=_run)

@@ -78,7 +78,7 @@ class Editor:
         if not texts:
             return []
         prompts = build_prompts(self.template, self.instruction, texts)
-        outputs, _ = generate_hf(self.lm, prompts, texts, self.spec)
+        outputs, _ = generate_hf(self.lm, prompts, texts, self.spec, progress=False)  # interactive
         return outputs
 
     def edit_stream(self, lines: Iterable[str]) -> Iterator[str]:

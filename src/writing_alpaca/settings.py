@@ -13,7 +13,8 @@ Cross-field rules that concern one fragment (a vLLM decoding with beams, ``offlo
 exactly one step budget, a test set's format and its path keys) are validators of its class; rules
 that join fragments (names that must exist, a system's LoRA targets against its base model's family,
 ``gpu`` a multiple of ``nodes`` after a system's overrides, a decode job given several GPUs) are in
-:func:`cross_checks`.  ``workflow/schemas/config.schema.json`` is generated from :class:`Config`
+:func:`cross_checks`.  Base models and sources the tables take at a moving revision (a branch or tag,
+or none on a git host) are warnings, not errors (:func:`revision_warnings`, printed by the Snakefile).  ``workflow/schemas/config.schema.json`` is generated from :class:`Config`
 (``writing-alpaca settings schema``; a test checks it is current) for editors and readers.
 
 Only the standard library and pydantic are imported here: the Snakefile imports this module.
@@ -185,6 +186,32 @@ class HfSource(Settings):
     )
 
 
+#: a pinned revision: a full git commit SHA (GitHub, the Hugging Face Hub)
+COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+#: hosts whose URLs name a git revision (a source there without ``revision`` follows a branch)
+GIT_HOSTS = ("github.com", "raw.githubusercontent.com", "huggingface.co", "gitlab.com")
+
+
+def is_commit_sha(revision: Any) -> bool:
+    """Whether ``revision`` pins a commit (40 lowercase hex digits), not a branch or tag."""
+    return isinstance(revision, str) and COMMIT_SHA.match(revision) is not None
+
+
+def url_names_revision(url: str | None, revision: str) -> bool:
+    """Whether an http(s) ``url`` has ``revision`` as one of its path segments (``.../<sha>/file``);
+    other URLs (``file:``, none) are not checked."""
+    if not url or not url.startswith(("http://", "https://")):
+        return True
+    return revision in url.split("?", 1)[0].split("/")[3:]
+
+
+def _url_host(url: str | None) -> str:
+    """``github.com`` of ``https://github.com/...`` (empty for a URL without a host)."""
+    if not url or "://" not in url:
+        return ""
+    return url.split("://", 1)[1].split("/", 1)[0].lower()
+
+
 class Gated(Settings):
     """Licence-gated data: the user requests it and places the files by hand."""
 
@@ -195,7 +222,16 @@ class Gated(Settings):
 class Source(Settings):
     WHERE: ClassVar[str] = "source"
 
-    licence: Str | None = None
+    licence: Str | None = Field(
+        None, description="the data's licence or terms (recorded in the model card of every system trained on it)"
+    )
+    revision: NonEmpty | None = Field(
+        None,
+        description="the upstream revision the files come from: a 40-hex commit SHA pins it; a branch or tag "
+        "(main) follows upstream and is warned at DAG time. Every http(s) URL of `files` must name it as a path "
+        "segment; an `hf` source loads the dataset at it. Recorded in the model cards; null for data that is not "
+        "upstream's at a revision (unversioned hosts, the demo's own files, the rehearsal's stand-ins)",
+    )
     files: Annotated[list[FileEntry], Field(min_length=1)] | None = None
     hf: HfSource | None = None
     gated: Gated | None = None
@@ -214,6 +250,11 @@ class Source(Settings):
                 raise ValueError(f"files.{i}.url: missing (only a gated source's files are placed by hand)")
             if entry.saved_name in seen:
                 raise ValueError(f"files.{i}.name: '{entry.saved_name}' is listed twice")
+            if self.revision is not None and not url_names_revision(entry.url, self.revision):
+                raise ValueError(
+                    f"files.{i}.url: does not name revision '{self.revision}' (a source's http(s) URLs point at "
+                    "its revision: put it in the URL, or set revision: null)"
+                )
             seen.add(entry.saved_name)
         return self
 
@@ -371,9 +412,22 @@ class BuildTiny(Settings):
 class BaseModelSpec(Settings):
     kind: Kind
     hub: NonEmpty | None = Field(None, description="a Hugging Face model repository, fetched by rule fetch_base_model")
-    revision: NonEmpty | None = None
+    revision: NonEmpty | None = Field(
+        None,
+        description="the Hub revision fetched (default main): a 40-hex commit SHA pins the weights; a branch or "
+        "tag (main) follows the repository and is warned at DAG time. The commit actually fetched is recorded in "
+        "resources/models/<base>/fetched_from.json and in the model cards",
+    )
     path: NonEmpty | None = Field(None, description="a model directory placed by you")
     build_tiny: BuildTiny | None = None
+    licence: Str | None = Field(
+        None, description="the model's licence or terms (recorded in the model card of every system built on it)"
+    )
+    licence_id: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9][a-z0-9.+-]*$")] | None = Field(
+        None,
+        description="its Hugging Face licence identifier (apache-2.0, mit, other, ...): the `license:` of the model "
+        "cards' metadata",
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> BaseModelSpec:
@@ -407,6 +461,24 @@ LORA_TARGETS = {
 # --------------------------------------------------------------------------------------
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
+#: ``training.report_to``: where the trainers log their scalars (``none``: nowhere)
+TRACKERS = ("tensorboard", "wandb", "mlflow", "none")
+
+
+def _trackers(value: Any) -> Any:
+    # one name is a list of one; each name known; `none` alone; a name given twice counts once
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"expected a tracker or a list of trackers ({', '.join(TRACKERS)}), got {value!r}")
+    unknown = [n for n in names if n not in TRACKERS]
+    if unknown:
+        raise ValueError(f"unknown tracker {unknown[0]!r} (allowed: {', '.join(TRACKERS)})")
+    if "none" in names and len(set(names)) > 1:
+        raise ValueError(f"'none' (no tracking) cannot be combined with other trackers, got {list(names)}")
+    return tuple(dict.fromkeys(names))
+
+
+ReportTo = Annotated[Literal[TRACKERS] | tuple[Literal[TRACKERS], ...], BeforeValidator(_trackers)]
 
 
 class Lora(Settings):
@@ -575,6 +647,12 @@ class Training(Settings):
         "with dynamic loss scaling (pre-Ampere GPUs such as the paper's V100s; T5 falls back to fp32), fp32 on CPU. "
         "bf16 needs native bf16; bf16 and fp16 need a GPU. Read by the LLM trainer and the baselines' trainers.",
     )
+    report_to: ReportTo = Field(
+        ("tensorboard",),
+        description="experiment tracking of every trainer (the LLMs' and the baselines'): a list of tensorboard "
+        "(event files in results/logs/<system>/), wandb, mlflow (their packages must be installed; configured by "
+        "their environment variables), or none; one name alone is a list of one",
+    )
     seed: NonNegInt | None = Field(None, description="default: the top-level seed")
     lora: Lora = Lora()
     deepspeed: DeepSpeed = DeepSpeed()
@@ -621,6 +699,11 @@ class Decoding(Settings):
     batch_size: PosInt = 16
     max_new_tokens: PosInt = Field(256, description="per answer, at most 2 x the source's tokens + 16")
     backend: Literal["hf", "vllm"] = Field("hf", description="vllm: GPU clusters, greedy only (num_beams: 1)")
+    precision: Precision = Field(
+        "auto",
+        description="the weights' dtype when decoding, either backend: auto = bf16 on a GPU with native bf16, "
+        "fp16 on an older one (the paper's V100s), fp32 on CPU",
+    )
     max_input_tokens: PosInt | None = Field(
         None,
         description="the T5 baseline's encoder input, sub-words (default 1024); the causal LMs' prompts are never cut",
@@ -1010,6 +1093,72 @@ def validate_config(data: Any) -> Config:
     if problems:
         raise SettingsError(problems)
     return cfg
+
+
+# --------------------------------------------------------------------------------------
+# Provenance: what the artefacts take, and which of it follows a moving revision
+# --------------------------------------------------------------------------------------
+def used_by_tables(cfg: Config) -> tuple[list[str], list[str], list[str]]:
+    """The systems, base models and sources that the tables' artefacts take, in config order."""
+    systems: set[str] = set()
+    test_sets: set[str] = set()
+    mixtures: set[str] = {cfg.tables.table3.mixture}
+    for table in Tables.model_fields:
+        spec = getattr(cfg.tables, table)
+        systems.update(getattr(spec, "systems", None) or [])
+        test_sets.update(getattr(spec, "test_sets", None) or [])
+    used_systems = [n for n in cfg.systems if n in systems]
+    bases = [b for b in cfg.base_models if any(cfg.systems[s].base == b for s in used_systems)]
+    mixtures.update(cfg.systems[s].mixture for s in used_systems if cfg.systems[s].method != "none")
+    train_sets: set[str] = set()
+    for m in mixtures:
+        mix = cfg.mixtures.get(m) if m else None
+        if mix is not None:
+            train_sets.update(([mix.generic] if mix.generic else []) + list(mix.writing))
+    for b in bases:
+        if cfg.base_models[b].build_tiny is not None:
+            train_sets.update(cfg.base_models[b].build_tiny.corpus_from)
+    wanted = {cfg.test_sets[d].source for d in test_sets if d in cfg.test_sets}
+    wanted |= {cfg.train_sets[t].source for t in train_sets if t in cfg.train_sets}
+    return used_systems, bases, [s for s in cfg.sources if s in wanted]
+
+
+def revision_warnings(cfg: Config) -> list[str]:
+    """One ``key: message`` line per base model or source the artefacts take whose revision can
+    move under the run (a branch or tag, or none on a git host): the Snakefile prints them as
+    warnings at ``snakemake -n`` (not errors: a user may need ``main``)."""
+    _, bases, sources = used_by_tables(cfg)
+    lines: list[str] = []
+    for name in bases:
+        base = cfg.base_models[name]
+        if base.hub is None:
+            continue
+        if base.revision is None:
+            lines.append(
+                f"base_models.{name}.revision: not set: {base.hub} is fetched at main, which can move "
+                "(pin a 40-hex commit SHA)"
+            )
+        elif not is_commit_sha(base.revision):
+            lines.append(
+                f"base_models.{name}.revision: '{base.revision}' is a branch or tag, not a commit SHA: "
+                f"{base.hub} can change under it (pin a 40-hex commit)"
+            )
+    for name in sources:
+        src = cfg.sources[name]
+        if src.revision is not None:
+            if not is_commit_sha(src.revision):
+                lines.append(
+                    f"sources.{name}.revision: '{src.revision}' is a branch or tag, not a commit SHA: "
+                    "its files can change under it (pin a 40-hex commit)"
+                )
+            continue
+        hosts = sorted({_url_host(f.url) for f in src.files or []} & set(GIT_HOSTS))
+        if hosts:
+            lines.append(
+                f"sources.{name}.revision: not set, but its URLs are on {', '.join(hosts)}: "
+                "name the commit they point at"
+            )
+    return lines
 
 
 # --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ A trained system (``results/models/{system}/``) holds::
     adapter/ | model/      LoRA adapter (peft) or full weights, each with the tokenizer
     deepspeed.json         the LLM trainer's generated DeepSpeed config (ZeRO stage > 0 only)
     train_metrics.json     the run's cost and loss (:data:`TRAIN_METRICS_JSON`)
+    card.json, README.md   the model card: its record and the Hugging Face card (:mod:`writing_alpaca.cards`)
     system.json            written last: its presence marks a complete system (:data:`SYSTEM_JSON`)
 
 ``system.json`` is :class:`SystemInfo`::
@@ -22,7 +23,7 @@ prompts (config ``tasks.<task>.prompt``): ``writing-alpaca edit`` and ``decode``
 the system directory, so a trained system needs no second copy of them.
 
 Writers: :func:`start_system` (a run begins: removes a stale ``system.json``) and
-:func:`write_system` (``train_metrics.json``, then ``system.json``), after checking the record
+:func:`write_system` (the model card, ``train_metrics.json``, then ``system.json``), after checking the record
 with the same checks :func:`read_system` applies when it reads one back (:func:`check_system`,
 which a trainer also calls before it starts).  Every problem with a
 ``system.json`` (missing, not JSON, incomplete, inconsistent) is one
@@ -238,10 +239,19 @@ def check_system(info: SystemInfo, out: str | Path) -> SystemInfo:
     return info
 
 
-def write_system(out: str | Path, info: SystemInfo, metrics: Mapping[str, Any]) -> Path:
-    """Write ``train_metrics.json`` then ``system.json`` (last: it marks ``out`` complete)."""
+def write_system(
+    out: str | Path, info: SystemInfo, metrics: Mapping[str, Any], card: Mapping[str, Any] | None = None
+) -> Path:
+    """Write the model card (``card.json``, ``README.md``), ``train_metrics.json``, then
+    ``system.json`` (last: it marks ``out`` complete).
+
+    ``card`` is what the trainer's command knows of the run's provenance
+    (:func:`writing_alpaca.cards.training_card`); without it the card has only this record's fields."""
+    from .cards import complete_card, write_card
+
     out = Path(out)
     check_system(info, out)  # never write what read_system would refuse
+    write_card(out, complete_card(card, info, metrics, out))
     write_json(out / TRAIN_METRICS_JSON, dict(metrics))
     write_json(out / SYSTEM_JSON, info.as_dict())
     return out / SYSTEM_JSON

@@ -21,18 +21,50 @@ def add_cache_dir_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_logging_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """``--logging-dir`` of the trainers (TensorBoard's event files, training.report_to)."""
+    parser.add_argument(
+        "--logging-dir",
+        default=None,
+        help="TensorBoard's event files when training.report_to has tensorboard (the workflow's "
+        "results/logs/<system>; kept across attempts: a resumed run appends); default: NAME.logs beside "
+        "--checkpoint-dir",
+    )
+
+
+def add_card_argument(parser: argparse.ArgumentParser) -> None:
+    """``--card`` of the trainers: what the system's model card needs from the config."""
+    parser.add_argument(
+        "--card",
+        default=None,
+        help="JSON: the model card's provenance from the config ({system, base_model: {name, hub, revision, "
+        "licence, ...}, mixture, train_sets: [{name, task, source, licence, revision, urls, n}]}; the workflow's "
+        "card_spec()), written with the run's settings and metrics into OUT/README.md (writing_alpaca.cards); "
+        "without it the card names what the command knows",
+    )
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .cards import parse_card_arg, training_card
     from .training.config import TrainConfig
     from .training.recipe import train
 
-    config = TrainConfig.from_fragments(
-        args.system,
-        parse_json_arg(args.spec, "--spec"),
-        parse_json_arg(args.training, "--training"),
-        parse_json_arg(args.template, "--template"),
-        seed=args.seed,
-    )
+    spec = parse_json_arg(args.spec, "--spec")
+    training = parse_json_arg(args.training, "--training")
+    template = parse_json_arg(args.template, "--template")
+    config = TrainConfig.from_fragments(args.system, spec, training, template, seed=args.seed)
     prompts = parse_json_object(args.prompts, "--prompts {task: instruction}")
+    card = training_card(
+        parse_card_arg(args.card, args.system),
+        system=args.system,
+        kind="causal_lm",
+        method=config.method,
+        settings={"spec": spec, "training": training, "template": template, "prompts": prompts, "seed": args.seed},
+        hyperparameters={k: v for k, v in config.fingerprint().items() if k not in ("system", "template")},
+        base=args.base,
+        data=args.data,
+        out=args.out,
+    )
     train(
         config,
         args.base,
@@ -41,6 +73,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         checkpoint_dir=args.checkpoint_dir,
         prompts=prompts,
         cache_dir=args.cache_dir,
+        logging_dir=args.logging_dir,
+        card=card,
     )
     return 0
 
@@ -78,6 +112,8 @@ def register(subparsers) -> None:
         help="where checkpoints live until the run succeeds (default: .OUT.checkpoints beside --out)",
     )
     add_cache_dir_argument(parser)
+    add_logging_dir_argument(parser)
+    add_card_argument(parser)
     parser.add_argument("--seed", type=int, default=None, help="overrides training.seed (default 42)")
     parser.set_defaults(func=_cmd_train)
 

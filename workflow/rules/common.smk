@@ -36,6 +36,15 @@ def validate_config(cfg):
 
 SETTINGS = validate_config(config)
 
+# Provenance: a base model or source the artefacts take at a branch or tag (not a commit) can change
+# under the run. A warning, not an error (a user may need `main`); jobs on a cluster parse this file
+# again, and stay quiet (docs/PAPER.md, "Provenance: pinned and unpinned revisions").
+if getattr(workflow, "is_main_process", False):  # (tests load these helpers with a stand-in workflow)
+    from snakemake.logging import logger
+
+    for _line in S.revision_warnings(SETTINGS):
+        logger.warning(f"unpinned revision: {_line}")
+
 
 def table_decodings(cfg):
     """Every table with systems decodes with the top-level `decoding` unless it names its own."""
@@ -158,6 +167,9 @@ TRAINED_LM = systems_where(kind={"causal_lm"}, method={"lora", "full"})
 UNTRAINED_LM = systems_where(kind={"causal_lm"}, method={"none"})
 BASELINES = systems_where(kind={"seq2seq", "gector"})
 BUILT_BASES = [n for n, b in config["base_models"].items() if "build_tiny" in b]
+# decodings by backend: `vllm` ones run in envs/vllm.yaml (rules decode_vllm, decode_free_vllm)
+VLLM_DECODINGS = [n for n, d in SETTINGS.decodings.items() if d.backend == "vllm"]
+HF_DECODINGS = [n for n in config["decodings"] if n not in VLLM_DECODINGS]
 HUB_BASES = [n for n, b in config["base_models"].items() if "hub" in b]
 
 
@@ -192,7 +204,7 @@ def postprocess_flag(dataset):
 
 
 # The keys of `training:` (besides `baselines.<kind>`) that the baselines' trainers read.
-BASELINE_TRAINING_KEYS = ("precision",)
+BASELINE_TRAINING_KEYS = ("precision", "report_to")
 
 
 def training_for(name):
@@ -288,6 +300,12 @@ def checkpoint_dir(system_name):
 TOKENISED_CACHE = "results/cache/tokenised"
 
 
+def logging_dir(system_name):
+    """Where a training run's TensorBoard event files go (training.report_to): outside its declared
+    output, so that a resumed run appends to them; one directory per system (a fresh run empties it)."""
+    return f"results/logs/{system_name}"
+
+
 # --------------------------------------------------------------------------------------
 # Targets
 # --------------------------------------------------------------------------------------
@@ -316,12 +334,32 @@ def paper_results_file():
 
 
 def figure_targets():
-    return [f"results/figures/{f}.{ext}" for f in ("figure1", "cost_quality") for ext in FIGURE_FORMATS]
+    return [
+        f"results/figures/{f}.{ext}" for f in ("figure1", "cost_quality") for ext in FIGURE_FORMATS
+    ] + training_figure_targets()
+
+
+def table_systems():
+    """The systems some table (or figure) shows, in the config's order: those the DAG builds."""
+    shown = {s for spec in config["tables"].values() if isinstance(spec, dict) for s in spec.get("systems") or []}
+    return [s for s in config["systems"] if s in shown]
+
+
+# Each trained system's training curves (the render_training rule) are drawn from its TensorBoard
+# logs; there are none unless training.report_to has tensorboard.
+TRAINING_CURVES = [s for s in table_systems() if system(s)["method"] != "none"]
+
+
+def training_figure_targets():
+    if "tensorboard" not in SETTINGS.training.report_to:
+        return []
+    return [f"results/figures/training/{s}.{ext}" for s in TRAINING_CURVES for ext in FIGURE_FORMATS]
 
 
 def artefact_targets():
-    """Every table and figure of the paper: what the costs table (cost_targets) measures."""
-    return table_targets() + case_table_targets() + figure_targets()
+    """Every table and figure of the paper and the trained systems' model cards: what the costs
+    table (cost_targets) measures."""
+    return table_targets() + case_table_targets() + figure_targets() + card_targets()
 
 
 def all_targets():
@@ -391,6 +429,18 @@ def figure_outputs(name):
     prefix = f"results/figures/{name}"
     return {
         "png": report(f"{prefix}.png", caption=f"../report/{name}.rst", category="Figures"),
+        "pdf": f"{prefix}.pdf",
+        "csv": f"{prefix}.csv",
+    }
+
+
+def training_figure_outputs():
+    """A system's training curves (PNG, PDF, CSV); the PNG goes into the report, one per system."""
+    prefix = "results/figures/training/{system}"
+    return {
+        "png": report(
+            f"{prefix}.png", caption="../report/training.rst", category="Training", labels={"system": "{system}"}
+        ),
         "pdf": f"{prefix}.pdf",
         "csv": f"{prefix}.csv",
     }
@@ -580,6 +630,85 @@ def benchmark_files(wildcards=None):
 def costs_systems():
     """What the costs table prints of the systems: their labels, in the config's order."""
     return {name: {"label": spec["label"]} for name, spec in config["systems"].items()}
+
+
+# ---- model cards (writing_alpaca.cards): train.smk passes card_spec, render.smk renders the scores
+def card_spec(name):
+    """What a trained system's model card needs from the config, which its trainer cannot know
+    (`--card`): the base model (name, Hub id, revision used, licence) and the mixture's train sets
+    with their sources' licences, revisions, the URLs of the files they read and sample sizes.
+    Display-only keys (labels, titles) stay out: the train job reruns when its params change;
+    rule render_card adds the label when it renders the card with the scores."""
+    spec = system(name)
+    base = config["base_models"][spec["base"]]
+    train_sets = []
+    for ts in mixture_train_sets(spec["mixture"]) if spec.get("mixture") else []:
+        entry = config["train_sets"][ts]
+        src = config["sources"][entry["source"]]
+        files = [f for f in src.get("files") or [] if f.get("url")]
+        read = {entry.get(k) for k in ("path", "src", "tgt")} | set(entry.get("paths") or [])
+        # the files the train set reads, or the archives they come out of
+        urls = [f["url"] for f in files if (f.get("name") or f["url"].rsplit("/", 1)[-1]) in read]
+        train_sets.append(
+            {
+                "name": ts,
+                "task": entry["task"],
+                "source": entry["source"],
+                "licence": src.get("licence"),
+                "revision": src.get("revision"),
+                "urls": urls or [f["url"] for f in files if f.get("extract")] or [f["url"] for f in files],
+                "n": entry.get("n"),
+                "gated": src.get("gated") is not None,
+            }
+        )
+    hub = base.get("hub")
+    return {
+        "system": name,
+        "base_model": {
+            "name": spec["base"],
+            "hub": hub,
+            # what rule fetch_base_model asks the Hub for
+            "revision": (base.get("revision") or "main") if hub else base.get("revision"),
+            "path": base.get("path"),
+            "built": base.get("build_tiny") is not None,
+            "licence": base.get("licence"),
+            "licence_id": base.get("licence_id"),
+        },
+        "mixture": spec.get("mixture"),
+        "train_sets": train_sets,
+    }
+
+
+# The trained systems some table shows: each gets results/cards/<system>.md (rule render_card).
+CARD_SYSTEMS = [s for s in table_systems() if system(s)["method"] != "none"]
+
+
+def card_targets():
+    return [f"results/cards/{s}.md" for s in CARD_SYSTEMS]
+
+
+def system_score_files(name):
+    """Every score file of a system that the config's tables take (each decoding, each test set)."""
+    files = []
+    for spec in config["tables"].values():
+        if name in (spec.get("systems") or []):
+            for ds in spec.get("test_sets") or []:
+                path = f"results/scores/{name}/{spec['decoding']}/{ds}.json"
+                if path not in files:
+                    files.append(path)
+    return files
+
+
+def card_test_sets(name):
+    """render_card's --test-sets: the titles, tasks and metrics of a system's test sets, with the
+    licence and revision of their sources (the evaluation data's provenance)."""
+    out = {}
+    for path in system_score_files(name):
+        ds = Path(path).stem
+        entry, src = test_set(ds), config["sources"][test_set(ds)["source"]]
+        out[ds] = {k: entry[k] for k in ("title", "task", "metric") if k in entry}
+        out[ds].update(source=entry["source"], licence=src.get("licence"), revision=src.get("revision"))
+    return out
 
 
 # ---- used by train.smk

@@ -13,7 +13,7 @@ rule decode:
         benchmark_file("decode", "decode", "system", "decoding", "dataset")
     wildcard_constraints:
         system=alternatives(TRAINED_LM + UNTRAINED_LM),
-        decoding=alternatives(config["decodings"]),
+        decoding=alternatives(HF_DECODINGS),
         dataset=alternatives(config["test_sets"]),
     conda:
         "../../envs/train.yaml"
@@ -30,6 +30,19 @@ rule decode:
     shell:
         "writing-alpaca {params.command} {params.model_flag} {input.model:q} --data {input.data:q} "
         "--decoding {params.decoding:q} {params.extra} --out {output.text:q} --metrics {output.metrics:q} > {log} 2>&1"
+
+
+# `backend: vllm` decodings: the same command in vLLM's own environment (its torch and
+# transformers differ from the training environment's).
+use rule decode as decode_vllm with:
+    benchmark:
+        benchmark_file("decode", "decode_vllm", "system", "decoding", "dataset")
+    wildcard_constraints:
+        system=alternatives(TRAINED_LM + UNTRAINED_LM),
+        decoding=alternatives(VLLM_DECODINGS),
+        dataset=alternatives(config["test_sets"]),
+    conda:
+        "../../envs/vllm.yaml"
 
 
 # The Table-7 baselines decode through their own command (no prompt template).
@@ -62,7 +75,7 @@ rule decode_free:
         benchmark_file("decode", "decode_free", "system", "decoding", "table")
     wildcard_constraints:
         system=alternatives(TRAINED_LM + UNTRAINED_LM),
-        decoding=alternatives(config["decodings"]),
+        decoding=alternatives(HF_DECODINGS),
         table=alternatives(FREE_TABLES),
     conda:
         "../../envs/train.yaml"
@@ -79,3 +92,14 @@ rule decode_free:
         "writing-alpaca decode {params.model_flag} {input.model:q} --data {input.data:q} "
         "--decoding {params.decoding:q} {params.extra} --out {output.text:q} "
         "--metrics {output.metrics:q} > {log} 2>&1"
+
+
+use rule decode_free as decode_free_vllm with:
+    benchmark:
+        benchmark_file("decode", "decode_free_vllm", "system", "decoding", "table")
+    wildcard_constraints:
+        system=alternatives(TRAINED_LM + UNTRAINED_LM),
+        decoding=alternatives(VLLM_DECODINGS),
+        table=alternatives(FREE_TABLES),
+    conda:
+        "../../envs/vllm.yaml"

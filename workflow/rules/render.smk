@@ -1,5 +1,5 @@
 # The paper's artefacts: Tables 2-8, Figure 1 and the cost-vs-quality figure, and Tables 4, 5, 7
-# beside the paper's own numbers (*_vs_paper).
+# beside the paper's own numbers (*_vs_paper); each trained system's training curves.
 # Every table comes as Markdown, LaTeX (booktabs) and CSV; every figure as PNG, PDF and CSV.
 # One rule per artefact, so that `snakemake results/tables/table4.md` builds only its ancestors.
 # Each rule's inputs are named by kind, and `writing-alpaca render` takes each kind under the
@@ -170,6 +170,36 @@ use rule render_table2 as render_cost_quality with:
         inputs=inputs_by_kind,
 
 
+# Each trained system's loss and learning rate against the step, from the TensorBoard scalars its
+# trainer logged (results/logs/<system>/, training.report_to: tensorboard). The logs are no declared
+# output of the train rules (a resumed run appends to them): the system directory is the input,
+# complete once its logs are.
+rule render_training:
+    input:
+        train_metrics="results/models/{system}",
+    output:
+        **training_figure_outputs(),
+    log:
+        "logs/render/training/{system}.log",
+    benchmark:
+        benchmark_file("render", "render_training", "system")
+    wildcard_constraints:
+        system=alternatives(TRAINING_CURVES),
+    conda:
+        "../../envs/render.yaml"
+    threads: res("render", "threads")
+    resources:
+        mem_mb=res("render", "mem_mb"),
+        runtime=res("render", "runtime"),
+    params:
+        prefix=lambda wildcards, output: os.path.splitext(output[0])[0],
+        systems=lambda wildcards: as_json({wildcards.system: {"label": system(wildcards.system)["label"]}}),
+        logs=lambda wildcards: logging_dir(wildcards.system),
+    shell:
+        "writing-alpaca render training --system {wildcards.system} --systems {params.systems:q} "
+        "--logs {params.logs:q} --train-metrics {input.train_metrics:q} --out-prefix {params.prefix} > {log} 2>&1"
+
+
 # Case studies: Table 6 (two systems' outputs on seeded inputs of each test set) and Table 8
 # (seeded entity-touching corrections of the Figure-1 systems).
 use rule render_table2 as render_table6 with:
@@ -224,4 +254,38 @@ rule render_costs:
         systems=lambda wildcards: as_json(costs_systems()),
     shell:
         "writing-alpaca render costs --systems {params.systems:q} --benchmarks {input.benchmarks:q} "
+        "--out-prefix {params.prefix} > {log} 2>&1"
+
+
+# Each trained system's model card with this run's scores: its README.md (written when training
+# ended, before any score existed: it says where they will be) with a table of every score the
+# config's tables take of it, and the test data's licences.
+rule render_card:
+    input:
+        train_metrics="results/models/{system}",
+        scores=lambda wildcards: system_score_files(wildcards.system),
+    output:
+        "results/cards/{system}.md",
+    log:
+        "logs/render/card/{system}.log",
+    benchmark:
+        benchmark_file("render", "render_card", "system")
+    wildcard_constraints:
+        system=alternatives(CARD_SYSTEMS),
+    conda:
+        "../../envs/render.yaml"
+    threads: res("render", "threads")
+    resources:
+        mem_mb=res("render", "mem_mb"),
+        runtime=res("render", "runtime"),
+    params:
+        prefix=lambda wildcards, output: os.path.splitext(output[0])[0],
+        spec=lambda wildcards: as_json({"system": wildcards.system}),
+        systems=lambda wildcards: as_json({wildcards.system: {"label": system(wildcards.system)["label"]}}),
+        test_sets=lambda wildcards: as_json(card_test_sets(wildcards.system)),
+        tasks=lambda wildcards: as_json({t: {"label": v.get("label", t)} for t, v in config["tasks"].items()}),
+        inputs=inputs_by_kind,
+    shell:
+        "writing-alpaca render card --spec {params.spec:q} --systems {params.systems:q} "
+        "--test-sets {params.test_sets:q} --tasks {params.tasks:q} {params.inputs} "
         "--out-prefix {params.prefix} > {log} 2>&1"

@@ -19,7 +19,9 @@ rule fetch_base_model:
         runtime=res("download", "runtime"),
     params:
         repo=lambda wildcards: config["base_models"][wildcards.base]["hub"],
-        revision=lambda wildcards: config["base_models"][wildcards.base].get("revision", "main"),
+        # a commit SHA pins the weights; a branch (main, the default) is warned at DAG time, and the
+        # commit it resolves to is recorded in the model's fetched_from.json (and the model cards)
+        revision=lambda wildcards: config["base_models"][wildcards.base].get("revision") or "main",
     shell:
         "writing-alpaca fetch-model --repo {params.repo:q} --revision {params.revision:q} --out {output:q} > {log} 2>&1"
 
@@ -79,16 +81,19 @@ rule train:
         command="train",
         spec=lambda wildcards: as_json(system(wildcards.system)),
         training=lambda wildcards: as_json(training_for(wildcards.system)),
+        # the model card's provenance (base model, data sources, licences, revisions): OUT/README.md
+        card=lambda wildcards: as_json(card_spec(wildcards.system)),
         # template and task prompts end up in system.json: decode and edit take them from there
         extra=lambda wildcards: (
             f"--template {shlex.quote(as_json(config['template']))} "
             f"--prompts {shlex.quote(as_json(task_prompts()))} "
             f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))} "
-            f"--cache-dir {TOKENISED_CACHE}"
+            f"--cache-dir {TOKENISED_CACHE} "
+            f"--logging-dir {shlex.quote(logging_dir(wildcards.system))}"
         ),
     shell:
         "{params.launcher} {params.command} --system {wildcards.system} --spec {params.spec:q} "
-        "--training {params.training:q} {params.extra} --base {input.base:q} "
+        "--training {params.training:q} {params.extra} --card {params.card:q} --base {input.base:q} "
         "--data {input.data:q} --out {output:q} > {log} 2>&1"
 
 
@@ -103,7 +108,9 @@ use rule train as train_baseline with:
         command="baselines train",
         spec=lambda wildcards: as_json(system(wildcards.system)),
         training=lambda wildcards: as_json(training_for(wildcards.system)),
+        card=lambda wildcards: as_json(card_spec(wildcards.system)),
         # data-parallel under the same launcher; checkpoints and resuming as the LLM trainer's
         extra=lambda wildcards: (
-            f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))} --cache-dir {TOKENISED_CACHE}"
+            f"--checkpoint-dir {shlex.quote(checkpoint_dir(wildcards.system))} --cache-dir {TOKENISED_CACHE} "
+            f"--logging-dir {shlex.quote(logging_dir(wildcards.system))}"
         ),

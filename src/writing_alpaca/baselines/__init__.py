@@ -2,7 +2,7 @@
 
 Commands (``writing-alpaca baselines ...``):
 
-* ``train --system NAME --spec JSON --training JSON --base DIR --data X.jsonl --out DIR [--checkpoint-dir DIR] [--cache-dir DIR]``
+* ``train --system NAME --spec JSON --training JSON --base DIR --data X.jsonl --out DIR [--checkpoint-dir DIR] [--cache-dir DIR] [--logging-dir DIR]``
   (one process, or data-parallel under torchrun; checkpoints every ``save_steps``, SIGTERM /
   SIGUSR1 checkpoint and exit with status 2, re-running resumes)
   ``spec`` is ``systems.<name>`` (``kind: seq2seq|gector``, ``method: full``); ``training`` is
@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import WritingAlpacaError
 from ..io import parse_json_object
 from ..systems import BASELINE_KINDS, read_system
-from ..train import add_cache_dir_argument
+from ..train import add_cache_dir_argument, add_card_argument, add_logging_dir_argument
 from .common import KINDS, check_kind
 
 
@@ -42,6 +42,20 @@ def _train(args: argparse.Namespace) -> int:
         from . import seq2seq as module
     else:
         from . import gector as module
+    from ..cards import parse_card_arg, training_card
+    from .common import hyperparameters
+
+    card = training_card(
+        parse_card_arg(args.card, args.system),
+        system=args.system,
+        kind=kind,
+        method="full",
+        settings={"spec": spec, "training": training},
+        hyperparameters={**hyperparameters(kind, training), "precision": training.get("precision", "auto")},
+        base=args.base,
+        data=args.data,
+        out=args.out,
+    )
     module.train(
         system=args.system,
         spec=spec,
@@ -51,6 +65,8 @@ def _train(args: argparse.Namespace) -> int:
         out=args.out,
         checkpoint_dir=args.checkpoint_dir,
         cache_dir=args.cache_dir,
+        logging_dir=args.logging_dir,
+        card=card,
     )
     return 0
 
@@ -103,6 +119,8 @@ def register(subparsers) -> None:
         "re-running resumes from the newest complete one",
     )
     add_cache_dir_argument(p)
+    add_logging_dir_argument(p)
+    add_card_argument(p)
     p.set_defaults(func=_train)
 
     p = sub.add_parser("decode", help="correct a test set with a trained baseline")

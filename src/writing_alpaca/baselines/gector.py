@@ -39,6 +39,7 @@ from .. import settings as S
 from ..errors import WritingAlpacaError
 from ..io import atomic_dir, read_json, write_json, write_lines
 from ..systems import BASELINE_KINDS, SystemInfo, read_system, write_system
+from ..training import tracking
 from ..training.cache import remove_stale
 from ..training.checkpoints import (
     ACCOUNTING,
@@ -386,8 +387,11 @@ def train(
     out: str | Path,
     checkpoint_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    logging_dir: str | Path | None = None,
+    card: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train a GECToR tagger on the pairs of ``data`` from the encoder ``base``; write ``out``.
+    """Train a GECToR tagger on the pairs of ``data`` from the encoder ``base``; write ``out``
+    (with ``card``, :func:`writing_alpaca.cards.training_card`, as its model card).
 
     The pairs are aligned into tags and tokenised once into an Arrow cache (``cache_dir``, shared
     by runs, or inside the checkpoint directory) that every rank memory-maps
@@ -402,6 +406,10 @@ def train(
     SIGTERM/SIGUSR1, then :class:`~writing_alpaca.training.checkpoints.TrainingInterrupted`)
     go to ``checkpoint_dir``; re-running resumes from the newest complete one.  On CPU a
     resumed run ends with the weights of an uninterrupted one.
+
+    Rank 0 logs loss and learning rates at the logging steps to ``training.report_to``
+    (:class:`~writing_alpaca.training.tracking.Tracker`; TensorBoard into ``logging_dir``, default
+    :func:`~writing_alpaca.training.tracking.default_logging_dir`, appending when the run resumes).
     """
     stopper = StopOnSignal()
     stopper.install()  # from the start: a signal during loading stops the run after its first step
@@ -414,13 +422,17 @@ def train(
             out=out,
             checkpoint_dir=checkpoint_dir,
             cache_dir=cache_dir,
+            logging_dir=logging_dir,
+            card=card,
             stopper=stopper,
         )
     finally:
         stopper.restore()
 
 
-def _train(*, system, training, base, data, out, checkpoint_dir, cache_dir, stopper: StopOnSignal) -> dict[str, Any]:
+def _train(
+    *, system, training, base, data, out, checkpoint_dir, cache_dir, logging_dir, card=None, stopper: StopOnSignal
+) -> dict[str, Any]:
     import pyarrow.compute as pc
     import torch
     from torch.nn.parallel import DistributedDataParallel
@@ -431,6 +443,8 @@ def _train(*, system, training, base, data, out, checkpoint_dir, cache_dir, stop
     started_clock = time.monotonic()
     out, data = Path(out), Path(data)
     hp = common.hyperparameters("gector", training)
+    trackers = tracking.report_to_setting(training)
+    tracking.check_available(trackers)
     precision = choose_precision(precision_setting(training))
     device, dtype = common.device_and_dtype(precision)
     device = common.init_distributed(device)
@@ -478,6 +492,16 @@ def _train(*, system, training, base, data, out, checkpoint_dir, cache_dir, stop
     if resume is not None:
         state = _load_checkpoint(resume, model, optimizer, scaler, rank, device)
         say("resuming from %s (step %d of %d)", resume, state.global_step, hp["max_steps"])
+    logging_dir = Path(logging_dir) if logging_dir is not None else tracking.default_logging_dir(out, checkpoints.path)
+    tracking.prepare_logging_dir(logging_dir, trackers, resumed=resume is not None, is_main=is_main)
+    tracker = tracking.Tracker(
+        trackers,
+        logging_dir,
+        system,
+        params=hp,
+        resumed_step=state.global_step if resume is not None else None,
+        enabled=is_main,
+    )
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100, label_smoothing=hp["label_smoothing"])
     accumulation = hp["batch_size"] // hp["micro_batch_size"]  # micro-batches per global batch
     local_accumulation = accumulation // world  # hyperparameters() checked the divisibility
@@ -544,6 +568,14 @@ def _train(*, system, training, base, data, out, checkpoint_dir, cache_dir, stop
             step_loss = _mean_over_ranks(step_loss, device)  # every rank logs at the same steps
             state.loss_history.append(round(step_loss, 6))
             say("step %d/%d loss %.4f", done, hp["max_steps"], step_loss)
+            tracker.log(
+                {
+                    tracking.LOSS: step_loss,
+                    tracking.LEARNING_RATE: lrs[1],  # the tag heads' (trained at every step)
+                    tracking.ENCODER_LEARNING_RATE: lrs[0],  # 0 while the encoder is frozen
+                },
+                done,
+            )
         stop = stopper.stop_requested(device)
         if done < hp["max_steps"] and (stop or (hp["save_steps"] and done % hp["save_steps"] == 0)):
             path = checkpoints.path / f"checkpoint-{done}"
@@ -553,12 +585,14 @@ def _train(*, system, training, base, data, out, checkpoint_dir, cache_dir, stop
                 _rotate(checkpoints)
             if stop:
                 bookkeeper.update(state, outcome="interrupted")
+                tracker.close()
                 raise TrainingInterrupted(
                     f"{system}: stopped by {stopper.name or 'a request'} at step {done} of {hp['max_steps']}; "
                     f"checkpoint saved in {checkpoints.path}: run the same command again to resume"
                 )
         bookkeeper.on_step_end(None, state, None)
     bookkeeper.on_train_end(None, state, None)
+    tracker.close()
     del forward
 
     if is_main:
@@ -583,7 +617,7 @@ def _train(*, system, training, base, data, out, checkpoint_dir, cache_dir, stop
                 "hyperparameters": hp,
             },
         )
-        _save(model, tokenizer, labels, hp, verbs, out, system=system, base=base, metrics=metrics)
+        _save(model, tokenizer, labels, hp, verbs, out, system=system, base=base, metrics=metrics, card=card)
         checkpoints.remove()
     else:
         metrics = {}
@@ -591,7 +625,7 @@ def _train(*, system, training, base, data, out, checkpoint_dir, cache_dir, stop
     return metrics
 
 
-def _save(model, tokenizer, labels, hp, verbs, out, *, system, base, metrics) -> None:
+def _save(model, tokenizer, labels, hp, verbs, out, *, system, base, metrics, card=None) -> None:
     from safetensors.torch import save_file
 
     with atomic_dir(out) as tmp:
@@ -612,7 +646,7 @@ def _save(model, tokenizer, labels, hp, verbs, out, *, system, base, metrics) ->
                 **{k: hp[k] for k in INFERENCE_KEYS},
             },
         )
-        write_system(tmp, SystemInfo.baseline(system, "gector", base), metrics)  # system.json last
+        write_system(tmp, SystemInfo.baseline(system, "gector", base), metrics, card=card)  # system.json last
 
 
 # ---------------------------------------------------------------------------- inference
@@ -630,8 +664,10 @@ def predict_tags(
     batch_size: int,
     device,
     dtype,
+    progress: Any = None,
 ) -> tuple[list[list[str]], int]:
-    """One round: a tag for ``$START`` and each (untruncated) word; and the sub-words processed."""
+    """One round: a tag for ``$START`` and each (untruncated) word; and the sub-words processed
+    (``progress``: a :class:`writing_alpaca.progress.Progress` told of each batch)."""
     import torch
 
     encoded = _encode(tokenizer, sentences, max_length)
@@ -656,6 +692,8 @@ def predict_tags(
                     result[i] = [KEEP] * len(positions)
                 else:
                     result[i] = [labels[j] for j in tag_probs[row, positions].argmax(-1).tolist()]
+            if progress is not None:
+                progress.update(len(batch))
     return result, tokens
 
 
@@ -671,13 +709,17 @@ def correct(
     dtype,
 ) -> tuple[list[str], int]:
     """Iteratively correct whitespace-tokenised sentences; returns outputs and sub-words processed."""
+    from ..progress import Progress
+
     current = [s.split() for s in sentences]
     active = list(range(len(current)))
     tokens = 0
     labels = settings["labels"]
-    for _ in range(int(settings["iterations"])):
+    rounds = int(settings["iterations"])
+    for k in range(rounds):
         if not active:
             break
+        progress = Progress(f"decode round {k + 1}/{rounds}", len(active), unit="sentences", log=log, announce=False)
         predictions, used = predict_tags(
             model,
             tokenizer,
@@ -689,7 +731,9 @@ def correct(
             batch_size=batch_size,
             device=device,
             dtype=dtype,
+            progress=progress,
         )
+        progress.close()
         tokens += used
         still = []
         for i, tags in zip(active, predictions):
@@ -725,6 +769,14 @@ def decode(
     device, dtype = common.device_and_dtype(choose_precision("auto", what="decoding"))
     model = model.to(device=device, dtype=dtype or torch.float32).eval()
     records = common.load_sources(data)
+    log.info(
+        "decode: %d records of %s, batch_size %d, up to %s rounds on %s",
+        len(records),
+        data,
+        batch_size,
+        settings["iterations"],
+        device,
+    )
     started = time.perf_counter()
     outputs, tokens = correct(
         model,

@@ -19,6 +19,7 @@ from typing import Any
 from .. import settings as S
 from ..io import atomic_dir, read_json, write_json, write_lines
 from ..systems import BASELINE_KINDS, SystemInfo, read_system, write_system
+from ..training import tracking
 from ..training.cache import remove_stale
 from ..training.checkpoints import (
     ACCOUNTING,
@@ -28,6 +29,7 @@ from ..training.checkpoints import (
     CheckpointDir,
     StopOnSignal,
     TrainingInterrupted,
+    checkpoint_step,
 )
 from . import common
 
@@ -145,8 +147,14 @@ def train(
     out: str | Path,
     checkpoint_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    logging_dir: str | Path | None = None,
+    card: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune a seq2seq base model on the pairs of ``data``; write the system dir ``out``.
+    """Fine-tune a seq2seq base model on the pairs of ``data``; write the system dir ``out``
+    (with ``card``, :func:`writing_alpaca.cards.training_card`, as its model card).
+
+    Loss and learning rate go to ``training.report_to`` (TensorBoard: into ``logging_dir``, default
+    :func:`~writing_alpaca.training.tracking.default_logging_dir`; a resumed run appends).
 
     The pairs are tokenised once into an Arrow cache (``cache_dir``, shared by runs, or inside
     the checkpoint directory) and memory-mapped by every rank (:func:`common.prepare_training_set`).
@@ -166,6 +174,8 @@ def train(
     started = time.monotonic()
     out, data = Path(out), Path(data)
     hp = common.hyperparameters("seq2seq", training)
+    trackers = tracking.report_to_setting(training)
+    tracking.check_available(trackers)
     # T5 was pre-trained in bf16 and its activations overflow fp16: `auto` is fp32 on a GPU
     # without native bf16 (precision: fp16 forces fp16, with transformers' T5 clamping).
     precision = choose_precision(precision_setting(training), fp16=False)
@@ -174,6 +184,11 @@ def train(
     grad_accum = hp["batch_size"] // (hp["micro_batch_size"] * world)  # hyperparameters() checked it divides
     checkpoints = CheckpointDir(checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main)
     resume = checkpoints.prepare(common.run_fingerprint("seq2seq", hp, base, data, precision))
+    logging_dir = Path(logging_dir) if logging_dir is not None else tracking.default_logging_dir(out, checkpoints.path)
+    tracking.prepare_logging_dir(logging_dir, trackers, resumed=resume is not None, is_main=is_main)
+    report_to, tracker_callbacks = tracking.hf_reporting(
+        trackers, logging_dir, checkpoint_step(resume) if resume else None
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     tokenised = training_set(hp, data, base, tokenizer, cache_dir if cache_dir is not None else checkpoints.path)
@@ -196,7 +211,8 @@ def train(
         save_strategy="steps" if hp["save_steps"] else "no",  # a signal saves either way
         save_steps=hp["save_steps"] or 500,
         save_total_limit=common.SAVE_TOTAL_LIMIT,
-        report_to=[],
+        report_to=report_to,
+        run_name=system,
         seed=hp["seed"],
         data_seed=hp["seed"],
         bf16=dtype is torch.bfloat16,
@@ -234,7 +250,7 @@ def train(
         data_collator=_Collator(tokenizer.pad_token_id),
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[bookkeeper, stopper],
+        callbacks=[bookkeeper, stopper, *tracker_callbacks],
     )
     if is_main:
         log.info(
@@ -293,7 +309,7 @@ def train(
                     "max_target_length": hp["max_target_length"],
                 },
             )
-            write_system(tmp, SystemInfo.baseline(system, "seq2seq", base), metrics)  # system.json last
+            write_system(tmp, SystemInfo.baseline(system, "seq2seq", base), metrics, card=card)  # system.json last
         checkpoints.remove()
     common.barrier()  # the other ranks end once rank 0 has written the system
     return metrics
@@ -311,6 +327,7 @@ def decode(
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from ..progress import Progress
     from ..training.modelling import choose_precision
 
     model_dir = read_system(system_dir, kinds=BASELINE_KINDS).model_dir
@@ -329,7 +346,11 @@ def decode(
     outputs = [""] * len(ids)
     generated = 0
     pad = tokenizer.pad_token_id
+    log.info(
+        "decode: %d records of %s, batch_size %d, num_beams %d on %s", len(ids), data, batch_size, num_beams, device
+    )
     started = time.perf_counter()
+    progress = Progress("decode", len(order), unit="instances", log=log, announce=False)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
@@ -350,6 +371,8 @@ def decode(
             generated += int((body != pad).sum())
             for row, i in enumerate(batch):
                 outputs[i] = tokenizer.decode(body[row], skip_special_tokens=True).strip()
+            progress.update(len(batch))
+    progress.close()
     seconds = time.perf_counter() - started
     write_lines(out, outputs)
     metrics = common.decode_metrics(

@@ -7,7 +7,9 @@ Sub-commands (one per artefact; DESIGN.md "CLI contract")::
 
 with ARTEFACT one of ``table2 table3 table4 table5 table6 table7 table8 figure1 cost_quality``
 and ``table4_vs_paper table5_vs_paper table7_vs_paper``, and ``costs`` (:mod:`writing_alpaca.costs`:
-the run's wall time, CPU time and peak memory from Snakemake's benchmark files; no ``--spec``).
+the run's wall time, CPU time and peak memory from Snakemake's benchmark files; no ``--spec``), and
+``training`` (one system's loss and learning rate against the step from its TensorBoard event
+files, ``results/logs/<system>/``; no ``--spec``).
 ``--spec`` is the artefact's ``tables.<name>`` config entry (cost_quality uses table7's;
 table8 figure1's with table8's ``examples`` and the config's ``seed``; table6 its own with
 the ``seed``; table3's with the ``train_sets`` of its mixture, titles and sources);
@@ -32,6 +34,7 @@ table6             ``--data``, ``--outputs``, ``--free-outputs``\\*             
 table4/5_vs_paper  ``--scores``, ``--paper``                                   scores, paper's numbers
 table7_vs_paper    as table7, and ``--paper``                                  scores, costs, paper's
 costs              ``--benchmarks``                                            benchmark files
+training           ``--logs``, ``--train-metrics``\\* (and ``--system NAME``)   TensorBoard logs
 =================  ==========================================================  =====================
 
 An option of a kind the artefact does not take, a required one left out or a file that does

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import WritingAlpacaError
 from ..io import parse_json_object
 from .cases import render_table6, render_table8
-from .figures import render_cost_quality, render_figure1
+from .figures import render_cost_quality, render_figure1, render_training
 from .inputs import Context, load_json_object
 from .tables import render_table2, render_table3, render_table4, render_table5, render_table7
 
@@ -65,6 +65,7 @@ INPUT_KINDS: dict[str, InputKind] = {
     ),
     "paper": InputKind("the paper's numbers YAML (workflow/resources/paper_results.yaml)", many=False),
     "benchmarks": InputKind("results/benchmarks/{stage}/{rule}[/{wildcard}={value}...].tsv (Snakemake benchmarks)"),
+    "logs": InputKind("results/logs/{system} (a trainer's TensorBoard event files, training.report_to)", many=False),
 }
 # The kinds each artefact takes: kind -> required (the option must be given, even with no files).
 _COST_INPUTS = {"scores": True, "decode_metrics": True, "train_metrics": True}
@@ -84,6 +85,10 @@ ARTEFACT_INPUTS: dict[str, dict[str, bool]] = {
     "table7_vs_paper": {**_COST_INPUTS, "paper": True},
     # what the run cost, per stage and per system (writing_alpaca.costs)
     "costs": {"benchmarks": True},
+    # a trained system's model card with this run's scores (writing_alpaca.cards; --spec {"system": NAME})
+    "card": {"train_metrics": True, "scores": True},
+    # one trained system's loss and learning rate against the step (its TensorBoard scalars)
+    "training": {"logs": True, "train_metrics": False},
 }
 ARTEFACT_HELP = {
     "table2": "Table 2: test sets (task, dataset, abbreviation, metric, size)",
@@ -99,7 +104,11 @@ ARTEFACT_HELP = {
     "table5_vs_paper": "Table 5 beside the paper's: ours, the paper's and the difference per cell",
     "table7_vs_paper": "Table 7 beside the paper's: P/R/F0.5, GPU-hours, inst./s, ours vs the paper's",
     "costs": "Costs: wall time, CPU time and peak memory of the run's jobs per stage and per system (Snakemake benchmarks)",
+    "card": "Model card of one trained system (--train-metrics: its directory) with this run's scores: PREFIX.md",
+    "training": "Training curves of one system: loss and learning rate against the step, from its TensorBoard logs",
 }
+#: artefacts rendered without a tables.<name> entry (--spec)
+NO_SPEC = ("costs", "training")
 
 
 def _json_arg(value: str | None, what: str) -> dict[str, Any]:
@@ -197,6 +206,15 @@ def cmd_render(args: argparse.Namespace) -> int:
         from .. import costs
 
         paths = costs.render_costs(ctx, inputs["benchmarks"], prefix)
+    elif artefact == "card":
+        from .. import cards
+
+        paths = cards.render_scored_card(spec, ctx, inputs["train_metrics"], inputs["scores"], prefix)
+    elif artefact == "training":
+        metrics = inputs["train_metrics"]
+        if len(metrics) > 1:
+            raise WritingAlpacaError("training: one --train-metrics (the system's directory), got several")
+        paths = render_training(ctx, args.system, inputs["logs"], prefix, metrics[0] if metrics else None)
     else:
         paths = render_figure1(spec, ctx, inputs["edits"], prefix)
     for path in paths:
@@ -229,7 +247,7 @@ def register(subparsers: Any) -> None:
     for artefact, help_text in ARTEFACT_HELP.items():
         p = sub.add_parser(artefact, help=help_text, description=help_text)
         p.add_argument(
-            "--spec", required=artefact != "costs", help=f"JSON: the tables.<name> config entry of {artefact}"
+            "--spec", required=artefact not in NO_SPEC, help=f"JSON: the tables.<name> config entry of {artefact}"
         )
         p.add_argument("--out-prefix", required=True, help="output path without extension")
         p.add_argument("--systems", default=None, help="JSON: the config's systems block (labels)")
@@ -241,6 +259,8 @@ def register(subparsers: Any) -> None:
                 default=None,
                 help="JSON: the config's train_sets block (dataset titles, upstream sources)",
             )
+        if artefact == "training":
+            p.add_argument("--system", required=True, help="the trained system (systems.<name>)")
         if artefact == "table7":
             p.add_argument(
                 "--decodings", default=None, help="JSON: the config's decodings block (when metrics lack beam/batch)"

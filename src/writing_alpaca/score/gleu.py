@@ -14,6 +14,7 @@ split on ASCII whitespace only (``str.split`` on byte strings).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import random
@@ -25,7 +26,10 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import WritingAlpacaError
+from ..progress import Progress
 from .common import read_aligned
+
+log = logging.getLogger(__name__)
 
 ORDER = 4
 ITERATIONS = 500
@@ -85,11 +89,14 @@ def gleu_sentence_stats(
     """Statistics per sentence and reference, shape (n_sentences, n_refs, 10)."""
     n = len(hypotheses)
     out = np.zeros((n, len(references), 2 * ORDER + 2), dtype=np.int64)
+    progress = Progress("gleu statistics", n, unit="sentences", log=log, announce=False)
     for i in range(n):
         src = py2_split(sources[i])
         hyp = py2_split(hypotheses[i])
         for k, ref_lines in enumerate(references):
             out[i, k] = sentence_stats(src, hyp, py2_split(ref_lines[i]))
+        progress.update()
+    progress.close()
     return out
 
 

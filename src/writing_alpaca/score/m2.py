@@ -27,13 +27,17 @@ hypothesis tokens (shared by all systems scored in one process).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import WritingAlpacaError, located
 from ..io import read_text
+from ..progress import Progress
 from .common import BETA, EditCounts
+
+log = logging.getLogger(__name__)
 
 EPSILON = 0.001
 INF = float("inf")
@@ -411,6 +415,7 @@ class M2Scorer:
         beta2 = self.beta * self.beta
         tot_c = tot_p = tot_g = 0.0
         per_sentence: list[tuple[int, int, int]] = []
+        progress = Progress(f"m2 {hyp_path}", len(self.gold), unit="sentences", log=log)
         for idx, (sent, line) in enumerate(zip(self.gold, hyp_lines)):
             toks = tuple(line.split())
             key = (idx, toks)
@@ -436,6 +441,8 @@ class M2Scorer:
             tot_p += chosen[1]
             tot_g += chosen[2]
             per_sentence.append((chosen[0], chosen[1] - chosen[0], chosen[2] - chosen[0]))
+            progress.update()
+        progress.close()
         tp, proposed, gold = int(tot_c), int(tot_p), int(tot_g)
         return EditCounts(tp, proposed - tp, gold - tp, per_sentence)
 

@@ -11,6 +11,7 @@ KEEP and DELETE weigh source n-grams by the number of references.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -19,7 +20,10 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import WritingAlpacaError
+from ..progress import Progress
 from .common import read_aligned
+
+log = logging.getLogger(__name__)
 
 ORDER = 4
 # statistic columns per order: add (correct, sys, ref), keep (...), delete (...)
@@ -98,9 +102,12 @@ def sari_sentence_stats(
     if len(hypotheses) != n or any(len(r) != n for r in references):
         raise WritingAlpacaError("SARI: sources, hypotheses and references must have the same number of lines")
     out = np.zeros((n, ORDER, 9), dtype=np.int64)
+    progress = Progress("sari statistics", n, unit="sentences", log=log, announce=False)
     for i in range(n):
         refs = [normalize(r[i], lowercase) for r in references]
         out[i] = sentence_ngram_stats(normalize(sources[i], lowercase), normalize(hypotheses[i], lowercase), refs)
+        progress.update()
+    progress.close()
     return out
 
 

@@ -50,6 +50,7 @@ from typing import Any
 from ..errors import WritingAlpacaError
 from ..hashing import sha256_file, sha256_text
 from ..io import read_json, write_json
+from ..progress import Progress
 from .config import Template
 from .examples import parse_instruction_line, tokenize_batch
 
@@ -209,6 +210,42 @@ def _tokenise_lines(
     return tokenize_batch(tokenizer, template, columns, cutoff_len, train_on_inputs)
 
 
+class _Reporting:
+    """``tokenise`` with progress (``datasets.map(..., with_rank=True)``; sent to the worker
+    processes).  Its progress bars are off (one per worker would garble a log), so the records
+    done are logged by :class:`writing_alpaca.progress.Progress`: all of them in one process;
+    with ``workers`` processes, those of the first worker, whose contiguous share (``ceil(records /
+    workers)``, the largest) stands for all of them, which run in parallel on equal shares."""
+
+    def __init__(self, tokenise: Callable[..., Any], stage: str, records: int, workers: int):
+        self.tokenise, self.stage, self.records, self.workers = tokenise, stage, records, workers
+        self.progress: Progress | None = None
+
+    def __call__(self, batch: Any, indices: list[int], rank: int | None, **kwargs: Any) -> Any:
+        if rank in (None, 0):
+            if self.progress is None:
+                if self.workers > 1:
+                    _worker_logging()
+                    stage, total = f"{self.stage} [worker 1 of {self.workers}]", -(-self.records // self.workers)
+                else:
+                    stage, total = self.stage, self.records
+                # no bar beside datasets' worker processes; announced by build_dataset
+                self.progress = Progress(
+                    stage, total, unit="records", log=log, tty=None if self.workers == 1 else False, announce=False
+                )
+            self.progress.update(len(indices))
+        return self.tokenise(batch, indices, **kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "progress": None}
+
+
+def _worker_logging() -> None:
+    """A worker process started afresh (not forked) has no handler: give it the CLI's."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def build_dataset(
     data: str | Path,
     out: str | Path,
@@ -247,10 +284,12 @@ def build_dataset(
             raise WritingAlpacaError(f"{data}: no training records")
         lines = datasets.Dataset.from_file(str(tmp / "lines.arrow"))
         num_proc = workers if workers > 1 and records >= PARALLEL_MIN_RECORDS else None
+        log.info("tokenising %d records of %s in %d process(es)", records, data, num_proc or 1)
         tokenised = lines.map(
-            tokenise,
+            _Reporting(tokenise, f"tokenise {Path(data).name}", records, num_proc or 1),
             batched=True,
             with_indices=True,
+            with_rank=True,
             batch_size=BATCH_SIZE,
             writer_batch_size=BATCH_SIZE,
             remove_columns=lines.column_names,
@@ -453,10 +492,11 @@ def prepare(
                     info = build_it(path)
                     built = True
                     log.info(
-                        "tokenised %d records into %d examples in %.1f s (%d process(es)): %s",
+                        "tokenised %d records into %d examples in %.1f s (%.0f records/s, %d process(es)): %s",
                         info["records"],
                         info["examples"],
                         info["seconds"],
+                        info["records"] / max(info["seconds"], 1e-9),
                         info["workers"],
                         path,
                     )

@@ -83,6 +83,8 @@ class TrainConfig:
     deepspeed: DeepSpeedSettings = field(default_factory=DeepSpeedSettings)
     seed: int = 42
     logging_steps: int = 1
+    #: ``training.report_to`` without ``none``: the trackers to log to (:mod:`.tracking`)
+    report_to: tuple[str, ...] = ("tensorboard",)
 
     @classmethod
     def from_fragments(
@@ -133,6 +135,7 @@ class TrainConfig:
             lora=block.lora,
             deepspeed=block.deepspeed,
             seed=seed,
+            report_to=tuple(r for r in block.report_to if r != "none"),
         )
 
     def resolve_steps(self, examples: int) -> TrainConfig:
@@ -147,10 +150,11 @@ class TrainConfig:
     def fingerprint(self) -> dict[str, Any]:
         """The settings that determine the optimisation trajectory (stored with checkpoints).
 
-        Everything except ``save_steps`` and ``logging_steps``, which change when state is
-        written or printed but not the weights a run ends with.
+        Everything except ``save_steps``, ``logging_steps`` and ``report_to``, which change when
+        state is written, printed or tracked but not the weights a run ends with.
         """
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("save_steps", "logging_steps")}
+        skip = ("save_steps", "logging_steps", "report_to")
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
         for key in ("template", "lora", "deepspeed"):
             data[key] = data[key].model_dump(mode="json")
         if self.method != "lora":

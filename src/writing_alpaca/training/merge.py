@@ -7,7 +7,9 @@ with safetensors together with the system's tokenizer.  ``DIR`` then loads with 
 ``AutoModelForCausalLM.from_pretrained`` (no peft) and serves as ``decode --base DIR``.
 A ``merged_from.json`` records the system, base and adapter it came from, and the template and
 task prompts the system was trained with (its ``system.json``'s), which ``decode --base DIR``
-then needs as ``--template`` / ``--task-prompt``.
+then needs as ``--template`` / ``--task-prompt``, and a ``README.md`` model card, the system's
+(:mod:`writing_alpaca.cards`: base model, data and their licences, settings fingerprint) for a
+standalone transformers model.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def merge_adapter(system_dir: str | Path, out: str | Path) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
+    from ..cards import write_merged_card
     from ..systems import read_system, resolve_model_dirs
     from .modelling import load_tokenizer
 
@@ -53,5 +56,6 @@ def merge_adapter(system_dir: str | Path, out: str | Path) -> Path:
                 "prompts": info.prompts,
             },
         )
+        write_merged_card(tmp, system_dir, shown_as=out)
     log.info("merged %s into %s -> %s", adapter, weights, out)
     return Path(out)

@@ -17,6 +17,10 @@ run resumes from there, and the directory is removed after success.  See
 The training set is tokenised once, by rank 0, into an Arrow dataset in the checkpoint
 directory; the other ranks wait and memory-map it, and a retry reads it (:mod:`.cache`).
 
+Loss and learning rate go to the trackers of ``training.report_to`` (:mod:`.tracking`); TensorBoard's
+event files to ``--logging-dir`` (the workflow's ``results/logs/{system}/``; by default ``NAME.logs``
+beside the checkpoint directory), kept across attempts: a resumed run appends to them.
+
 Every run takes exactly ``max_steps`` optimiser steps with an effective batch of
 ``batch_size = micro_batch_size x gradient accumulation x world size``, so runs are
 comparable; a budget in ``epochs`` (``systems.<name>.training``) is turned into steps once
@@ -54,6 +58,7 @@ from ..systems import (
     write_system,
 )
 from . import cache as tokenised_cache
+from . import tracking
 from .checkpoints import (
     ACCOUNTING,
     Accounting,
@@ -62,6 +67,7 @@ from .checkpoints import (
     CheckpointDir,
     StopOnSignal,
     TrainingInterrupted,
+    checkpoint_step,
     model_identity,
 )
 from .config import TrainConfig
@@ -174,8 +180,10 @@ def _training_arguments(
     cuda: bool,
     world: int,
     ds_config: dict[str, Any] | None,
+    report_to: list[str] | None = None,
 ) -> Any:
-    """The Trainer's arguments: the recipe's settings, checkpoints into ``output_dir``."""
+    """The Trainer's arguments: the recipe's settings, checkpoints into ``output_dir``; ``report_to``
+    the trackers transformers runs itself (wandb, mlflow; TensorBoard: :func:`.tracking.hf_reporting`)."""
     from transformers import TrainingArguments
 
     return TrainingArguments(
@@ -201,7 +209,8 @@ def _training_arguments(
         remove_unused_columns=False,
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False if world > 1 else None,
-        report_to="none",
+        report_to=list(report_to or []),
+        run_name=config.system,
         disable_tqdm=True,
     )
 
@@ -214,8 +223,16 @@ def train(
     checkpoint_dir: str | Path | None = None,
     prompts: Mapping[str, str] | None = None,
     cache_dir: str | Path | None = None,
+    logging_dir: str | Path | None = None,
+    card: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train one system and write ``out`` (see module docstring). Returns the metrics.
+
+    ``card`` (:func:`writing_alpaca.cards.training_card`: the config's provenance, the settings) is
+    written into ``out`` as its model card, ``README.md``, with the run's metrics.
+
+    Loss and learning rate are logged to ``config.report_to``; TensorBoard writes into
+    ``logging_dir`` (default: :func:`.tracking.default_logging_dir`), appending when the run resumes.
 
     The tokenised training set goes to ``cache_dir``, a directory shared by runs (every system
     with the same tokenizer, data and template reads one build), or, when None, into the
@@ -236,6 +253,7 @@ def train(
     # the system.json this run will end with, checked before it spends hours
     info = SystemInfo.causal_lm(config.system, config.method, base, config.template.as_dict(), prompts or {})
     check_system(info, out)
+    tracking.check_available(config.report_to)
     cuda = cuda_available()
     precision = choose_precision(config.precision, cuda)
     tokenizer = load_tokenizer(base, padding_side="right")
@@ -265,6 +283,11 @@ def train(
     resume = checkpoints.prepare(run_fingerprint(config, base, data, precision, world, data_sha256))
     if resume is not None:
         log.info("resuming from %s", resume)
+    logging_dir = Path(logging_dir) if logging_dir is not None else tracking.default_logging_dir(out, checkpoints.path)
+    tracking.prepare_logging_dir(logging_dir, config.report_to, resumed=resume is not None, is_main=is_main)
+    report_to, trackers = tracking.hf_reporting(
+        config.report_to, logging_dir, checkpoint_step(resume) if resume else None
+    )
     if is_main:
         if cache_dir is None:
             tokenised_cache.remove_stale(checkpoints.path, keep=tokenised.path)  # other settings' caches
@@ -278,7 +301,7 @@ def train(
     set_seed(config.seed)
 
     # Built before the model: with a ZeRO-3 config, from_pretrained then creates it partitioned.
-    args = _training_arguments(config, checkpoints.path, grad_accum, precision, cuda, world, ds_config)
+    args = _training_arguments(config, checkpoints.path, grad_accum, precision, cuda, world, ds_config, report_to)
     if config.deepspeed.stage == 3:
         init_distributed(cuda)
 
@@ -305,7 +328,7 @@ def train(
         train_dataset=examples,
         data_collator=padding_collator(tokenizer),
         processing_class=tokenizer,
-        callbacks=[bookkeeper, stopper],
+        callbacks=[bookkeeper, stopper, *trackers],
     )
 
     stopper.install()
@@ -364,7 +387,7 @@ def train(
     if is_main:
         if ds_config is not None:
             write_json(out / DEEPSPEED_JSON, ds_config)
-        write_system(out, info, metrics)  # train_metrics.json, then system.json
+        write_system(out, info, metrics, card=card)  # the model card, train_metrics.json, then system.json
         checkpoints.remove()
     log.info(
         "trained %s: %d steps, final loss %.4f, %.1f s",
