@@ -483,11 +483,9 @@ def test_training_lowers_the_loss_and_writes_a_system(method):
     assert 0 < metrics["train_seconds"] <= metrics["wall_seconds"] == attempt["wall_seconds"]
     assert metrics["tokens_per_second"] == pytest.approx(metrics["tokens_seen"] / metrics["train_seconds"], rel=1e-3)
     # the checkpoints (every 20 steps and at the end) are gone once the system is written
-    assert sorted(p.name for p in out.iterdir()) == [
-        "adapter" if method == "lora" else "model",
-        "system.json",
-        "train_metrics.json",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["README.md", "adapter" if method == "lora" else "model", "card.json", "system.json", "train_metrics.json"]
+    )  # README.md + card.json: the model card (writing_alpaca.cards)
     assert not default_checkpoint_dir(out).exists()
 
 

@@ -206,7 +206,9 @@ def test_two_processes_under_torchrun(tmp_path, method, stage):
     assert metrics["resumed_from"].endswith(f"checkpoint-{stops[0]}")
 
     weights = "adapter" if method == "lora" else "model"
-    expected_files = {weights, "system.json", "train_metrics.json"} | ({"deepspeed.json"} if stage else set())
+    expected_files = {weights, "system.json", "train_metrics.json", "README.md", "card.json"} | (
+        {"deepspeed.json"} if stage else set()
+    )
     assert {p.name for p in out.iterdir()} == expected_files
     assert [p.name for p in out.parent.iterdir()] == ["sys"]  # no staging directory of another rank
     assert not checkpoints.exists()
@@ -454,7 +456,7 @@ def test_baseline_on_two_processes_gives_the_one_process_model(tmp_path, toy_mix
     if kind == "gector":
         assert [(a["world_size"], a["outcome"]) for a in metrics["attempts"]] == [(2, "interrupted"), (2, "finished")]
         assert metrics["resumed_from"].endswith(f"checkpoint-{stops[0]}")
-    assert {p.name for p in out.iterdir()} == {"model", "system.json", "train_metrics.json"}
+    assert {p.name for p in out.iterdir()} == {"model", "system.json", "train_metrics.json", "README.md", "card.json"}
     assert [p.name for p in out.parent.iterdir()] == ["sys"] and not checkpoints.exists()
 
     reference = _train_baseline(kind, base, toy_mixture, tmp_path / "single", training)
