@@ -8,6 +8,7 @@ test session (keyed by their arguments) so each is built once.
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
 import random
 import shutil
@@ -91,9 +92,13 @@ def eval_file(n: int = 6, root: Path = _ROOT) -> Path:
     return path
 
 
+_BUILT = itertools.count()
+
+
 def _cached(key: tuple, build: Callable[[Path], None]) -> Path:
+    # the name is taken before building: a build may itself build a cached dependency (the base model)
     if key not in _CACHE:
-        out = _ROOT / f"cache-{len(_CACHE)}"
+        out = _ROOT / f"cache-{next(_BUILT)}"
         build(out)
         _CACHE[key] = out
     return _CACHE[key]
