@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from conftest import SHARED_DATA
+
+# read only inside tests marked `real_data` (tests/conftest.py)
 BEA_TRAIN_M2 = SHARED_DATA / "bea2019_wi_locness" / "m2" / "A.train.gold.bea19.m2"
 
 
 def m2_pairs(path: Path, limit: int, annotator: int = 0) -> list[tuple[str, str]]:
     """(source, corrected) of the first ``limit`` sentences of an M2 file (one annotator's edits)."""
     if not path.is_file():
-        raise FileNotFoundError(f"shared data missing: {path} (tests need ../shared/data beside the checkout)")
+        raise FileNotFoundError(f"shared data missing: {path} (a test reading it must be marked real_data)")
     pairs: list[tuple[str, str]] = []
     for block in path.read_text(encoding="utf-8").strip().split("\n\n"):
         lines = block.split("\n")

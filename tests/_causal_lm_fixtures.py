@@ -181,3 +181,36 @@ def fake_generate(tokenizer: Any, respond: Callable[[str], str]) -> Callable[...
         return torch.tensor(padded, dtype=torch.long)
 
     return generate
+
+
+def tensors(path: Path) -> dict[str, Any]:
+    """A safetensors file's tensors."""
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def baseline_weights(system_dir: Path) -> dict[str, Any]:
+    """A trained baseline's tensors (GECToR's heads under ``heads.``)."""
+    weights = tensors(system_dir / "model" / "model.safetensors")
+    heads = system_dir / "model" / "gector_heads.safetensors"
+    if heads.is_file():
+        weights.update({f"heads.{k}": v for k, v in tensors(heads).items()})
+    return weights
+
+
+def stop_after(monkeypatch: Any, step: int) -> None:
+    """As if SIGUSR1 arrived during optimiser step ``step`` (every trainer asks once per step)."""
+    import signal
+
+    from writing_alpaca.training.checkpoints import StopOnSignal
+
+    asked = []
+
+    def agreed(self, device):
+        asked.append(step)
+        if len(asked) == step:
+            self.received = signal.SIGUSR1
+        return self.received is not None
+
+    monkeypatch.setattr(StopOnSignal, "_agreed", agreed)

@@ -1,4 +1,8 @@
-"""Shared paths and helpers for the scorer tests (real outputs in ../shared/data/sysout)."""
+"""Shared paths and helpers for the scorer tests (real outputs in ../shared/data/sysout).
+
+The tests that read them carry the ``real_data`` marker (tests/conftest.py); nothing here touches
+the data at import time, so that collection works without it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import argparse
 import json
 from pathlib import Path
 
-SYSOUT = Path(__file__).resolve().parents[2] / "shared" / "data" / "sysout"
+from conftest import SHARED_DATA
+
+SYSOUT = SHARED_DATA / "sysout"
 
 
 def sysout(*parts: str) -> Path:
-    """A path under sysout/; fails loudly (never skips) when the data is absent."""
+    """A path under sysout/; fails loudly when the data is absent (a test calling it is marked ``real_data``)."""
     path = SYSOUT.joinpath(*parts)
     assert path.exists(), f"missing shared data {path} (see shared/data/sysout/PROVENANCE.md)"
     return path

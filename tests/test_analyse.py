@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_DATA
 from writing_alpaca import analyse
 from writing_alpaca.errors import WritingAlpacaError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA  # tests reading it are marked real_data
 
 # Hand-made GEC case.  Expected ERRANT edits, worked out by hand from ERRANT's rules
 # (source token spans are half-open):
@@ -220,6 +221,7 @@ def test_unknown_spacy_model_is_a_clear_error():
         analyse.load_pipeline("no_such_spacy_model_xyz")
 
 
+@pytest.mark.real_data
 def test_real_bea19_output_sample(tmp_path, pipeline):
     """A real GEC system output (BEA-19 dev, pillars-of-gec) through the whole analysis."""
     src_file = SHARED / "sysout" / "bea19dev" / "refs" / "ABCN.dev.gold.bea19.orig"

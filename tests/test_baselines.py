@@ -86,6 +86,7 @@ def test_keep_one_and_single_tag_application():
     assert apply_tags(["a", "b"], [KEEP, "<OOV>", DELETE]) == ["a"]
 
 
+@pytest.mark.real_data
 def test_tags_reconstruct_real_learner_corrections():
     """Every W&I train sentence (first 3,000) is rebuilt exactly from its extracted tags."""
     pairs = m2_pairs(BEA_TRAIN_M2, 3000)
@@ -111,6 +112,7 @@ def test_verb_forms_file(tmp_path):
         VerbForms.load(path)
 
 
+@pytest.mark.real_data
 def test_lemminflect_verb_forms_cover_regular_irregular_and_be(tmp_path):
     verbs = lemminflect_verb_forms()
     assert len(verbs.encode) > 50_000  # ~6,750 verbs x up to 20 ordered form pairs
@@ -650,6 +652,7 @@ def _expected_rows(kind: str, records: list[dict], tokenizer, hp: dict) -> list[
     return rows
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("kind", ["seq2seq", "gector"])
 def test_the_cached_training_set_holds_the_rows_of_every_pair(tmp_path, monkeypatch, kind, workers, t5_run, gector_run):
@@ -685,6 +688,7 @@ def test_the_cached_training_set_holds_the_rows_of_every_pair(tmp_path, monkeypa
         assert gector.tag_counts(tokenised.dataset) == Counter(t for row in expected for t in row["tags"])
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("kind", ["seq2seq", "gector"])
 def test_a_second_baseline_run_reads_the_shared_cache_and_bad_lines_are_located(
     tmp_path, monkeypatch, kind, t5_run, gector_run

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _score_fixtures import sysout
+from _score_fixtures import SYSOUT, sysout
 from writing_alpaca import analyse, bootstrap
 from writing_alpaca.errors import WritingAlpacaError
 from writing_alpaca.score import M2Scorer, gleu_corpus, read_m2, sari_corpus, sari_from_stats, score_dataset
@@ -55,10 +55,11 @@ def data_dir(tmp_path_factory) -> Path:
     return root
 
 
-CONLL_GOLD = sysout("conll14", "refs", "official-2014.combined.m2")
-CONLL = {name: sysout("conll14", f"st14_{name}.txt") for name in ("CAMB", "CUUI", "AMU", "INPUT")}
-JFLEG = {name: sysout("jfleg-test", f"{name}.txt") for name in ("jd18_transformer-ens", "jg16_sparse+wikilm")}
-TURK = {name: sysout("turkcorpus", f"{name}.txt") for name in ("ACCESS", "DMASS-DCSS", "PBMT-R")}
+# paths only (collection must not touch the data): the tests that read them are marked real_data
+CONLL_GOLD = SYSOUT / "conll14" / "refs" / "official-2014.combined.m2"
+CONLL = {name: SYSOUT / "conll14" / f"st14_{name}.txt" for name in ("CAMB", "CUUI", "AMU", "INPUT")}
+JFLEG = {name: SYSOUT / "jfleg-test" / f"{name}.txt" for name in ("jd18_transformer-ens", "jg16_sparse+wikilm")}
+TURK = {name: SYSOUT / "turkcorpus" / f"{name}.txt" for name in ("ACCESS", "DMASS-DCSS", "PBMT-R")}
 
 
 # --------------------------------------------------------------------------------------
@@ -100,6 +101,7 @@ def test_gleu_from_sums_matches_corpus_gleu_from_stats():
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.real_data
 def test_sari_sample_equals_sari_of_the_resampled_corpus(data_dir):
     metric, n = bootstrap.load_metric("sari", data_dir / "turk.jsonl")
     hyps = lines(TURK["ACCESS"])
@@ -112,6 +114,7 @@ def test_sari_sample_equals_sari_of_the_resampled_corpus(data_dir):
         assert scores[b] == pytest.approx(want, abs=1e-9)
 
 
+@pytest.mark.real_data
 def test_gleu_sample_equals_official_gleu_with_one_reference(tmp_path):
     # With one reference the official script's reference sampling has no choice to make, so
     # the bootstrap score of a sample is exactly the official GLEU of the resampled corpus.
@@ -128,6 +131,7 @@ def test_gleu_sample_equals_official_gleu_with_one_reference(tmp_path):
         assert scores[b] == pytest.approx(want, abs=1e-9)
 
 
+@pytest.mark.real_data
 def test_m2_sample_equals_m2scorer_with_one_annotator(tmp_path):
     # Keep annotator 0 only: the per-sentence annotator choice is then trivial, so the sample
     # score is exactly M2Scorer on the resampled gold and outputs.
@@ -154,6 +158,7 @@ def conll_result(data_dir):
     return bootstrap.run_bootstrap(data_dir / "conll14.jsonl", "m2", CONLL, m2_path=CONLL_GOLD, samples=1000, seed=42)
 
 
+@pytest.mark.real_data
 def test_observed_scores_are_the_scorers(conll_result, data_dir):
     for name in ("CAMB", "INPUT"):  # the others: the same code path (and 2 s of M2 each)
         want = score_dataset(data_dir / "conll14.jsonl", CONLL[name], "m2", m2=CONLL_GOLD)["score"]
@@ -163,6 +168,7 @@ def test_observed_scores_are_the_scorers(conll_result, data_dir):
     assert conll_result["n_sentences"] == 1312 and conll_result["samples"] == 1000
 
 
+@pytest.mark.real_data
 def test_intervals_contain_the_observed_values(conll_result):
     for name, system in conll_result["systems"].items():
         lo, hi = system["ci"]
@@ -176,6 +182,7 @@ def test_intervals_contain_the_observed_values(conll_result):
     assert len(conll_result["pairs"]) == 6  # every pair of the 4 systems, in the given order
 
 
+@pytest.mark.real_data
 def test_real_systems_against_the_unchanged_input_are_significant(conll_result):
     for name in ("CAMB", "CUUI", "AMU"):
         pair = bootstrap.pair_result(conll_result, name, "INPUT")
@@ -188,6 +195,7 @@ def test_real_systems_against_the_unchanged_input_are_significant(conll_result):
     assert close["ci"][0] < 0 < close["ci"][1]
 
 
+@pytest.mark.real_data
 def test_pair_result_orientation(conll_result):
     ab = bootstrap.pair_result(conll_result, "CAMB", "AMU")
     ba = bootstrap.pair_result(conll_result, "AMU", "CAMB")
@@ -197,6 +205,7 @@ def test_pair_result_orientation(conll_result):
     assert bootstrap.pair_result(conll_result, "CAMB", "nobody") is None
 
 
+@pytest.mark.real_data
 def test_deterministic_under_the_seed_and_paired_across_systems(data_dir):
     data = data_dir / "turk.jsonl"
     run = lambda hyps, seed: bootstrap.run_bootstrap(data, "sari", hyps, samples=300, seed=seed)  # noqa: E731
@@ -268,6 +277,7 @@ def test_identical_systems_are_never_significant(hand):
     assert pair["ties"] == 1.0 and not pair["significant"]
 
 
+@pytest.mark.real_data
 def test_one_sided_p_is_at_most_two_sided(data_dir):
     result = bootstrap.run_bootstrap(data_dir / "turk.jsonl", "sari", TURK, samples=500, seed=3)
     for pair in result["pairs"]:
@@ -279,6 +289,7 @@ def test_one_sided_p_is_at_most_two_sided(data_dir):
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.real_data
 def test_gleu_1000_samples_of_jfleg_centre_on_the_published_score(data_dir):
     metric, n = bootstrap.load_metric("gleu", data_dir / "jfleg.jsonl")
     stats = metric.statistics(lines(JFLEG["jd18_transformer-ens"]), "h")  # 747 x (500 samplings x 10)

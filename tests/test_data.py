@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from _data_fixtures import DEMO, DEMO_TEST_SETS, DEMO_TRAIN_SETS
+from conftest import SHARED_DATA
 from writing_alpaca import data
 from writing_alpaca.errors import WritingAlpacaError
 from writing_alpaca.io import read_jsonl
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA  # tests reading it are marked real_data
 
 
 def shared(*parts: str) -> Path:
@@ -47,6 +48,7 @@ def run_cli(argv: list[str]) -> int:
 # --------------------------------------------------------------------------- real data: paper counts
 
 
+@pytest.mark.real_data
 def test_conll14_real_1312_two_annotators():
     spec = {"task": "grammar", "format": "m2", "path": "official-2014.combined.m2", "size": 1312}
     recs = test_records("conll14", spec, shared("conll2014"))
@@ -67,6 +69,7 @@ def test_conll14_real_1312_two_annotators():
     assert all(r["detokenized"] is False and r["task"] == "grammar" and r["dataset"] == "conll14" for r in recs)
 
 
+@pytest.mark.real_data
 def test_bea19_dev_real_4384_and_m2_copy(tmp_path):
     spec = {
         "title": "BEA-19",
@@ -104,6 +107,7 @@ def test_bea19_dev_real_4384_and_m2_copy(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bea19_dev.jsonl", "bea19_dev.m2"]  # no temp files left
 
 
+@pytest.mark.real_data
 def test_jfleg_real_747_by_4_detokenized():
     spec = {
         "task": "fluency",
@@ -122,6 +126,7 @@ def test_jfleg_real_747_by_4_detokenized():
     assert raw[0]["source"] == "New and new technology has been introduced to the society ."
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("label,expected", [("fluency", 88), ("clarity", 185), ("coherence", 35)])
 def test_iterater_real_counts(label, expected):
     spec = {"task": label, "format": "iterater", "path": "human_sent_level/test.json", "label": label, "size": expected}
@@ -131,6 +136,7 @@ def test_iterater_real_counts(label, expected):
     assert all(r["source"] == r["source"].strip() for r in recs)
 
 
+@pytest.mark.real_data
 def test_turkcorpus_real_359_by_8_and_asset_359_by_10():
     turk = test_records(
         "turk",
@@ -164,6 +170,7 @@ def test_turkcorpus_real_359_by_8_and_asset_359_by_10():
     assert sum(t["source"] == a["source"] for t, a in zip(turk, asset)) > 300
 
 
+@pytest.mark.real_data
 def test_stsb_real_97():
     recs = test_records(
         "sts", {"task": "paraphrase", "format": "stsb", "path": "stsb-en-test.csv", "size": 97}, shared("stsb")
@@ -173,6 +180,7 @@ def test_stsb_real_97():
     assert recs[0]["references"] == ["A woman measures another woman's ankle."]
 
 
+@pytest.mark.real_data
 def test_wnc_real_test_file_is_absent_so_partial_sample_and_demo_are_parsed():
     # The official biased.word.test was not obtainable (shared/data/SOURCES.md: NOT FOUND).
     assert not list(shared().rglob("biased.word.test")), "biased.word.test appeared: add a real-count test (1,000)"
@@ -199,6 +207,7 @@ def test_wnc_real_test_file_is_absent_so_partial_sample_and_demo_are_parsed():
     assert len(demo) == 36 and all(r["source"] != r["references"][0] for r in demo)
 
 
+@pytest.mark.real_data
 def test_wi_train_real_keeps_unchanged_sentences():
     recs = data.build_train_records(
         "wi_a",
@@ -211,6 +220,7 @@ def test_wi_train_real_keeps_unchanged_sentences():
     assert 0 < unchanged < len(recs)
 
 
+@pytest.mark.real_data
 def test_wikilarge_real_stand_in_unescaped():
     spec = {
         "task": "simplification",
@@ -229,6 +239,7 @@ def test_wikilarge_real_stand_in_unescaped():
     assert "( Hornja" in full[0]["source"]
 
 
+@pytest.mark.real_data
 def test_iterater_real_train_stand_in():
     rows = [
         json.loads(line)
@@ -349,6 +360,7 @@ def test_m2_detokenize_needs_postprocess(tmp_path):
         assert " ." not in rec["source"] and rec["gold_source"].endswith(" .")
 
 
+@pytest.mark.real_data
 def test_jfleg_gold_side_stays_tokenised():
     spec = {
         "task": "fluency",

@@ -25,11 +25,12 @@ from _download_fixtures import (
     tar_bytes,
     zip_bytes,
 )
+from conftest import SHARED_DATA
 from writing_alpaca import download
 from writing_alpaca.download import FetchOptions, download_source, extract_archive, resolve_url
 from writing_alpaca.errors import WritingAlpacaError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA  # tests reading it are marked real_data
 FAST = FetchOptions(attempts=3, base_delay=0.01, timeout=10)
 PAYLOAD = "naïve text\nline 2\n".encode() * 50
 
@@ -92,7 +93,10 @@ def test_http_file_pinned(server, tmp_path):
     assert m["files"] == [
         {"name": "a.txt", "size": len(PAYLOAD), "sha256": sha256(PAYLOAD), "pinned": True, "url": url}
     ]
-    assert leftovers(tmp_path, keep=("src",)) == []
+    assert m["contents"] == {"a.txt": {"size": len(PAYLOAD), "sha256": sha256(PAYLOAD)}}
+    # the verified download is also kept, hard-linked, beside it (download.kept_dir)
+    assert leftovers(tmp_path, keep=("src",)) == [".src.last-good"]
+    assert (tmp_path / ".src.last-good" / "a.txt").stat().st_ino == (out / "a.txt").stat().st_ino
 
 
 def test_unpinned_file_warns_with_hash_and_defaults(server, tmp_path, caplog):
@@ -137,6 +141,7 @@ def test_missing_file_url_fails_at_once(tmp_path, monkeypatch):
     assert_absent(out)
 
 
+@pytest.mark.real_data
 def test_real_data_pinned_from_provenance(tmp_path, server):
     """Pins copied from shared/data PROVENANCE.md verify the real files (file:// and HTTP)."""
     conll = SHARED / "conll2014" / "official-2014.combined.m2"
@@ -256,7 +261,7 @@ def test_failure_keeps_previous_output(server, tmp_path):
     assert sorted(all_files(out)) == ["old.txt"]
     download_source("src", {"files": [{"url": server.add("/new", Route(b"new"))}]}, out, options=FAST)
     assert sorted(all_files(out)) == ["MANIFEST.json", "new"]
-    assert leftovers(tmp_path, keep=("src",)) == []
+    assert leftovers(tmp_path, keep=("src", ".src.last-good")) == []
 
 
 # --------------------------------------------------------------------------- archives
@@ -287,6 +292,8 @@ def test_archive_extracted_and_deleted(server, tmp_path, name, make):
     entry = manifest(out)["files"][0]
     assert entry["sha256"] == sha256(blob) and entry["size"] == len(blob)
     assert entry["archive"] == {"members": 3, "kept": False, "files": list(MEMBERS)}
+    # every extracted member is hashed too, so that data can verify what it reads
+    assert manifest(out)["contents"] == {m: {"size": len(d), "sha256": sha256(d)} for m, d in sorted(MEMBERS.items())}
 
 
 def test_keep_archives(server, tmp_path):
@@ -456,6 +463,7 @@ def test_hf_save_to_disk_dataset_and_dict(tmp_path, no_network):
         download_source("x", {"hf": {"path": str(tmp_path / "dict"), "split": "dev"}}, tmp_path / "o3")
 
 
+@pytest.mark.real_data
 def test_hf_real_local_json_lines_file(tmp_path, no_network):
     """The real IteraTeR-HUMAN test split (a JSON-lines file) through the `hf` form."""
     path = SHARED / "iterater" / "human_sent_level" / "test.json"

@@ -15,12 +15,12 @@ conda is not installed on these machines, so the environments are checked withou
 
 from __future__ import annotations
 
-import ast
 import importlib.metadata as md
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from conftest import REPO, snakemake
+from writing_alpaca.codehash import third_party_imports
 
 SRC = REPO / "src"
 PACKAGE = "writing_alpaca"
@@ -50,22 +51,28 @@ NOT_NEEDED = {
 # ------------------------------------------------------------------------------ rules and commands
 
 
-def rule_envs() -> dict[str, str]:
-    """{rule: its conda env file name} from workflow/rules/*.smk (`use rule A as B` inherits A's)."""
-    envs: dict[str, str] = {}
-    inherits: dict[str, str] = {}
+def rule_blocks() -> Iterator[tuple[str, str | None, str, str]]:
+    """(rule, the rule it is made from by `use rule A as B` or None, its body, its file's name) of
+    every rule in workflow/rules/*.smk."""
     block = re.compile(r"^(?:rule (\w+):|use rule (\w+) as (\w+) with:)$", re.M)
     for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
         text = smk.read_text(encoding="utf-8")
         heads = list(block.finditer(text))
         for head, nxt in zip(heads, heads[1:] + [None]):
             body = text[head.end() : nxt.start() if nxt else len(text)]
-            name = head.group(1) or head.group(3)
-            conda = re.search(r"^    conda:\n\s+\"([^\"]+)\"", body, re.M)
-            if conda:
-                envs[name] = Path(conda.group(1)).name
-            elif head.group(2):
-                inherits[name] = head.group(2)
+            yield head.group(1) or head.group(3), head.group(2), body, smk.name
+
+
+def rule_envs() -> dict[str, str]:
+    """{rule: its conda env file name} from workflow/rules/*.smk (`use rule A as B` inherits A's)."""
+    envs: dict[str, str] = {}
+    inherits: dict[str, str] = {}
+    for name, parent, body, _ in rule_blocks():
+        conda = re.search(r"^    conda:\n\s+\"([^\"]+)\"", body, re.M)
+        if conda:
+            envs[name] = Path(conda.group(1)).name
+        elif parent:
+            inherits[name] = parent
     for name, parent in inherits.items():
         envs.setdefault(name, envs[parent])
     return envs
@@ -115,144 +122,7 @@ def command_imports(words: tuple[str, ...]) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------ the import graph
-
-
-def _module_file(name: str) -> Path | None:
-    base = SRC / Path(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-class _Module:
-    """A package module's top-level definitions and import bindings, and what each part imports."""
-
-    def __init__(self, name: str):
-        self.name = name
-        path = _module_file(name)
-        self.is_package = path.name == "__init__.py"
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        self.defs: dict[str, ast.AST] = {}
-        self.values: dict[str, ast.AST] = {}  # module-level variables: what is assigned to them
-        self.bindings: dict[str, tuple[str, str | None]] = {}  # local name -> (package module, attribute)
-        top: list[ast.AST] = []
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                self.defs[node.name] = node
-                top.extend(node.decorator_list)
-                if isinstance(node, ast.ClassDef):  # a class body runs at import, its methods do not
-                    top.extend(n for n in node.body if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
-            elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                    if isinstance(target, ast.Name):
-                        self.values[target.id] = node.value
-                # at import, a call in the value runs its callee (not the functions it is given)
-                top.extend(item.func for item in ast.walk(node.value) if isinstance(item, ast.Call))
-            elif not (isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)):
-                top.append(node)
-        self.top = top
-        for node in tree.body:
-            for item in ast.walk(node) if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else ():
-                for local, target in self._targets(item):
-                    self.bindings[local] = target
-
-    def _absolute(self, node: ast.ImportFrom) -> str:
-        if not node.level:
-            return node.module or ""
-        parts = self.name.split(".")
-        anchor = parts[: len(parts) - node.level + (1 if self.is_package else 0)]
-        return ".".join(anchor + ([node.module] if node.module else []))
-
-    def _targets(self, node: ast.AST) -> list[tuple[str, tuple[str, str | None]]]:
-        """Package bindings an import statement makes: (local name, (module, attribute or None))."""
-        out = []
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] == PACKAGE:
-                    out.append((alias.asname or alias.name.split(".")[0], (alias.name, None)))
-        elif isinstance(node, ast.ImportFrom):
-            module = self._absolute(node)
-            if module.split(".")[0] == PACKAGE:
-                for alias in node.names:
-                    sub = f"{module}.{alias.name}"
-                    target = (sub, None) if _module_file(sub) else (module, alias.name)
-                    out.append((alias.asname or alias.name, target))
-        return out
-
-    def third_party(self, nodes: list[ast.AST]) -> set[str]:
-        found = set()
-        for node in nodes:
-            for item in ast.walk(node):
-                if isinstance(item, ast.Import):
-                    found.update(a.name.split(".")[0] for a in item.names)
-                elif isinstance(item, ast.ImportFrom) and not item.level:
-                    found.add((item.module or "").split(".")[0])
-        return {t for t in found if t and t != PACKAGE and t not in sys.stdlib_module_names and t != "__future__"}
-
-    def references(self, nodes: list[ast.AST]) -> set[tuple[str, str | None]]:
-        """The parts of the package that ``nodes`` may run: local definitions they name, package
-        names they import or name through a binding (``module.attr`` on a bound module too)."""
-        out: set[tuple[str, str | None]] = set()
-        for node in nodes:
-            local = {}
-            for item in ast.walk(node):
-                for name, target in self._targets(item):
-                    local[name] = target  # importing runs the module, naming the binding runs the rest
-                    out.add((target[0], None))
-            # `set_defaults(func=_cmd)` names the function a sub-command runs, it does not run it
-            commands = {id(k.value) for k in ast.walk(node) if isinstance(k, ast.keyword) and k.arg == "func"}
-            for item in ast.walk(node):
-                if id(item) in commands:
-                    continue
-                if isinstance(item, ast.Name):
-                    target = local.get(item.id) or self.bindings.get(item.id)
-                    if target is not None:
-                        out.add(target)
-                    elif item.id in self.defs or item.id in self.values:
-                        out.add((self.name, item.id))
-                elif isinstance(item, ast.Attribute) and isinstance(item.value, ast.Name):
-                    target = local.get(item.value.id) or self.bindings.get(item.value.id)
-                    if target is not None and target[1] is None:
-                        out.add((target[0], item.attr))
-        return out
-
-
-@cache
-def _module(name: str) -> _Module:
-    return _Module(name)
-
-
-def third_party_imports(module: str, function: str | None = None) -> dict[str, str]:
-    """{third-party top-level module: the package part that imports it} of everything that running
-    ``module.function`` may run: every package module it imports (their top-level code, parent
-    packages' ``__init__`` included) and, through the names each reached body uses, the functions
-    and classes it may call, with the imports inside them (lazy ones too)."""
-    seen: set[tuple[str, str | None]] = set()
-    todo: list[tuple[str, str | None]] = [(module, None), (module, function)]
-    found: dict[str, str] = {}
-    while todo:
-        name, attr = todo.pop()
-        if (name, attr) in seen or not _module_file(name):
-            continue
-        seen.add((name, attr))
-        mod = _module(name)
-        if attr is None:
-            parts = name.split(".")
-            todo.extend((".".join(parts[:i]), None) for i in range(1, len(parts)))
-            nodes = mod.top
-        elif attr in mod.defs:
-            nodes = [mod.defs[attr]]
-        elif attr in mod.values:  # a variable: what it holds may be called (a table of functions)
-            nodes = [mod.values[attr]]
-        else:
-            target = mod.bindings.get(attr)  # a name the module re-exports from another
-            todo.extend([target] if target else [])
-            continue
-        for top in mod.third_party(nodes):
-            found.setdefault(top, f"{name}.{attr}" if attr else name)
-        todo.extend(mod.references(nodes))
-    return found
+# writing_alpaca.codehash builds it (the rules' code versions use the same graph): third_party_imports
 
 
 # ------------------------------------------------------------------------------ distributions

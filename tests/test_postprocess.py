@@ -199,6 +199,7 @@ def test_score_dataset_writes_what_it_scored(tmp_path):
 # --------------------------------------------------------------------------- real gold
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("m2, tokenizer", [(CONLL_M2, "nltk"), (BEA_M2, "spacy")], ids=["conll14", "bea19_dev"])
 def test_idempotent_on_every_gold_line(m2, tokenizer):
     gold = read_m2(m2)
@@ -229,6 +230,7 @@ def _unchanged_as_given(output: Path, pp: Postprocessor) -> None:
     assert pp(lines, str(output)) == [" ".join(line.split()) for line in lines], output
 
 
+@pytest.mark.real_data
 def test_conll14_outputs(tmp_path):
     """All 54 outputs through the library path the CLI takes (one scorer, one post-processor),
     the examples the issue names through the CLI itself."""
@@ -259,6 +261,7 @@ def test_conll14_outputs(tmp_path):
         assert abs(diffs[name]) <= 0.15, (name, diffs[name])
 
 
+@pytest.mark.real_data
 def test_jfleg_outputs_through_the_cli(tmp_path):
     diffs = []
     for output in sorted(JFLEG.glob("*.txt")):
@@ -275,6 +278,7 @@ def test_jfleg_outputs_through_the_cli(tmp_path):
     assert len(diffs) == 9 and statistics.median(abs(d) for d in diffs) <= 0.15
 
 
+@pytest.mark.real_data
 def test_bea19_outputs_through_the_cli(tmp_path):
     pp = m2_postprocessor(dataset_postprocess("bea19_dev", [REPO / "config.yaml"]), BEA_M2)
     for output in sorted((SYSOUT / "bea19dev").glob("*.txt")):
@@ -290,6 +294,7 @@ def test_bea19_outputs_through_the_cli(tmp_path):
         assert abs(piped["f0.5"] - official["f0.5"]) <= 0.15, (name, official, piped)
 
 
+@pytest.mark.real_data
 def test_workflow_and_cli_post_process_alike(tmp_path):
     """The score job (records of the test set) and `score m2 --dataset` (the gold M2) give the
     same hypotheses."""
@@ -303,6 +308,7 @@ def test_workflow_and_cli_post_process_alike(tmp_path):
     assert workflow == m2_postprocessor("nltk", CONLL_M2)(answers)
 
 
+@pytest.mark.real_data
 def test_sari_sets_are_scored_as_natural_text(tmp_path):
     refs = SYSOUT / "turkcorpus" / "refs"
     gold = [

@@ -48,6 +48,27 @@ def merged() -> dict:
     return cfg
 
 
+REAL_URL = "file:../shared/data/"  # how rehearsal/config.yaml names the real data, beside the checkout
+
+
+def real_file(url: str) -> Path:
+    """The file a rehearsal URL ``file:../shared/data/...`` names, under SHARED_DATA (which
+    WRITING_ALPACA_SHARED_DATA may move)."""
+    return SHARED_DATA / url[len(REAL_URL) :]
+
+
+def with_real_data(cfg: dict) -> dict:
+    """``cfg`` with its ``file:../shared/data/`` URLs pointing at SHARED_DATA where that is not
+    ../shared/data beside the checkout (unchanged otherwise)."""
+    if SHARED_DATA.resolve() == (REPO.parent / "shared" / "data").resolve():
+        return cfg
+    for src in cfg["sources"].values():
+        for f in src.get("files") or []:
+            if f["url"].startswith(REAL_URL):
+                f["url"] = real_file(f["url"]).as_uri()
+    return cfg
+
+
 def workflow_helpers(cfg: dict) -> dict:
     """common.smk's helpers (source_spec, data_spec, ...) for ``cfg``, which it validates on load."""
     namespace = {"workflow": SimpleNamespace(basedir=str(REPO)), "config": cfg, "report": lambda path, **_: path}
@@ -128,6 +149,7 @@ def test_standin_kinds_agree_with_the_rule():
 # ------------------------------------------------------------------------------------------
 # Sources: the real files of ../shared/data, pinned; stand-ins where it has none
 # ------------------------------------------------------------------------------------------
+@pytest.mark.real_data
 def test_every_source_is_local_and_every_shared_file_pinned(shared_data):
     cfg = merged()
     for name, src in cfg["sources"].items():
@@ -137,11 +159,12 @@ def test_every_source_is_local_and_every_shared_file_pinned(shared_data):
             if name in STANDIN_SOURCES:
                 assert url.startswith(f"file:resources/rehearsal/{name}/"), (name, url)
                 continue
-            assert url.startswith("file:../shared/data/"), (name, url)
-            path = REPO.parent / url[len("file:../") :]
+            assert url.startswith(REAL_URL), (name, url)
+            path = real_file(url)
             assert f["sha256"] == sha256(path), (name, path)
 
 
+@pytest.mark.real_data
 def test_paper_pins_are_the_bytes_of_shared_data(shared_data):
     """Where the paper's URL is the repository, commit and path ../shared/data copied (PROVENANCE.md),
     its sha256 is that file's; the rehearsal takes the same file under the same name."""
@@ -193,11 +216,12 @@ def _data_test(helpers, name: str, raw: Path, out_dir: Path) -> list[dict]:
     return read_jsonl(out)
 
 
+@pytest.mark.real_data
 def test_data_stage_gives_table2_sizes(shared_data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # resources/rehearsal/... (the stand-ins) resolve against the working directory
     monkeypatch.setitem(rehearsal.REAL_SIZES, "wnc", {"train": 20, "dev": 700, "test": 1000})  # WNC test at its size
     rehearsal.write_standins(tmp_path / "resources" / "rehearsal", ["wnc"])
-    helpers = workflow_helpers(merged())
+    helpers = workflow_helpers(with_real_data(merged()))
     sizes, raws = {}, {}
     for name in TABLE2:
         source = PAPER["test_sets"][name]["source"]

@@ -83,7 +83,7 @@ def check_latex_structure(tex: str, n_columns: int) -> None:
 # --------------------------------------------------------------------------------------
 
 TABLE4_MD = """\
-**Table 4.** Results of the systems on the writing-assistance benchmark (greedy decoding). Columns by task (Grammaticality: CoNLL-14; Fluency: JFLEG; Simplification: ASSET). Avg. = mean over the 3 datasets; best per column in bold.
+**Table 4.** Results of the systems on the writing-assistance benchmark (greedy decoding). Columns by task (Grammaticality: CoNLL-14; Fluency: JFLEG; Simplification: ASSET). Avg. = mean over the 3 datasets; best per column in bold (none when tied).
 
 | Model | CoNLL-14 (F0.5) | JFLEG (GLEU) | ASSET (SARI) | Avg. |
 |:--|--:|--:|--:|--:|

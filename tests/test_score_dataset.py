@@ -34,6 +34,7 @@ def _run(argv):
     return args.func(args)
 
 
+@pytest.mark.real_data
 def test_sari_dataset_matches_easse(tmp_path):
     d = sysout("turkcorpus", "refs")
     src = read_lines(d / "test.truecase.detok.orig")
@@ -61,6 +62,7 @@ def test_sari_dataset_matches_easse(tmp_path):
     assert round(result["sari"], 3) == 41.381
 
 
+@pytest.mark.real_data
 def test_gleu_dataset(tmp_path):
     d = sysout("jfleg-dev")
     src = read_lines(d / "refs" / "dev.src")

@@ -58,6 +58,7 @@ def _errant_compare(hyp_m2: Path, ref_m2: Path) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+@pytest.mark.real_data
 def test_equals_errant_parallel_and_compare_on_real_subset(tmp_path):
     """Our batched, cached, parallel path == errant_parallel (unbatched) + errant_compare."""
     n = 300
@@ -89,6 +90,7 @@ def _bea_scorer(cache_dir) -> ErrantScorer:
     )
 
 
+@pytest.mark.real_data
 def test_bea_dev_ctc_copy_matches_errant_compare(tmp_path_factory):
     scorer = _bea_scorer(tmp_path_factory.mktemp("errant-cache"))
     r = scorer.score(read_lines(sysout("bea19dev", "pillars_CTC-Copy.txt")))
@@ -96,6 +98,7 @@ def test_bea_dev_ctc_copy_matches_errant_compare(tmp_path_factory):
     assert (round(r["precision"], 2), round(r["recall"], 2), round(r["f0.5"], 2)) == (58.35, 38.04, 52.72)
 
 
+@pytest.mark.real_data
 @pytest.mark.slow
 def test_bea_dev_every_output_is_sane(tmp_path_factory):
     scorer = _bea_scorer(tmp_path_factory.mktemp("errant-cache"))

@@ -53,11 +53,13 @@ def _jfleg(split: str, system: str) -> float:
 
 
 # official gleu.py output (repo eval files of grammatical/neural-naacl2018, and the issue)
+@pytest.mark.real_data
 @pytest.mark.parametrize("split,expected", [("test", 59.7967), ("dev", 54.1276)])
 def test_jfleg_matches_official(split, expected):
     assert _jfleg(split, "jd18_transformer-ens") == pytest.approx(expected, abs=5e-5)
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("split", ["dev", "test"])
 def test_jfleg_every_output_is_sane(split):
     outputs = sorted(sysout(f"jfleg-{split}").glob("*.txt"))
@@ -66,6 +68,7 @@ def test_jfleg_every_output_is_sane(split):
         assert 40 < _jfleg(split, path.stem) < 65, path
 
 
+@pytest.mark.real_data
 def test_cli_gleu(capsys):
     d = sysout("jfleg-test")
     out = run_score_cli(

@@ -114,6 +114,7 @@ def conll_scorer():
     return M2Scorer(read_m2(sysout("conll14", "refs", "official-2014.combined.m2")))
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("system", sorted(OFFICIAL))
 def test_conll14_matches_m2scorer(conll_scorer, system):
     r = conll_scorer.score(read_lines(sysout("conll14", f"{system}.txt")))
@@ -124,6 +125,7 @@ def test_conll14_matches_m2scorer(conll_scorer, system):
         assert round(r["recall"], 2) == pytest.approx(rec, abs=1e-9)
 
 
+@pytest.mark.real_data
 def test_conll14_every_output_is_sane(conll_scorer):
     outputs = sorted(sysout("conll14").glob("*.txt"))
     assert len(outputs) == 54
@@ -137,6 +139,7 @@ def test_conll14_every_output_is_sane(conll_scorer):
             assert r["tp"] > 0, path
 
 
+@pytest.mark.real_data
 def test_cli_m2(capsys):
     out = run_score_cli(
         [

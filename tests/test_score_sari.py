@@ -51,6 +51,7 @@ def _refs(name: str):
 
 
 # EASSE corpus_sari (issue 3)
+@pytest.mark.real_data
 @pytest.mark.parametrize(
     "system,refs,expected",
     [("ACCESS", "turkcorpus", 41.381), ("ACCESS", "asset", 40.126), ("Dress", "turkcorpus", 36.837)],
@@ -61,6 +62,7 @@ def test_matches_easse(system, refs, expected):
     assert sari_corpus(src, hyp, ref_sets)["sari"] == pytest.approx(expected, abs=5e-4)
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("refs", ["turkcorpus", "asset"])
 def test_every_output_is_sane(refs):
     src, ref_sets = _refs(refs)
@@ -73,6 +75,7 @@ def test_every_output_is_sane(refs):
         assert all(0 <= r[k] <= 100 for k in ("add", "keep", "delete")), path
 
 
+@pytest.mark.real_data
 def test_cli_sari(capsys):
     d = sysout("turkcorpus", "refs")
     out = run_score_cli(

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -36,6 +37,14 @@ DEMO = yaml.safe_load(DEMO_OVERLAY.read_text())
 LM_SYSTEM = "tiny-writing-alpaca"  # LoRA on the tiny LLaMA
 BASELINE = "tiny-t5-gec"  # Table-7 seq2seq baseline
 DAEMONS = ("slurmd", "slurmctld", "munged")
+
+# No wall-clock limit decides pass or fail: snakemake is waited on as long as it makes progress
+# (its log grows, a job changes state in squeue, a job finishes in jobcomp.log, a job's output
+# grows). It is stopped, and the test fails with every log, only after STALL_SECONDS without any
+# progress or after MAX_SECONDS in all (a run takes ~5 min on 2 idle cores).
+STALL_SECONDS = float(os.environ.get("WA_SLURM_STALL_SECONDS", 15 * 60))
+MAX_SECONDS = float(os.environ.get("WA_SLURM_MAX_SECONDS", 60 * 60))
+POLL_SECONDS = 5
 
 SUBMITTED_RE = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 TOTAL_RE = re.compile(r"^total\s+(\d+)\s*$", re.MULTILINE)
@@ -63,12 +72,44 @@ class Cluster:
         return proc
 
     def logs(self, lines: int = 15) -> str:
-        """The tails of the daemons' logs, for failure messages."""
+        """The tails of the daemons' logs (slurmctld, slurmd, jobcomp, apt), for failure messages."""
         parts = []
         for log in sorted((self.directory / "log").glob("*.log")):
-            tail = log.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {log}\n" + "\n".join(tail))
+            parts.append(f"--- {log}\n" + _tail(log, lines))
         return "\n".join(parts)
+
+    def queue(self) -> str:
+        """squeue's view of every job (states included); '' when slurmctld does not answer."""
+        try:
+            proc = self.run("squeue", "--all", "--noheader", "--format=%i %j %T %R", timeout=30, check=False)
+        except subprocess.TimeoutExpired:
+            return ""
+        return proc.stdout if proc.returncode == 0 else ""
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as e:
+        return f"(unreadable: {e})"
+
+
+def _files(root: Path, pattern: str = "*") -> list[tuple[Path, os.stat_result]]:
+    """(path, stat) of the files under root matching pattern, oldest first (files removed meanwhile are left out)."""
+    found = []
+    for path in root.rglob(pattern) if root.is_dir() else ():
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if path.is_file():
+            found.append((path, st))
+    return sorted(found, key=lambda f: (f[1].st_mtime, str(f[0])))
+
+
+def _sizes(root: Path) -> tuple:
+    """(path, size) of every file under root: grows while jobs write their outputs."""
+    return tuple(sorted((str(path), st.st_size) for path, st in _files(root)))
 
 
 def _free_ports(n: int) -> list[int]:
@@ -123,7 +164,7 @@ def cluster():
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=600,
+            timeout=1800,  # a bound for a hung install only: apt-get on a slow mirror may take minutes
         )
         seconds = time.monotonic() - start
         print(f"start_slurm.sh took {seconds:.1f} s")
@@ -153,8 +194,7 @@ def slurm_run(cluster, tmp_path_factory):
     # one GPU per training job: SLURM schedules the node's fake GPU (`sbatch --gpus=1`)
     overlay.write_text(yaml.safe_dump({"resources": {"train": {"gpu": 1}}}))
     snakemake = shutil.which("snakemake", path=str(BIN)) or "snakemake"
-    start = time.monotonic()
-    proc = cluster.run(
+    command = [
         snakemake,
         "--profile",
         "profiles/slurm",
@@ -174,22 +214,95 @@ def slurm_run(cluster, tmp_path_factory):
         "--configfile",
         str(DEMO_OVERLAY),
         str(overlay),
-        timeout=540,
-        check=False,
-    )
-    seconds = time.monotonic() - start
+    ]
+    log = workdir.parent / "slurm-demo-snakemake.log"
+    returncode, output, seconds = _run_while_progressing(command, log, workdir, cluster)
     print(f"snakemake --profile profiles/slurm took {seconds:.0f} s")
-    if proc.returncode != 0:
+    if returncode != 0:
         raise AssertionError(
-            f"snakemake under SLURM failed ({proc.returncode}):\n{proc.stdout[-8000:]}\n{cluster.logs()}"
+            f"snakemake under SLURM failed ({returncode}) after {seconds:.0f} s\n"
+            + _diagnostics(output, workdir, cluster)
         )
     jobs = {}
-    for _, slurm_id, log in SUBMITTED_RE.findall(proc.stdout):
+    for _, slurm_id, log in SUBMITTED_RE.findall(output):
         # the plugin's log layout: .snakemake/slurm_logs/rule_<rule>/<wildcards>/<slurm id>.log
         rule_dir = next(p for p in Path(log).parents if p.name.startswith("rule_"))
         wildcards = Path(log).parent.relative_to(rule_dir).as_posix()
         jobs[slurm_id] = {"rule": rule_dir.name[len("rule_") :], "wildcards": wildcards, "log": Path(log)}
-    return SlurmRun(workdir, proc.stdout, seconds, jobs)
+    return SlurmRun(workdir, output, seconds, jobs)
+
+
+def _run_while_progressing(command: list[str], log: Path, workdir: Path, cluster: Cluster) -> tuple[int, str, float]:
+    """Run ``command`` (its output to ``log``) until it exits; (return code, output, seconds).
+
+    Waits as long as the run makes progress; after STALL_SECONDS without any, or MAX_SECONDS in
+    all, it stops snakemake (and so its jobs) and fails with the snakemake log and SLURM's logs.
+    """
+    start = time.monotonic()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=REPO, env=cluster.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    state, last_progress, why = None, start, None
+    try:
+        while proc.poll() is None:
+            now = time.monotonic()
+            # progress: the log grows, a job changes state, finishes, or writes output
+            queue = cluster.queue()
+            new = (
+                log.stat().st_size,
+                queue,
+                cluster.jobcomp.stat().st_size if cluster.jobcomp.is_file() else 0,
+                _sizes(workdir / ".snakemake" / "slurm_logs"),
+                _sizes(workdir / "logs"),
+            )
+            if new != state:
+                state, last_progress = new, now
+            elif now - last_progress > STALL_SECONDS:
+                why = f"no progress for {now - last_progress:.0f} s (limit {STALL_SECONDS:.0f} s)"
+            if now - start > MAX_SECONDS:
+                why = f"still running after {now - start:.0f} s (limit {MAX_SECONDS:.0f} s)"
+            if why:
+                break
+            time.sleep(POLL_SECONDS)
+    finally:
+        if proc.poll() is None:
+            queue = cluster.queue()
+            _terminate(proc)
+    seconds = time.monotonic() - start
+    output = log.read_text(errors="replace")
+    if why:
+        raise AssertionError(
+            f"snakemake under SLURM stopped: {why}; squeue when stopped:\n{queue or '(no answer)'}\n"
+            + _diagnostics(output, workdir, cluster)
+        )
+    return proc.returncode, output, seconds
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM snakemake's process group (snakemake cancels its SLURM jobs), SIGKILL after 60 s."""
+    for sig, wait in ((signal.SIGTERM, 60), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _diagnostics(output: str, workdir: Path, cluster: Cluster) -> str:
+    """The snakemake log, SLURM's daemon logs and the latest jobs' outputs, for failure messages."""
+    parts = [f"=== snakemake log (last 12000 characters)\n{output[-12000:]}", "=== SLURM daemons", cluster.logs(60)]
+    job_logs = [path for path, _ in _files(workdir / ".snakemake" / "slurm_logs", "*.log")]
+    parts.append(f"=== SLURM job outputs (the latest 8 of {len(job_logs)})")
+    parts += [f"--- {p}\n{_tail(p, 30)}" for p in job_logs[-8:]]
+    rule_logs = [path for path, _ in _files(workdir / "logs", "*.log")]
+    parts.append(f"=== rule logs (the latest 4 of {len(rule_logs)})")
+    parts += [f"--- {p}\n{_tail(p, 30)}" for p in rule_logs[-4:]]
+    return "\n".join(parts)
 
 
 def _jobcomp(cluster: Cluster) -> dict[str, dict[str, str]]:

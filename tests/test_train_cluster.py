@@ -25,11 +25,14 @@ import pytest
 from _baselines_fixtures import agreement_records, baseline_command, baseline_training, tiny_baseline_base
 from _baselines_fixtures import write_jsonl as write_records
 from _causal_lm_fixtures import SYSTEM, TEMPLATE, TRAINING, instruction_file, tiny_base, train_command, trained_system
+from _causal_lm_fixtures import baseline_weights as _baseline_weights
+from _causal_lm_fixtures import stop_after as _stop_after
+from _causal_lm_fixtures import tensors as _tensors
 from conftest import REPO, snakemake, tool_env
 from writing_alpaca.baselines import gector as gector_trainer
 from writing_alpaca.baselines import seq2seq as seq2seq_trainer
 from writing_alpaca.errors import WritingAlpacaError
-from writing_alpaca.training.checkpoints import StopOnSignal, TrainingInterrupted
+from writing_alpaca.training.checkpoints import TrainingInterrupted
 from writing_alpaca.training.config import TrainConfig
 from writing_alpaca.training.recipe import train
 
@@ -88,12 +91,6 @@ def _attempts(checkpoint_dir: Path) -> list[dict[str, Any]]:
         return json.loads((checkpoint_dir / "accounting.json").read_text())["attempts"]
     except (FileNotFoundError, json.JSONDecodeError):
         return []
-
-
-def _tensors(path: Path) -> dict[str, Any]:
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
 
 
 def _metrics(out: Path) -> dict[str, Any]:
@@ -349,27 +346,6 @@ def _train_baseline(
         )
     finally:
         torch.set_num_threads(threads)
-
-
-def _baseline_weights(system_dir: Path) -> dict[str, Any]:
-    weights = _tensors(system_dir / "model" / "model.safetensors")
-    heads = system_dir / "model" / "gector_heads.safetensors"
-    if heads.is_file():
-        weights.update({f"heads.{k}": v for k, v in _tensors(heads).items()})
-    return weights
-
-
-def _stop_after(monkeypatch, step: int) -> None:
-    """As if SIGUSR1 arrived during optimiser step ``step`` (both trainers ask once per step)."""
-    asked = []
-
-    def agreed(self, device):
-        asked.append(step)
-        if len(asked) == step:
-            self.received = signal.SIGUSR1
-        return self.received is not None
-
-    monkeypatch.setattr(StopOnSignal, "_agreed", agreed)
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -276,6 +278,71 @@ def test_demo_a_changed_trainer_setting_retrains_only_the_systems_that_read_it(d
     assert planned == retrained
 
 
+def _checkout_copy(root: Path) -> Path:
+    """The workflow and package as a second checkout (no results, models or environments)."""
+    ignore = shutil.ignore_patterns(".git", ".venv", ".snakemake", "results", "resources", "logs", "__pycache__")
+    shutil.copytree(REPO, root, ignore=ignore)
+    return root
+
+
+def _add_statement(path: Path, function: str) -> None:
+    """Insert a no-op statement at the top of ``function``'s body: a change to the code it runs."""
+    import ast
+
+    text = path.read_text(encoding="utf-8")
+    node = next(n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef) and n.name == function)
+    lines = text.splitlines(keepends=True)
+    first = node.body[1 if ast.get_docstring(node) else 0]
+    indent = " " * first.col_offset
+    lines.insert(first.lineno - 1, f"{indent}_changed = True\n")
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_demo_a_code_change_reruns_exactly_the_jobs_that_run_it(demo_run, tmp_path):
+    """Each rule's `code` param: a comment reruns nothing, a scorer's code the score jobs (and
+    what reads their files), a renderer's the tables; never a training or decoding job."""
+    workdir, _, _ = demo_run
+    copy = _checkout_copy(tmp_path / "checkout")
+    args = ("-s", str(copy / "Snakefile"), f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir), "all")
+
+    m2 = copy / "src" / "writing_alpaca" / "score" / "m2.py"
+    m2.write_text("# a comment\n" + m2.read_text(encoding="utf-8"), encoding="utf-8")
+    assert "Nothing to be done" in snakemake("-n", *args).stdout
+
+    _add_statement(m2, "parse_m2")
+    rules = {j["rule"] for j in dry_run_jobs(*args)}
+    assert "score" in rules and "bootstrap" in rules, rules
+    assert not rules & {"train", "train_baseline", "decode", "decode_baseline", "prepare_test", "download"}, rules
+
+    shutil.copy2(REPO / "src" / "writing_alpaca" / "score" / "m2.py", m2)  # only a renderer changed now
+    _add_statement(copy / "src" / "writing_alpaca" / "report" / "tables.py", "render_table2")
+    rules = {j["rule"] for j in dry_run_jobs(*args)}
+    assert rules and all(r.startswith("render_") or r == "all" for r in rules), rules
+
+
+@pytest.mark.slow
+def test_demo_a_file_changed_inside_a_trained_system_reruns_what_reads_it(demo_run):
+    """A directory() output is dated by Snakemake's own timestamp file; the readers' `model_state`
+    param sees a file changed inside it (here: its time) and reruns them, never the training."""
+    workdir, _, _ = demo_run
+    adapter = next((workdir / "results" / "models" / "tiny-writing-alpaca").rglob("adapter_config.json"))
+    before = adapter.stat()
+    try:
+        os.utime(adapter, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        jobs = dry_run_jobs(f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir), "all")
+        planned = {(j["rule"], j["wildcards"].get("system")) for j in jobs}
+        assert ("decode", "tiny-writing-alpaca") in planned and ("render_card", "tiny-writing-alpaca") in planned
+        assert not {r for r, s in planned if r.startswith(("train", "decode")) and s != "tiny-writing-alpaca"}
+        assert not {r for r, _ in planned if r.startswith("train")}
+    finally:
+        os.utime(adapter, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (
+        "Nothing to be done"
+        in snakemake("-n", f"--configfile={DEMO_OVERLAY}", "--directory", str(workdir), "all").stdout
+    )
+
+
 @pytest.mark.slow
 def test_demo_rebuilds_one_artefact_alone(demo_run):
     workdir, _, _ = demo_run
@@ -292,6 +359,28 @@ def test_demo_rebuilds_one_artefact_alone(demo_run):
         "results/tables/table4.md",
     )
     assert (workdir / "results" / "tables" / "table4.md").is_file()
+
+
+@pytest.mark.slow
+def test_demo_logs_training_and_decoding_and_cards_every_system(demo_run):
+    """Issue 14 on the demo itself: TensorBoard event files per trained system, a progress line
+    (instances/s) in every decode job's log, and a model card naming its data licences in every
+    trained system directory."""
+    from writing_alpaca.training.events import event_files
+
+    workdir, _, _ = demo_run
+    demo = yaml.safe_load(DEMO_OVERLAY.read_text(encoding="utf-8"))
+    trained = [name for name, spec in demo["systems"].items() if spec.get("method", "lora") != "none"]
+    assert trained
+    for name in trained:
+        assert event_files(workdir / "results" / "logs" / name), name
+        card = (workdir / "results" / "models" / name / "README.md").read_text(encoding="utf-8")
+        assert card.startswith("---\n") and "licen" in card.lower(), name
+    logs = sorted((workdir / "logs" / "decode").rglob("*.log"))
+    assert logs
+    for log in logs:
+        text = log.read_text(encoding="utf-8")
+        assert re.search(r"done, \d+ instances in \S+ \([\d.]+ instances/s\)", text), log
 
 
 REPORT_ARTEFACTS = (

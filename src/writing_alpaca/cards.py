@@ -459,7 +459,9 @@ def _training_section(card: Mapping[str, Any]) -> list[str]:
         ("wall_seconds", "Wall time (s)"),
         ("hardware", "Hardware"),
     ):
-        if metrics.get(key) is not None:
+        if key == "gpu_hours" and metrics.get("gpus") == 0 and metrics.get("wall_seconds") is not None:
+            lines.append(f"- CPU hours (no GPU; wall clock): {round(metrics['wall_seconds'] / 3600, 4)}")
+        elif metrics.get(key) is not None:
             value = metrics[key]
             lines.append(f"- {label}: {round(value, 4) if isinstance(value, float) else value}")
     hp = card.get("hyperparameters") or {}

@@ -85,6 +85,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings as S
+from .download import verify_download
 from .errors import WritingAlpacaError, located
 from .io import atomic_path, parse_json_object, read_lines, read_text, write_jsonl
 from .postprocess import TOKENIZERS
@@ -381,6 +382,8 @@ def _raw_path(raw: Path, rel: Any, name: str, key: str) -> Path:
     path = raw / rel
     if not path.is_file():
         raise WritingAlpacaError(f"{name}: {path}: file not found (spec '{key}' is relative to {raw})")
+    # what is parsed is what was downloaded: checked against the directory's MANIFEST.json
+    verify_download(raw, [rel])
     return path
 
 

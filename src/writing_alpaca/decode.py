@@ -42,10 +42,11 @@ outputs of a real vLLM engine against HF greedy are **not verified here** (no GP
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,15 +123,55 @@ def load_lm(system_dir: str | Path | None = None, base: str | Path | None = None
     cuda = torch.cuda.is_available()
     precision = choose_precision(precision, cuda, what="decoding.precision")
     tokenizer = load_tokenizer(tok_dir, padding_side="left")
-    model = load_base_model(weights, precision)
+    with _unreadable_weights(weights, trained=_inside(weights, system_dir)):
+        model = load_base_model(weights, precision)
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        with _unreadable_weights(adapter, trained=True):
+            model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     device = "cuda" if cuda else "cpu"
     model.to(device).eval()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return LoadedLM(model, tokenizer, device, weights, adapter)
+
+
+def _inside(path: Path, system_dir: str | Path | None) -> bool:
+    """Whether ``path`` belongs to the trained system ``system_dir`` (else: a base model)."""
+    if system_dir is None:
+        return False
+    return Path(path).resolve().is_relative_to(Path(system_dir).resolve())
+
+
+def _broken_safetensors(directory: Path) -> tuple[Path, str] | None:
+    """The first ``*.safetensors`` file in ``directory`` whose header or length is bad, with why."""
+    from safetensors import SafetensorError, safe_open
+
+    for file in sorted(Path(directory).glob("*.safetensors")):
+        try:
+            with safe_open(str(file), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as exc:
+            return file, str(exc)
+    return None
+
+
+@contextlib.contextmanager
+def _unreadable_weights(directory: Path, trained: bool) -> Iterator[None]:
+    """Turn a truncated or corrupt ``*.safetensors`` file met while loading ``directory`` into one
+    error that names the file and the way out (retrain a system's weights, re-download a base's)."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SafetensorError as exc:
+        found = _broken_safetensors(directory)
+        file, why = found if found is not None else (directory, str(exc))
+        if trained:
+            fix = "retrain the system (delete its directory and rerun its train rule) or download it again"
+        else:
+            fix = "download (or build) the base model again: delete its directory and rerun the rule that made it"
+        raise WritingAlpacaError(f"{file}: unreadable weights, truncated or corrupt ({why}): {fix}") from exc
 
 
 @dataclass

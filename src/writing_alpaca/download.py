@@ -65,7 +65,28 @@ Command (see docs/DESIGN.md)::
     fails with one message saying where to request the data and where to put it.
 
 DIR is written atomically (:func:`writing_alpaca.io.atomic_dir`): it is either complete
-or absent.  ``DIR/MANIFEST.json`` lists every file with its origin, size and sha256.
+or absent; a failed run leaves an existing DIR unchanged.  ``DIR/MANIFEST.json`` lists
+every file with its origin, size and sha256 (``files``), and the size and sha256 of every
+file in DIR, extracted archive members included (``contents``).
+
+Checks:
+
+* Content: a file whose first bytes are not what its name declares is an error naming the
+  URL and what was received (:func:`sniff_content`): an HTML page (a login or error page
+  served with status 200) where text, TSV, JSON or an archive is expected, an archive or
+  compressed file with the wrong magic bytes, a ``.json``/``.jsonl`` file that does not
+  start with ``{`` or ``[``.  For a pinned file the sha256 decides; a mismatch names what
+  was received.
+* Cached copies: consumers (``writing-alpaca data``) call :func:`verify_download` before
+  parsing a file of DIR; a file that no longer matches ``contents`` is one
+  :class:`DownloadCorruptError` naming the file, both hashes and the fix (delete DIR and
+  download again).
+* The last verified download is kept as hard links (no extra disk space) in the hidden
+  sibling ``.<DIR name>.last-good`` (:func:`kept_dir`) until a verified replacement
+  exists: Snakemake removes a rule's output before rerunning it (say, after an overlay
+  changes a pin) and again when it fails, so the good copy survives a failing re-download
+  there, and pinned files (or archives) whose sha256 it still matches are taken from it
+  instead of being fetched again.
 """
 
 from __future__ import annotations
@@ -94,7 +115,7 @@ from . import __version__
 from . import settings as S
 from .errors import WritingAlpacaError
 from .hashing import sha256_file
-from .io import atomic_dir, parse_json_arg, write_json, write_jsonl
+from .io import atomic_dir, parse_json_arg, read_json, write_json, write_jsonl
 from .progress import Progress, stderr_is_tty
 
 log = logging.getLogger(__name__)
@@ -118,6 +139,14 @@ _HF_FILE_BUILDERS = {
 _FILE_KEYS = frozenset({"url", "sha256", "name", "extract"})
 _HF_KEYS = frozenset({"path", "name", "split", "file", "data_files"})
 _SOURCE_KEYS = frozenset({"files", "hf", "gated", "licence", "revision"})
+
+
+class DownloadCorruptError(WritingAlpacaError):
+    """A cached download no longer matches its ``MANIFEST.json`` (a file changed, vanished or was added)."""
+
+
+class UnexpectedContentError(WritingAlpacaError):
+    """A downloaded file is not what its name declares (an HTML page for a TSV, a zip that is not a zip)."""
 
 
 # ---------------------------------------------------------------------------
@@ -591,12 +620,291 @@ def _extract_zip(archive: Path, dest: Path, taken: set[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# Content checks: is a download what its name declares?
+
+#: bytes read to recognise a file (a tar header's ``ustar`` magic is at offset 257)
+_SNIFF_BYTES = 4096
+_HTML_RE = re.compile(
+    rb"^(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE | re.DOTALL
+)
+_HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+#: (name suffixes, what they declare, check of the first bytes); the first matching suffix wins
+_MAGIC: tuple[tuple[tuple[str, ...], str, Any], ...] = (
+    ((".tar.gz", ".tgz", ".gz"), "gzip data", lambda head: head.startswith(b"\x1f\x8b")),
+    ((".tar.bz2", ".tbz2", ".bz2"), "bzip2 data", lambda head: head.startswith(b"BZh")),
+    ((".tar.xz", ".txz", ".xz"), "xz data", lambda head: head.startswith(b"\xfd7zXZ\x00")),
+    ((".tar",), "a tar archive", lambda head: head[257:262] == b"ustar"),
+    ((".zip",), "a zip archive", lambda head: head[:4] in (b"PK\x03\x04", b"PK\x05\x06")),
+)
+_JSON_SUFFIXES = (".json", ".jsonl")
+
+
+def _describe(head: bytes, size: int) -> str:
+    snippet = head[:60].decode("utf-8", "replace")
+    snippet = re.sub(r"\s+", " ", snippet)
+    return f"{size} bytes starting {snippet!r}"
+
+
+def sniff_content(path: str | os.PathLike[str], name: str) -> tuple[str, str] | None:
+    """``(what name declares, what the file holds)`` when ``path`` is not what ``name`` says, else None.
+
+    Catches an HTML page (``<!DOCTYPE html`` or ``<html`` at the start, after an optional
+    BOM, whitespace, XML declaration or comments; case-insensitive) where anything but HTML
+    is expected, archives and compressed files whose magic bytes do not match the suffix
+    (zip ``PK\\x03\\x04``, gzip ``1f 8b``, bzip2 ``BZh``, xz, tar ``ustar`` at offset 257),
+    and ``.json``/``.jsonl`` files that do not start with ``{`` or ``[``.
+    """
+    lower = name.lower()
+    if lower.endswith(_HTML_SUFFIXES):
+        return None
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    text = text.lstrip()
+    expected = next((label for suffixes, label, _ in _MAGIC if lower.endswith(suffixes)), None)
+    if expected is None:
+        expected = "JSON" if lower.endswith(_JSON_SUFFIXES) else "text or data (not HTML)"
+    if _HTML_RE.match(text[:1024]):
+        return expected, f"an HTML page ({_describe(text, size)})"
+    for suffixes, label, ok in _MAGIC:
+        if lower.endswith(suffixes):
+            return None if ok(head) else (label, f"something else ({_describe(head, size)})")
+    if lower.endswith(_JSON_SUFFIXES) and text[:1] not in (b"{", b"["):
+        return "JSON", (f"something else ({_describe(head, size)})" if text else "an empty file")
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Verifying a cached download against its manifest
+
+
+def _relative(name: str) -> str:
+    return PurePosixPath(os.path.normpath(name.replace("\\", "/"))).as_posix()
+
+
+def _contents(root: Path, records: list[FileRecord]) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file under ``root`` (extracted members too), for ``MANIFEST.json``."""
+    known = {r.name: (r.size, r.sha256) for r in records if r.archive is None or r.archive.get("kept")}
+    contents: dict[str, dict[str, Any]] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if rel == MANIFEST_NAME or not path.is_file():
+            continue
+        if rel in known and not path.is_symlink():
+            size, digest = known[rel]
+        else:
+            size, digest = path.stat().st_size, sha256_file(path)
+        contents[rel] = {"size": size, "sha256": digest}
+    return contents
+
+
+def _fix(root: Path, manifest: Any) -> str:
+    source = manifest.get("source") if isinstance(manifest, dict) else None
+    rule = f"snakemake {root}" if source is None else f"snakemake resources/downloads/{source}"
+    return f"delete {root} and download it again ({rule}, or writing-alpaca download)"
+
+
+def verify_download(download_dir: str | os.PathLike[str], names: Any = None) -> dict[str, Any] | None:
+    """Check the files of a download directory against its ``MANIFEST.json``; return the manifest.
+
+    ``names`` (relative paths) are the files to check; default: every file the manifest
+    lists.  A file that differs from its recorded size or sha256, is missing, or is not
+    part of the download is a :class:`DownloadCorruptError` naming the file, both hashes and
+    the fix.  A directory without a manifest (files put together by hand, not by
+    ``download``) is not checked: None.  Manifests written before member hashes were
+    recorded cannot vouch for extracted archive members; those are named in a warning.
+    """
+    root = Path(download_dir)
+    manifest_path = root / MANIFEST_NAME
+    if not manifest_path.is_file():
+        log.info("%s has no %s (not written by download): its files are not verified", root, MANIFEST_NAME)
+        return None
+    try:
+        manifest = read_json(manifest_path)
+    except WritingAlpacaError as exc:
+        raise DownloadCorruptError(f"{exc}; {_fix(root, None)}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise DownloadCorruptError(f"{manifest_path}: not a download manifest; {_fix(root, manifest)}")
+    contents = manifest.get("contents")
+    unrecorded: set[str] = set()
+    if not isinstance(contents, dict):  # a manifest from before 'contents'
+        contents = {}
+        for entry in manifest["files"]:
+            archive = entry.get("archive")
+            if not archive or archive.get("kept"):
+                contents[entry["name"]] = {"size": entry["size"], "sha256": entry["sha256"]}
+            if archive:
+                unrecorded.update(archive.get("files", []))
+    wanted = list(contents) if names is None else [_relative(str(n)) for n in names]
+    for rel in wanted:
+        entry = contents.get(rel)
+        if entry is None:
+            if rel in unrecorded:
+                log.warning(
+                    "%s: %s predates member hashes, so this extracted file cannot be verified; %s to record them",
+                    root / rel,
+                    manifest_path,
+                    _fix(root, manifest),
+                )
+                continue
+            raise DownloadCorruptError(
+                f"{root / rel}: not part of the download recorded in {manifest_path}; {_fix(root, manifest)}"
+            )
+        path = root / rel
+        if not path.is_file():
+            raise DownloadCorruptError(f"{path}: listed in {manifest_path} but missing; {_fix(root, manifest)}")
+        actual = sha256_file(path)
+        size = path.stat().st_size
+        if actual != entry.get("sha256") or size != entry.get("size"):
+            raise DownloadCorruptError(
+                f"{path} does not match {manifest_path}: expected sha256 {entry.get('sha256')} "
+                f"({entry.get('size')} bytes), found {actual} ({size} bytes): the cached download changed "
+                f"after it was verified; {_fix(root, manifest)}"
+            )
+    return manifest
+
+
+# ---------------------------------------------------------------------------
+# The last verified download, kept (hard-linked) beside the output until a verified
+# replacement exists: Snakemake deletes a rule's output before it reruns it (a changed
+# pin in an overlay) and after it fails, so a good copy inside the output would be lost.
+
+
+def kept_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Where the last verified download of ``out_dir`` is kept: the hidden sibling ``.<name>.last-good``."""
+    out = Path(out_dir)
+    return out.with_name(f".{out.name}.last-good")
+
+
+def _load_kept(kept: Path) -> dict[str, Any] | None:
+    try:
+        manifest = read_json(kept / MANIFEST_NAME) if (kept / MANIFEST_NAME).is_file() else None
+    except WritingAlpacaError:
+        return None
+    return manifest if isinstance(manifest, dict) and isinstance(manifest.get("contents"), dict) else None
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    """Hard-link every file of ``src`` into a new ``dest`` (symlinks recreated, directories made)."""
+    dest.mkdir(parents=True)
+    for path in sorted(src.rglob("*")):
+        target = dest / path.relative_to(src)
+        if path.is_symlink():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.readlink(path), target)
+        elif path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target)
+
+
+def _keep_copy(out: Path) -> None:
+    """Replace the kept copy with hard links to the new, verified ``out`` (no extra disk space)."""
+    kept = kept_dir(out)
+    tmp = kept.with_name(f"{kept.name}.tmp")
+    old = kept.with_name(f"{kept.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _link_tree(out, tmp)
+        shutil.rmtree(old, ignore_errors=True)
+        if kept.exists():
+            os.replace(kept, old)
+        os.replace(tmp, kept)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.warning("could not keep a hard-linked copy of %s in %s (%s)", out, kept, exc)
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _place_kept(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dest)
+        return
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def _reuse_kept(
+    spec: FileSpec,
+    root: Path,
+    kept: tuple[Path, dict[str, Any]] | None,
+    taken: set[str],
+    keep_archives: bool,
+    source: str,
+) -> FileRecord | None:
+    """A pinned file (or the members of a pinned archive) taken from the kept copy, when it still verifies."""
+    if kept is None or spec.sha256 is None:
+        return None
+    kept_root, manifest = kept
+    contents = manifest["contents"]
+    entry = next(
+        (
+            f
+            for f in manifest.get("files", [])
+            if isinstance(f, dict) and f.get("name") == spec.name and f.get("sha256") == spec.sha256
+        ),
+        None,
+    )
+    if entry is None:
+        return None
+    archive = entry.get("archive")
+    if spec.extract != isinstance(archive, dict):
+        return None
+    members: list[str] = list(archive.get("files", [])) if isinstance(archive, dict) else []
+    names = ([spec.name] if not spec.extract or keep_archives else []) + members
+    others = taken - {spec.name}
+    if any(n not in contents or n in others or n == MANIFEST_NAME for n in names) or not names:
+        return None
+    for n in names:
+        path = kept_root / n
+        if not path.is_file() or sha256_file(path) != contents[n].get("sha256"):
+            log.info("source %s: the kept copy of %s changed; fetching it again", source, n)
+            return None
+    for n in names:
+        _place_kept(kept_root / n, root / n)
+    log.info(
+        "source %s: %s unchanged (sha256 %s): taken from the last verified download in %s",
+        source,
+        spec.name,
+        spec.sha256,
+        kept_root,
+    )
+    record = FileRecord(spec.name, int(entry["size"]), spec.sha256, True, url=spec.url)
+    if spec.extract:
+        record.archive = {"members": len(members), "kept": keep_archives, "files": members}
+        if not keep_archives:
+            taken.discard(spec.name)
+    taken.update(members)
+    return record
+
+
+# ---------------------------------------------------------------------------
 # Sources
 
 
-def _verify(path: Path, actual: str, expected: str | None, origin: str, delete: bool) -> None:
-    """Check a pinned hash (deleting a bad download) or warn with the hash of an unpinned file."""
+def _verify(path: Path, actual: str, expected: str | None, origin: str, delete: bool, name: str | None = None) -> None:
+    """Check a pinned hash (deleting a bad download) or warn with the hash of an unpinned file.
+
+    The first bytes are checked against what the file's ``name`` declares (:func:`sniff_content`):
+    an unpinned file that is not what it says (an HTML login or error page, a zip that is
+    not a zip) is an error; for a pinned one that does not match, what was received is named.
+    """
+    problem = sniff_content(path, name) if name is not None and actual != expected else None
     if expected is None:
+        if problem is not None:
+            if delete:
+                path.unlink(missing_ok=True)
+            raise UnexpectedContentError(
+                f"{origin}: expected {problem[0]} but received {problem[1]}; the file was not used "
+                "(a login or error page served in its place? check the URL)"
+            )
         log.warning(
             "%s is not pinned (sha256: null); its sha256 is %s (put it in config.yaml to pin it)", origin, actual
         )
@@ -604,8 +912,9 @@ def _verify(path: Path, actual: str, expected: str | None, origin: str, delete: 
     if actual != expected:
         if delete:
             path.unlink(missing_ok=True)
+        received = f" (received {problem[1]} where {problem[0]} was expected)" if problem is not None else ""
         raise WritingAlpacaError(
-            f"sha256 mismatch for {origin}: expected {expected}, got {actual}; the file was not used"
+            f"sha256 mismatch for {origin}: expected {expected}, got {actual}{received}; the file was not used"
         )
 
 
@@ -621,15 +930,32 @@ def _unpack(record: FileRecord, spec: FileSpec, root: Path, taken: set[str], kee
     record.archive = {"members": len(files), "kept": keep_archives, "files": files}
 
 
-def _fetch_files(source: SourceSpec, root: Path, options: FetchOptions, keep_archives: bool) -> list[FileRecord]:
+def _fetch_files(
+    source: SourceSpec,
+    root: Path,
+    options: FetchOptions,
+    keep_archives: bool,
+    kept: tuple[Path, dict[str, Any]] | None = None,
+) -> list[FileRecord]:
     records: list[FileRecord] = []
     taken = {f.name for f in source.files}
     for spec in source.files:
         assert spec.url is not None  # checked by parse_source_spec
         log.info("source %s: fetching %s -> %s", source.name, spec.url, spec.name)
         dest = root / spec.name
+        reused = _reuse_kept(spec, root, kept, taken, keep_archives, source.name)
+        if reused is not None:
+            records.append(reused)
+            continue
         fetched = fetch_url(spec.url, dest, options)
-        _verify(dest, fetched.sha256, spec.sha256, f"{spec.url} (source {source.name}, file {spec.name})", delete=True)
+        _verify(
+            dest,
+            fetched.sha256,
+            spec.sha256,
+            f"{spec.url} (source {source.name}, file {spec.name})",
+            delete=True,
+            name=spec.name,
+        )
         record = FileRecord(spec.name, fetched.size, fetched.sha256, spec.sha256 is not None, url=spec.url)
         _unpack(record, spec, root, taken, keep_archives)
         records.append(record)
@@ -689,7 +1015,14 @@ def _collect_placed(source: SourceSpec, root: Path, manual: Path, keep_archives:
         src = manual / spec.name
         log.info("source %s: taking placed file %s", source.name, src)
         copied = _copy_hashing(src, root / spec.name)
-        _verify(root / spec.name, copied.sha256, spec.sha256, f"placed file {src} (source {source.name})", delete=True)
+        _verify(
+            root / spec.name,
+            copied.sha256,
+            spec.sha256,
+            f"placed file {src} (source {source.name})",
+            delete=True,
+            name=spec.name,
+        )
         record = FileRecord(spec.name, copied.size, copied.sha256, spec.sha256 is not None, placed=str(src.resolve()))
         _unpack(record, spec, root, taken, keep_archives)
         records.append(record)
@@ -792,32 +1125,55 @@ def download_source(
     """Fetch (or take from ``manual_dir``) every file of one source into ``out_dir``; return the manifest.
 
     ``out_dir`` is written atomically; on any error it is left absent (or, if it existed,
-    unchanged).
+    unchanged).  Once it is complete, its files are hard-linked into :func:`kept_dir`
+    (replacing the previous kept copy), so that a later failing run (after Snakemake has
+    removed the output) still has the last verified download, and a pinned file whose
+    sha256 it matches is taken from there instead of being fetched again.
     """
     source = parse_source_spec(name, dict(spec) if isinstance(spec, Mapping) else spec)
     options = options or FetchOptions()
+    out = Path(out_dir)
     if source.licence:
         log.info("source %s: licence: %s", name, source.licence)
-    with atomic_dir(out_dir) as root:
-        if source.gated is not None:
-            manual = Path(manual_dir) if manual_dir is not None else default_manual_dir(name)
-            records = _collect_placed(source, root, manual, keep_archives)
-            kind = "gated"
-        elif source.hf is not None:
-            records = _fetch_hf(source, root)
-            kind = "hf"
-        else:
-            records = _fetch_files(source, root, options, keep_archives)
-            kind = "files"
-        manifest = {
-            "source": name,
-            "kind": kind,
-            "licence": source.licence,
-            "revision": source.revision,
-            "tool": f"writing-alpaca {__version__}",
-            "files": [r.to_json() for r in records],
-        }
-        write_json(root / MANIFEST_NAME, manifest)
+    kept_root = kept_dir(out)
+    kept_manifest = _load_kept(kept_root)
+    try:
+        with atomic_dir(out) as root:
+            if source.gated is not None:
+                manual = Path(manual_dir) if manual_dir is not None else default_manual_dir(name)
+                records = _collect_placed(source, root, manual, keep_archives)
+                kind = "gated"
+            elif source.hf is not None:
+                records = _fetch_hf(source, root)
+                kind = "hf"
+            else:
+                kept = (kept_root, kept_manifest) if kept_manifest is not None else None
+                records = _fetch_files(source, root, options, keep_archives, kept)
+                kind = "files"
+            manifest = {
+                "source": name,
+                "kind": kind,
+                "licence": source.licence,
+                "revision": source.revision,
+                "tool": f"writing-alpaca {__version__}",
+                "files": [r.to_json() for r in records],
+                "contents": _contents(root, records),
+            }
+            write_json(root / MANIFEST_NAME, manifest)
+    except WritingAlpacaError as exc:
+        if kept_manifest is not None and not out.exists():
+            # Snakemake removed the output before the run: say where the good copy still is
+            message = (
+                f"{exc} (the last verified download of '{name}' is kept in {kept_root}; "
+                "it is used again for files whose pinned sha256 it matches)"
+            )
+            try:
+                wrapped = type(exc)(message)
+            except TypeError:  # a subclass with another signature
+                wrapped = WritingAlpacaError(message)
+            raise wrapped from None
+        raise
+    _keep_copy(out)
     log.info("source %s: %d file(s) in %s", name, len(records), out_dir)
     return manifest
 

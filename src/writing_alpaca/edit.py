@@ -3,8 +3,13 @@
     writing-alpaca edit --task grammar --model results/models/writing-alpaca --text "She go to school."
     cat draft.txt | writing-alpaca edit --task grammar --model results/models/writing-alpaca
 
-With ``--text`` the edited text is printed; otherwise every line of standard input is
-edited as it arrives and one edited line is written (and flushed) per input line.
+With ``--text`` the edited text is printed; otherwise standard input is edited line by line,
+one output line per input line, in order.  Lines are read and generated in batches of
+``--batch-size`` (the output is flushed after each batch); when standard input is a terminal,
+each line is edited (and printed) as soon as it is typed.  A blank input (``--text ""`` or a
+blank line) gives a blank output without asking the model.  Input must be UTF-8: anything else
+is one error naming the line.  Libraries' progress bars and deprecation chatter are silenced, so
+a successful run writes nothing to standard error.
 A trained system is prompted exactly as it was trained: the task's prompt and the template
 recorded in its ``system.json`` (:mod:`writing_alpaca.systems`).  A bare base model (no
 ``system.json``) gets ``writing_alpaca.format.PROMPTS`` and ``writing_alpaca.format.TEMPLATE``.
@@ -13,7 +18,9 @@ recorded in its ``system.json`` (:mod:`writing_alpaca.systems`).  A bare base mo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
@@ -72,39 +79,138 @@ class Editor:
         self.spec = DecodingSpec(num_beams=num_beams, batch_size=batch_size, max_new_tokens=max_new_tokens)
 
     def edit(self, texts: Iterable[str]) -> list[str]:
+        """The edited texts, in order; a blank text gives ``""`` (the model is not asked)."""
         from .decode import build_prompts, generate_hf
 
         texts = list(texts)
-        if not texts:
-            return []
-        prompts = build_prompts(self.template, self.instruction, texts)
-        outputs, _ = generate_hf(self.lm, prompts, texts, self.spec, progress=False)  # interactive
-        return outputs
+        edited = [""] * len(texts)
+        asked = [i for i, text in enumerate(texts) if text.strip()]
+        if not asked:
+            return edited
+        prompts = build_prompts(self.template, self.instruction, [texts[i] for i in asked])
+        outputs, _ = generate_hf(self.lm, prompts, [texts[i] for i in asked], self.spec, progress=False)
+        for i, output in zip(asked, outputs, strict=True):
+            edited[i] = output
+        return edited
 
-    def edit_stream(self, lines: Iterable[str]) -> Iterator[str]:
+    def edit_batches(self, lines: Iterable[str], batch_size: int | None = None) -> Iterator[list[str]]:
+        """The edited lines, one list per batch of ``batch_size`` input lines (default: the
+        decoding batch size); each line's end (LF or CRLF) is dropped.  An error while reading
+        (a line that is not text) comes after the edits of the lines read before it."""
+        size = max(1, batch_size or self.spec.batch_size)
+        batch: list[str] = []
+        try:
+            for line in lines:
+                batch.append(line.rstrip("\r\n"))
+                if len(batch) >= size:
+                    yield self.edit(batch)
+                    batch = []
+        except WritingAlpacaError:
+            if batch:
+                yield self.edit(batch)
+            raise
+        if batch:
+            yield self.edit(batch)
+
+    def edit_stream(self, lines: Iterable[str], batch_size: int | None = None) -> Iterator[str]:
         """One edited line per input line (blank lines stay blank), in order."""
-        for line in lines:
-            text = line.rstrip("\r\n")
-            yield self.edit([text])[0] if text.strip() else ""
+        for edited in self.edit_batches(lines, batch_size):
+            yield from edited
+
+
+#: where the input lines come from, in error messages
+STDIN = "stdin"
+
+
+def _not_text(lineno: int, where: str, utf16: bool = False) -> WritingAlpacaError:
+    hint = "; it looks like UTF-16: convert it first (iconv -f UTF-16 -t UTF-8)" if utf16 else ""
+    return WritingAlpacaError(f"{STDIN} line {lineno}: not UTF-8 text ({where}){hint}")
+
+
+def _text(lineno: int, line: str) -> str:
+    return line[1:] if lineno == 1 and line.startswith("\ufeff") else line  # a UTF-8 byte-order mark
+
+
+def text_lines(stream: TextIO) -> Iterator[str]:
+    """The lines of ``stream`` as text, checked to be UTF-8 (one error naming the first line that is
+    not).  The bytes under a text stream are read where there are any (``sys.stdin.buffer``): a
+    text stream may decode with ``surrogateescape`` (a POSIX locale) and smuggle undecodable bytes
+    through as lone surrogates, which the tokenizer then rejects with an obscure error."""
+    binary = getattr(stream, "buffer", None)
+    if binary is not None:
+        for lineno, raw in enumerate(iter(binary.readline, b""), start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                utf16 = lineno == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+                raise _not_text(lineno, f"{exc.reason} at byte {exc.start + 1} of the line", utf16) from None
+            yield _text(lineno, line)
+        return
+    for lineno, line in enumerate(iter(stream.readline, ""), start=1):
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates: bytes that were not UTF-8
+            raise _not_text(lineno, f"undecodable byte at character {exc.start + 1} of the line") from None
+        yield _text(lineno, line)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+#: library warnings that say nothing to a user of ``edit`` (transformers' own deprecations, hit by peft)
+QUIET_WARNINGS = (r"`is_gradient_checkpointing` is deprecated",)
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Silence transformers' progress bars and info/warning logs and the library deprecation
+    warnings of :data:`QUIET_WARNINGS` while ``edit`` runs (restored afterwards)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            for message in QUIET_WARNINGS:
+                warnings.filterwarnings("ignore", message=message, category=FutureWarning)
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """The ``edit`` command (``stdin``/``stdout`` default to the process's streams)."""
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
+    batch_size = getattr(args, "batch_size", 8)
+    if batch_size < 1:
+        raise WritingAlpacaError(f"--batch-size: must be at least 1, got {batch_size}")
     instruction, template = prompting(args.model, args.task)
-    editor = Editor(
-        args.model,
-        instruction,
-        template,
-        num_beams=args.num_beams,
-        max_new_tokens=args.max_new_tokens,
-    )
-    if args.text is not None:
-        print(editor.edit([args.text])[0], file=stdout)
-        return 0
-    for edited in editor.edit_stream(stdin):
-        print(edited, file=stdout, flush=True)
+    with quiet_libraries():
+        editor = Editor(
+            args.model,
+            instruction,
+            template,
+            num_beams=args.num_beams,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=batch_size,
+        )
+        if args.text is not None:
+            print(editor.edit([args.text])[0], file=stdout)
+            return 0
+        lines = text_lines(stdin)
+        for edited in editor.edit_batches(lines, 1 if _is_terminal(stdin) else batch_size):
+            for line in edited:
+                print(line, file=stdout)
+            stdout.flush()
     return 0
 
 
@@ -115,4 +221,10 @@ def register(subparsers) -> None:
     parser.add_argument("--text", help="text to edit (default: read standard input line by line)")
     parser.add_argument("--num-beams", type=int, default=1)
     parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="lines of standard input generated together (1 when it is a terminal)",
+    )
     parser.set_defaults(func=run)

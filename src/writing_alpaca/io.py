@@ -8,6 +8,7 @@ Every reader reports bad input with the file name and 1-based line number.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -19,20 +20,81 @@ from typing import Any
 from .errors import WritingAlpacaError, located
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux's
+    ``/proc/self/status``), else by setting and at once restoring it."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _widen(mode: int, umask: int) -> int:
+    """A private mode (no group/other bits: tempfile's 0600/0700) widened as the umask allows a
+    new file: the owner's bits copied to group and other, less the umask (0600 -> 0644 under 022)."""
+    owner = mode & 0o700
+    return mode | ((owner >> 3) | (owner >> 6)) & ~umask
+
+
+def share_like_umask(root: str | os.PathLike) -> None:
+    """Give ``root`` and every private file or directory below it the mode the umask gives a
+    new one (libraries that write through tempfile leave 0600 files behind); modes that already
+    grant group/other access are left as they are."""
+    umask = current_umask()
+    root = Path(root)
+    paths = [root, *root.rglob("*")] if root.is_dir() else [root]
+    for p in paths:
+        if p.is_symlink():
+            continue
+        mode = p.stat().st_mode & 0o7777
+        if mode & 0o077 == 0:
+            os.chmod(p, _widen(mode, umask))
+
+
+#: the errnos that mean the disk (or the user's quota) is full, and how to say it
+_FULL = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
+
+
+def _full_disk(exc: BaseException, path: Path, tmp: Path | None) -> WritingAlpacaError | None:
+    """A clear error for a full disk while writing ``path`` (``None`` for any other error)."""
+    if not isinstance(exc, OSError) or exc.errno not in _FULL:
+        return None
+    target = path
+    if isinstance(exc.filename, (str, bytes, os.PathLike)) and tmp is not None:
+        written = Path(os.fsdecode(exc.filename))
+        if written.is_relative_to(tmp) and written != tmp:  # a file inside a directory being built:
+            target = path / written.relative_to(tmp)  # named where it was to end up
+    return WritingAlpacaError(f"{_FULL[exc.errno]} writing {target} (free some space, then rerun)")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary file path next to ``path``; rename it into place on success."""
+    """Yield a temporary file path next to ``path``; rename it into place on success.
+
+    The file gets the mode the umask gives a new file (not tempfile's 0600): results are
+    shared.  A full disk is reported as one error naming ``path``; the temporary is removed.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
+        share_like_umask(tmp_path)
         os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+    except BaseException as exc:
+        if tmp_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
+        full = _full_disk(exc, path, tmp_path)
+        if full is not None:
+            raise full from exc
         raise
 
 
@@ -40,13 +102,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory next to ``path``; move it into place on success.
 
-    An existing directory at ``path`` is replaced only once the new one is complete.
+    An existing directory at ``path`` is replaced only once the new one is complete.  The
+    directory gets the mode the umask gives a new one (not tempfile's 0700); a full disk is
+    reported as one error naming ``path`` (or the file inside it being written).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         yield tmp
+        share_like_umask(tmp)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             if old.exists():
@@ -56,8 +122,12 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(old)
         else:
             os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        full = _full_disk(exc, path, tmp)
+        if full is not None:
+            raise full from exc
         raise
 
 

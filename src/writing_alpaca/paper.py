@@ -27,8 +27,8 @@ from typing import Any
 from .errors import WritingAlpacaError, located
 from .io import read_text
 from .report.inputs import Context, mean, ordered_datasets, spec_list, spec_str
-from .report.tables import system_cost_rows, system_score_rows
-from .report.writers import DASH, INCOMPLETE, Cell, Table, fmt, fmt_count, fmt_int, write_table
+from .report.tables import CPU_MARK, NO_EDITS_NOTE, system_cost_rows, system_score_rows, undefined_precision
+from .report.writers import DASH, INCOMPLETE, Cell, Table, fmt, fmt_count, fmt_hours, fmt_int, write_table
 
 PAPER_TABLES = ("table4", "table5", "table7")
 # decimals the paper prints in each table
@@ -247,6 +247,8 @@ class Compared:
     paper: PaperRow | None
     ours: list[Any]
     theirs: list[Any]  # None entries where the paper has no value (or no row)
+    # ours shown otherwise (column index -> text) and not compared: a CPU run's CPU hours
+    shown: dict[int, str] = field(default_factory=dict)
 
 
 def signed(value: float | None) -> str:
@@ -275,8 +277,8 @@ def ours_fmt(value: Any) -> str:
 
 def differences(columns: Sequence[Column], c: Compared) -> tuple[list[float | None], float | None, int]:
     diffs: list[float | None] = []
-    for col, a, b in zip(columns, c.ours, c.theirs, strict=True):
-        diffs.append(None if col.text or a is None or b is None else float(a) - float(b))
+    for k, (col, a, b) in enumerate(zip(columns, c.ours, c.theirs, strict=True)):
+        diffs.append(None if col.text or k in c.shown or a is None or b is None else float(a) - float(b))
     used = [d for col, d in zip(columns, diffs, strict=True) if col.in_mean and d is not None]
     return diffs, mean(used), len(used)
 
@@ -311,7 +313,10 @@ def comparison_table(
         starts.add(len(body))
         body.append(
             [Cell(c.label), Cell("this run")]
-            + [Cell(fmt_count(v) if col.text else ours_fmt(v)) for col, v in zip(columns, c.ours, strict=True)]
+            + [
+                Cell(c.shown[k] if k in c.shown else fmt_count(v) if col.text else ours_fmt(v))
+                for k, (col, v) in enumerate(zip(columns, c.ours, strict=True))
+            ]
             + [Cell("")]
         )
         diffs, mean_diff, n = differences(columns, c)
@@ -458,9 +463,19 @@ def render_table7_vs_paper(
         for d in datasets:
             ours += list(r.prf[d])
             theirs += list(p.prf[d]) if p and d in p.prf else [None] * 3
+        # a CPU run's 0 GPU-hours: shown as its CPU hours, not compared with the paper's GPU-hours
+        shown = {len(ours): fmt_hours(r.cpu_hours) + CPU_MARK} if r.on_cpu and r.cpu_hours is not None else {}
         ours += [r.gpu_hours, r.speed]
         theirs += [p.gpu_hours if p else None, p.instances_per_second if p else None]
-        compared.append(Compared(r.system, r.label, p, ours, theirs))
+        compared.append(Compared(r.system, r.label, p, ours, theirs, shown))
+    notes = [_source_note(paper, "table7")]
+    if any(c.shown for c in compared):
+        notes.append(
+            f"{CPU_MARK.strip()}: trained on CPU (0 GPU-hours): its training wall-clock CPU hours, "
+            "not compared with the paper's GPU-hours."
+        )
+    if undefined_precision(rows):
+        notes.append(NO_EDITS_NOTE)
     names = " and ".join(ctx.dataset_label(d) for d in datasets)
     return comparison_table(
         "Table 7 vs. the paper",
@@ -475,5 +490,5 @@ def render_table7_vs_paper(
         compared,
         ptable.digits,
         prefix,
-        [_source_note(paper, "table7")],
+        notes,
     )

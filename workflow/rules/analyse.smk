@@ -22,6 +22,7 @@ rule analyse_edits:
         mem_mb=res("score", "mem_mb"),
         runtime=res("score", "runtime"),
     params:
+        code=code_version("analyse edits"),
         spacy_model=config["spacy_model"],
     shell:
         "writing-alpaca analyse edits --data {input.data:q} --hyp {input.hyp:q} "
@@ -49,6 +50,7 @@ rule bootstrap:
         mem_mb=res("score", "mem_mb"),
         runtime=res("score", "runtime"),
     params:
+        code=code_version("analyse bootstrap"),
         metric=lambda wildcards: test_set(wildcards.dataset)["metric"],
         m2=lambda wildcards, input: f"--m2 {shlex.quote(input.m2)}" if "m2" in input.keys() else "",
         hyps=bootstrap_hyps,

@@ -46,6 +46,75 @@ if getattr(workflow, "is_main_process", False):  # (tests load these helpers wit
         logger.warning(f"unpinned revision: {_line}")
 
 
+# --------------------------------------------------------------------------------------
+# Code versions: every rule's `code` param is the version of the package code its command may
+# run (writing_alpaca.codehash), so editing a scorer reruns the score jobs and what reads them,
+# and nothing else; comments, docstrings and layout rerun nothing. Kept in .snakemake/ beside
+# this workflow for the exact package source (building the graph takes seconds).
+# --------------------------------------------------------------------------------------
+from writing_alpaca import codehash
+
+#: the function each `writing-alpaca` command of a rule runs (tests/test_codehash.py checks this
+#: against the CLI's own parser and every rule's shell command)
+COMMAND_FUNCTIONS = {
+    "download": "writing_alpaca.download:_run",
+    "fetch-model": "writing_alpaca.hub:_run",
+    "data test": "writing_alpaca.data:cmd_test",
+    "data train": "writing_alpaca.data:cmd_train",
+    "data free": "writing_alpaca.data:cmd_free",
+    "format": "writing_alpaca.format:cmd_format",
+    "rehearsal standins": "writing_alpaca.rehearsal:_cmd_standins",
+    "model build-tiny": "writing_alpaca.model:_cmd_build_tiny",
+    "baselines build-tiny": "writing_alpaca.baselines:_build_tiny",
+    "train": "writing_alpaca.train:_cmd_train",
+    "baselines train": "writing_alpaca.baselines:_train",
+    "decode": "writing_alpaca.decode:_cmd_decode",
+    "baselines decode": "writing_alpaca.baselines:_decode",
+    "score dataset": "writing_alpaca.score:_cmd_dataset",
+    "analyse edits": "writing_alpaca.analyse:cmd_edits",
+    "analyse bootstrap": "writing_alpaca.analyse:cmd_bootstrap",
+    "render": "writing_alpaca.report.cli:cmd_render",
+}
+_CODE_VERSIONS = codehash.VersionCache(WORKFLOW_ROOT / ".snakemake" / "writing-alpaca" / "code-versions.json")
+
+
+def code_version(command):
+    """The version of the code `writing-alpaca COMMAND ...` runs (COMMAND: its leading words)."""
+    words = command.split()
+    for n in range(len(words), 0, -1):
+        entry = COMMAND_FUNCTIONS.get(" ".join(words[:n]))
+        if entry:
+            return _CODE_VERSIONS.get(entry)
+    raise WorkflowError(f"code_version: no entry for `writing-alpaca {command}` in COMMAND_FUNCTIONS (common.smk)")
+
+
+def dir_state(*paths):
+    """The state of directories a job reads (a model, a trained system): sha256 over every file's
+    path, size and modification time. Snakemake dates a directory() output by its own timestamp
+    file only, so a file changed inside (a swapped adapter) would rerun nothing; as a `params`
+    entry it does (params are evaluated when the job runs, after the directory was written, and
+    compared on every later run). Stat calls only: no weights are read."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        root = Path(path)
+        digest.update(f"{path}\0".encode())
+        if not root.is_dir():
+            digest.update(b"absent\0")
+            continue
+        for file in sorted(p for p in root.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"):
+            st = file.stat()
+            digest.update(f"{file.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def tiny_command(wildcards):
+    """The command that builds a tiny base model of its kind (LLaMA; or a baseline's RoBERTa / T5)."""
+    kind = config["base_models"][wildcards.base]["kind"]
+    return "model build-tiny" if kind == "causal_lm" else f"baselines build-tiny --kind {kind}"
+
+
 def table_decodings(cfg):
     """Every table with systems decodes with the top-level `decoding` unless it names its own."""
     for spec in cfg["tables"].values():

@@ -21,6 +21,7 @@ rule download:
         mem_mb=res("download", "mem_mb"),
         runtime=res("download", "runtime"),
     params:
+        code=code_version("download"),
         spec=lambda wildcards: as_json(source_spec(wildcards.source)),
         manual=lambda wildcards: f"resources/manual/{wildcards.source}",
     shell:
@@ -46,6 +47,7 @@ rule prepare_test:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
+        code=code_version("data test"),
         spec=lambda wildcards: as_json(data_spec("test_sets", wildcards.dataset)),
         seed=config["seed"],
         extra="",
@@ -64,6 +66,7 @@ use rule prepare_test as prepare_test_m2 with:
     wildcard_constraints:
         dataset=alternatives(M2_SETS),
     params:
+        code=code_version("data test"),
         spec=lambda wildcards: as_json(data_spec("test_sets", wildcards.dataset)),
         seed=config["seed"],
         extra=lambda wildcards, output: f"--m2-out {output.m2}",
@@ -87,6 +90,7 @@ rule prepare_train:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
+        code=code_version("data train"),
         spec=lambda wildcards: as_json(data_spec("train_sets", wildcards.trainset)),
         seed=config["seed"],
     shell:
@@ -109,6 +113,7 @@ rule free_instructions:
     conda:
         "../../envs/data.yaml"
     params:
+        code=code_version("data free"),
         instructions=lambda wildcards: as_json(config["tables"][wildcards.table]["instructions"]),
     shell:
         "writing-alpaca data free --name {wildcards.table} --instructions {params.instructions:q} "

@@ -23,6 +23,8 @@ rule decode:
         runtime=res("decode", "runtime"),
         gpu=res("decode", "gpu"),
     params:
+        code=code_version("decode"),
+        model_state=lambda wildcards: dir_state(system_dir(wildcards.system)),
         command="decode",
         model_flag=lambda wildcards: "--base" if system(wildcards.system)["method"] == "none" else "--system-dir",
         decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
@@ -54,6 +56,8 @@ use rule decode as decode_baseline with:
         decoding=alternatives(config["decodings"]),
         dataset=alternatives(config["test_sets"]),
     params:
+        code=code_version("baselines decode"),
+        model_state=lambda wildcards: dir_state(system_dir(wildcards.system)),
         command="baselines decode",
         model_flag="--system-dir",
         decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
@@ -85,6 +89,8 @@ rule decode_free:
         runtime=res("decode", "runtime"),
         gpu=res("decode", "gpu"),
     params:
+        code=code_version("decode"),
+        model_state=lambda wildcards: dir_state(system_dir(wildcards.system)),
         model_flag=lambda wildcards: "--base" if system(wildcards.system)["method"] == "none" else "--system-dir",
         decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
         extra=lambda wildcards: prompt_args(wildcards.system),

@@ -20,6 +20,7 @@ rule format_mixture:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
+        code=code_version("format"),
         spec=lambda wildcards: as_json(config["mixtures"][wildcards.mixture]),
         tasks=lambda wildcards: as_json(config["tasks"]),
         seed=config["seed"],

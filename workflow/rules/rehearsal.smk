@@ -20,6 +20,7 @@ rule rehearsal_standin:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
+        code=code_version("rehearsal standins"),
         root=lambda wildcards, output: os.path.dirname(output[0]),
         seed=config["seed"],
     shell:

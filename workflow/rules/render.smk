@@ -23,6 +23,7 @@ rule render_table2:
         runtime=res("render", "runtime"),
     params:
         **render_params("table2", "table2"),
+        code=code_version("render"),
         inputs=inputs_by_kind,
     shell:
         "writing-alpaca render {params.artefact} --spec {params.spec:q} --systems {params.systems:q} "
@@ -42,6 +43,7 @@ use rule render_table2 as render_table3 with:
         benchmark_file("render", "render_table3")
     params:
         **render_params("table3", "table3"),
+        code=code_version("render"),
         inputs=inputs_by_kind,
 
 
@@ -57,6 +59,7 @@ use rule render_table2 as render_table4 with:
         benchmark_file("render", "render_table4")
     params:
         **render_params("table4", "table4"),
+        code=code_version("render"),
         inputs=inputs_by_kind,
 
 
@@ -72,6 +75,7 @@ use rule render_table2 as render_table5 with:
         benchmark_file("render", "render_table5")
     params:
         **render_params("table5", "table5"),
+        code=code_version("render"),
         inputs=inputs_by_kind,
 
 
@@ -88,6 +92,8 @@ use rule render_table2 as render_table7 with:
         benchmark_file("render", "render_table7")
     params:
         **render_params("table7", "table7"),
+        code=code_version("render"),
+        models_state=lambda wildcards: dir_state(*train_metric_files("table7")),
         inputs=inputs_by_kind,
 
 
@@ -105,6 +111,7 @@ use rule render_table2 as render_table4_vs_paper with:
         benchmark_file("render", "render_table4_vs_paper")
     params:
         **render_params("table4_vs_paper", "table4"),
+        code=code_version("render"),
         inputs=inputs_by_kind,
 
 
@@ -120,6 +127,7 @@ use rule render_table2 as render_table5_vs_paper with:
         benchmark_file("render", "render_table5_vs_paper")
     params:
         **render_params("table5_vs_paper", "table5"),
+        code=code_version("render"),
         inputs=inputs_by_kind,
 
 
@@ -137,6 +145,8 @@ use rule render_table2 as render_table7_vs_paper with:
         benchmark_file("render", "render_table7_vs_paper")
     params:
         **render_params("table7_vs_paper", "table7"),
+        code=code_version("render"),
+        models_state=lambda wildcards: dir_state(*train_metric_files("table7")),
         inputs=inputs_by_kind,
 
 
@@ -151,6 +161,7 @@ use rule render_table2 as render_figure1 with:
         benchmark_file("render", "render_figure1")
     params:
         **render_params("figure1", "figure1"),
+        code=code_version("render"),
         inputs=inputs_by_kind,
 
 
@@ -167,6 +178,8 @@ use rule render_table2 as render_cost_quality with:
         benchmark_file("render", "render_cost_quality")
     params:
         **render_params("cost_quality", "table7"),
+        code=code_version("render"),
+        models_state=lambda wildcards: dir_state(*train_metric_files("table7")),
         inputs=inputs_by_kind,
 
 
@@ -192,6 +205,8 @@ rule render_training:
         mem_mb=res("render", "mem_mb"),
         runtime=res("render", "runtime"),
     params:
+        code=code_version("render"),
+        models_state=lambda wildcards: dir_state(f"results/models/{wildcards.system}"),
         prefix=lambda wildcards, output: os.path.splitext(output[0])[0],
         systems=lambda wildcards: as_json({wildcards.system: {"label": system(wildcards.system)["label"]}}),
         logs=lambda wildcards: logging_dir(wildcards.system),
@@ -215,6 +230,7 @@ use rule render_table2 as render_table6 with:
         benchmark_file("render", "render_table6")
     params:
         **case_render_params("table6"),
+        code=code_version("render"),
         inputs=inputs_by_kind,
 
 
@@ -229,6 +245,7 @@ use rule render_table2 as render_table8 with:
         benchmark_file("render", "render_table8")
     params:
         **case_render_params("table8"),
+        code=code_version("render"),
         inputs=inputs_by_kind,
 
 
@@ -250,6 +267,7 @@ rule render_costs:
         mem_mb=res("render", "mem_mb"),
         runtime=res("render", "runtime"),
     params:
+        code=code_version("render"),
         prefix=lambda wildcards, output: os.path.splitext(output[0])[0],
         systems=lambda wildcards: as_json(costs_systems()),
     shell:
@@ -279,6 +297,8 @@ rule render_card:
         mem_mb=res("render", "mem_mb"),
         runtime=res("render", "runtime"),
     params:
+        code=code_version("render"),
+        models_state=lambda wildcards: dir_state(f"results/models/{wildcards.system}"),
         prefix=lambda wildcards, output: os.path.splitext(output[0])[0],
         spec=lambda wildcards: as_json({"system": wildcards.system}),
         systems=lambda wildcards: as_json({wildcards.system: {"label": system(wildcards.system)["label"]}}),

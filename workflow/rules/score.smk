@@ -25,6 +25,7 @@ rule score:
         mem_mb=res("score", "mem_mb"),
         runtime=res("score", "runtime"),
     params:
+        code=code_version("score dataset"),
         metric=lambda wildcards: test_set(wildcards.dataset)["metric"],
         postprocess=lambda wildcards: postprocess_flag(wildcards.dataset),
         m2=lambda wildcards, input: f"--m2 {input.m2}" if "m2" in input.keys() else "",

@@ -18,6 +18,7 @@ rule fetch_base_model:
         mem_mb=res("download", "mem_mb"),
         runtime=res("download", "runtime"),
     params:
+        code=code_version("fetch-model"),
         repo=lambda wildcards: config["base_models"][wildcards.base]["hub"],
         # a commit SHA pins the weights; a branch (main, the default) is warned at DAG time, and the
         # commit it resolves to is recorded in the model's fetched_from.json (and the model cards)
@@ -44,11 +45,8 @@ rule build_tiny_model:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
-        command=lambda wildcards: (
-            "model build-tiny"
-            if config["base_models"][wildcards.base]["kind"] == "causal_lm"
-            else f"baselines build-tiny --kind {config['base_models'][wildcards.base]['kind']}"
-        ),
+        code=lambda wildcards: code_version(tiny_command(wildcards)),
+        command=tiny_command,
         spec=lambda wildcards: as_json(config["base_models"][wildcards.base]["build_tiny"]),
         seed=config["seed"],
     shell:
@@ -77,6 +75,8 @@ rule train:
         gpu=res("train", "gpu", per_system=True),
         nodes=res("train", "nodes", per_system=True),
     params:
+        code=code_version("train"),
+        base_state=lambda wildcards: dir_state(base_model_dir(system(wildcards.system)["base"])),
         launcher=launcher,
         command="train",
         spec=lambda wildcards: as_json(system(wildcards.system)),
@@ -104,6 +104,8 @@ use rule train as train_baseline with:
     wildcard_constraints:
         system=alternatives(BASELINES),
     params:
+        code=code_version("baselines train"),
+        base_state=lambda wildcards: dir_state(base_model_dir(system(wildcards.system)["base"])),
         launcher=launcher,
         command="baselines train",
         spec=lambda wildcards: as_json(system(wildcards.system)),

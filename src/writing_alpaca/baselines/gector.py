@@ -43,6 +43,7 @@ from ..training import tracking
 from ..training.cache import remove_stale
 from ..training.checkpoints import (
     ACCOUNTING,
+    TRAINER_STATE,
     Accounting,
     Attempt,
     CheckpointCallback,
@@ -61,6 +62,8 @@ DETECT_LABELS = ("$CORRECT", "$INCORRECT")
 SETTINGS_FILE = "gector.json"
 HEADS_FILE = "gector_heads.safetensors"
 CHECKPOINT_WEIGHTS = "model.safetensors"  # in checkpoint-N/: the whole tagger (encoder + heads)
+#: What a checkpoint cannot be resumed without (rank 0's part; other ranks' RNG states are optional)
+CHECKPOINT_FILES = (CHECKPOINT_WEIGHTS, "optimizer.pt", "scaler.pt", TRAINER_STATE, "rng_state_0.pth")
 VERB_FILE = "verb-form-vocab.txt"
 INFERENCE_KEYS = ("iterations", "keep_confidence", "min_error_prob")
 #: Bump when _tag_and_encode (or the tag extraction) changes the rows it produces (invalidates caches).
@@ -330,7 +333,7 @@ def _save_checkpoint(path: Path, model, optimizer, scaler, state: _State, rank: 
         torch.save(optimizer.state_dict(), path / "optimizer.pt")
         torch.save(scaler.state_dict(), path / "scaler.pt")
         write_json(
-            path / "trainer_state.json",
+            path / TRAINER_STATE,
             {
                 "global_step": state.global_step,
                 "num_input_tokens_seen": state.num_input_tokens_seen,
@@ -350,7 +353,7 @@ def _load_checkpoint(path: Path, model, optimizer, scaler, rank: int, device) ->
     load_model(model, str(path / CHECKPOINT_WEIGHTS), device=str(device))
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=device, weights_only=True))
     scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
-    saved = read_json(path / "trainer_state.json")
+    saved = read_json(path / TRAINER_STATE)
     rng_path = path / _rng_file(rank)
     if not rng_path.is_file():  # resumed on more processes than wrote the checkpoint
         rng_path = path / _rng_file(0)
@@ -453,7 +456,9 @@ def _train(
     say = log.info if is_main else log.debug
 
     verbs = load_verb_forms(hp["verb_forms"])
-    checkpoints = CheckpointDir(checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main)
+    checkpoints = CheckpointDir(
+        checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main, required=CHECKPOINT_FILES
+    )
     fingerprint = common.run_fingerprint("gector", hp, base, data, precision, ignore=INFERENCE_KEYS)
     resume = checkpoints.prepare(fingerprint)
     common.barrier()  # rank 0 has cleaned the directory and written the fingerprint

@@ -23,13 +23,16 @@ from ..training import tracking
 from ..training.cache import remove_stale
 from ..training.checkpoints import (
     ACCOUNTING,
+    TRAINER_STATE,
     Accounting,
     Attempt,
     CheckpointCallback,
     CheckpointDir,
+    SkipWhenTrained,
     StopOnSignal,
     TrainingInterrupted,
     checkpoint_step,
+    train_or_restore,
 )
 from . import common
 
@@ -182,7 +185,9 @@ def train(
     device, dtype = common.device_and_dtype(precision)
     world, is_main = common.world_size(), common.rank() == 0
     grad_accum = hp["batch_size"] // (hp["micro_batch_size"] * world)  # hyperparameters() checked it divides
-    checkpoints = CheckpointDir(checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main)
+    checkpoints = CheckpointDir(
+        checkpoint_dir or common.default_checkpoint_dir(out), is_main=is_main, required=(TRAINER_STATE,)
+    )
     resume = checkpoints.prepare(common.run_fingerprint("seq2seq", hp, base, data, precision))
     logging_dir = Path(logging_dir) if logging_dir is not None else tracking.default_logging_dir(out, checkpoints.path)
     tracking.prepare_logging_dir(logging_dir, trackers, resumed=resume is not None, is_main=is_main)
@@ -250,7 +255,7 @@ def train(
         data_collator=_Collator(tokenizer.pad_token_id),
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[bookkeeper, stopper, *tracker_callbacks],
+        callbacks=[bookkeeper, stopper, *tracker_callbacks, SkipWhenTrained()],  # SkipWhenTrained last
     )
     if is_main:
         log.info(
@@ -263,7 +268,8 @@ def train(
         )
     stopper.install()
     try:
-        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        # resumed from the final checkpoint (killed before the system was written): restored, not trained further
+        train_or_restore(trainer, resume)
     finally:
         stopper.restore()
     state = trainer.state

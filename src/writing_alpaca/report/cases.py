@@ -136,7 +136,7 @@ def render_table6(
         title="Table 6",
         caption=(
             f"Case study: outputs of {labels[0]} and {labels[1]} ({decoding} decoding) on {k} seeded example(s) "
-            f"per test set, inputs the two answer differently first{free_text}."
+            f"per test set (inputs on which the two systems answer differently come first){free_text}."
         ),
         label="tab:case-generic",
         header=["Task", "Dataset", "Input", labels[0], labels[1]],

@@ -1,6 +1,6 @@
 """The paper's figures: Figure 1 (ERRANT edits per action of each system, with its table of
-entity-touching corrections) and the cost-vs-quality figure (F0.5 against training GPU-hours
-and inference speed of the Table-7 systems); and each trained system's training curves (loss
+entity-touching corrections) and the cost-vs-quality figure (F0.5 against training GPU-hours,
+CPU hours for runs trained on CPU, and inference speed of the Table-7 systems); and each trained system's training curves (loss
 and learning rate against the step, from the scalars its trainer logged).
 
 Each is written as ``P.png``, ``P.pdf`` and ``P.csv`` (the plotted numbers); Figure 1 also as
@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import located
 from ..training import events
 from .inputs import Context, RunKey, load_json_object, load_runs, number_field, spec_list, spec_str
-from .tables import system_cost_rows
+from .tables import SystemCostRow, system_cost_rows, training_cost
 from .writers import DASH, Cell, Table, fmt, fmt_int, out_path, save_figure, to_csv, write_table, write_text_atomic
 
 ACTIONS_ORDER = ("M", "R", "U")  # ERRANT: missing (insert), replace, unnecessary (delete)
@@ -203,13 +203,25 @@ def render_cost_quality(
     train_metrics: Sequence[str | Path],
     prefix: str | Path,
 ) -> list[Path]:
-    """Cost vs quality: mean F0.5 over the GEC sets against training GPU-hours (left) and
+    """Cost vs quality: mean F0.5 over the GEC sets against the training cost (left) and
     inference instances/s (right), one point per Table-7 system.
+
+    The training cost is in GPU-hours; a run trained on CPU (``gpus: 0``, the demo's) has 0
+    GPU-hours, which would stack every CPU run at x = 0: it is plotted at its CPU hours (its
+    training's wall-clock hours) instead (:class:`writing_alpaca.report.tables.TrainingCost`).
+    With only CPU runs the axis is "Training CPU hours"; with both kinds it stays GPU-hours,
+    says so, and each CPU run's point is annotated "CPU".  The CSV has both (``gpu_hours``,
+    ``cpu_hours``) and what was plotted (``training_hours``, ``training_unit``).
 
     Systems are told apart by colour *and* marker shape (hollow markers, so that systems at the
     same point stay visible) and named in one legend below both panels -- no point labels,
-    which would overlap where systems coincide (e.g. every CPU run has 0 GPU-hours)."""
+    which would overlap where systems coincide."""
     rows, datasets, decoding, _ = system_cost_rows(spec, ctx, scores, decode_metrics, train_metrics, "cost_quality")
+    cost = training_cost(rows)
+
+    def x_of(r: SystemCostRow, attr: str) -> float | None:
+        return r.train_hours if attr == "train_hours" else r.speed
+
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4))
     names = " & ".join(ctx.dataset_label(d) for d in datasets)
@@ -222,14 +234,14 @@ def render_cost_quality(
     }
     handles = {}
     for ax, attr, title, xlabel in (
-        (axes[0], "gpu_hours", "(a) Training cost", "Training GPU-hours"),
+        (axes[0], "train_hours", "(a) Training cost", cost.axis_label),
         (axes[1], "speed", "(b) Inference speed", f"Test instances per second ({decoding})"),
     ):
-        points = [r for r in rows if getattr(r, attr) is not None and r.f05_mean is not None]
+        points = [r for r in rows if x_of(r, attr) is not None and r.f05_mean is not None]
         for r in points:
             st = style[r.system]
             handles[r.system] = ax.scatter(
-                [getattr(r, attr)],
+                [x_of(r, attr)],
                 [r.f05_mean],
                 s=st["s"],
                 marker=st["marker"],
@@ -238,7 +250,16 @@ def render_cost_quality(
                 linewidths=1.4,
                 label=r.label,
             )
-        xs = [getattr(r, attr) for r in points]
+            if attr == "train_hours" and cost.unit == "mixed" and r.on_cpu:
+                ax.annotate(
+                    "CPU",
+                    (x_of(r, attr), r.f05_mean),
+                    xytext=(5, 5),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color=st["color"],
+                )
+        xs = [x_of(r, attr) for r in points]
         if xs and min(xs) > 0 and max(xs) / min(xs) > 50:
             ax.set_xscale("log")
         elif xs and min(xs) >= 0:  # counts and rates: the axis starts at 0
@@ -264,13 +285,30 @@ def render_cost_quality(
     fig.tight_layout()
     paths = save_figure(fig, prefix)
     plt.close(fig)
-    csv_rows = [[r.label, r.system, r.f05_mean, r.gpu_hours, r.speed] for r in rows]
-    paths.append(
-        write_text_atomic(
-            out_path(prefix, "csv"),
-            to_csv(["model", "system", "f0.5_mean", "gpu_hours", "instances_per_second"], csv_rows),
-        )
-    )
+    csv_rows = [
+        [
+            r.label,
+            r.system,
+            r.f05_mean,
+            r.gpu_hours,
+            r.cpu_hours,
+            r.train_hours,
+            None if r.train_hours is None else ("cpu" if r.on_cpu else "gpu"),
+            r.speed,
+        ]
+        for r in rows
+    ]
+    header = [
+        "model",
+        "system",
+        "f0.5_mean",
+        "gpu_hours",
+        "cpu_hours",
+        "training_hours",
+        "training_unit",
+        "instances_per_second",
+    ]
+    paths.append(write_text_atomic(out_path(prefix, "csv"), to_csv(header, csv_rows)))
     return paths
 
 

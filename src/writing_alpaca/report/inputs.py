@@ -30,9 +30,11 @@ record none, so for them :func:`path_fields` reads it from the path by the workf
 (:data:`RUN_LAYOUT` and the others below) -- the one place a path is parsed (the costs
 table's benchmark files have their own layout, :func:`writing_alpaca.costs.job_key`).
 
-Fields read: scores ``score`` (and ``precision``/``recall``/``f0.5`` for table7, all 0-100);
+Fields read: scores ``score`` (and ``precision``/``recall``/``f0.5`` for table7, all 0-100, and
+the counts ``tp``/``fp``: no edit proposed leaves the precision undefined, "–");
 decode metrics ``instances_per_second`` (or ``instances``/``seconds``), ``batch_size``,
-``num_beams``; training metrics ``gpu_hours`` and ``train_examples`` (Table 7's #Data; older
+``num_beams``; training metrics ``gpu_hours``, ``gpus`` and ``wall_seconds`` (``gpus: 0``: a CPU
+run, whose cost is shown in CPU hours, ``wall_seconds / 3600``) and ``train_examples`` (Table 7's #Data; older
 files: ``examples`` or ``pairs``); edit analyses ``edits``, ``entity`` (and ``examples`` for
 table8); bootstrap results ``pairs[].p_value`` (:mod:`writing_alpaca.bootstrap`).
 
@@ -173,11 +175,25 @@ def headline_score(path: Path, obj: Mapping[str, Any]) -> float | None:
     return number_field(path, obj, "score")
 
 
+def proposed_edits(path: Path, obj: Mapping[str, Any]) -> int | None:
+    """The number of edits an M2/ERRANT score file's system proposed, ``tp + fp`` (``None``
+    when the file has no counts)."""
+    tp = number_field(path, obj, "tp", required=False)
+    fp = number_field(path, obj, "fp", required=False)
+    return None if tp is None or fp is None else int(tp + fp)
+
+
 def score_prf(path: Path, obj: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
-    """Precision, recall and F0.5 (0-100) of an M2/ERRANT score file."""
+    """Precision, recall and F0.5 (0-100) of an M2/ERRANT score file.
+
+    The precision of an empty edit set (the system proposed no edit: ``tp + fp == 0`` in the
+    file's counts) is undefined: ``None`` here, where the scorers report 100 by M2Scorer's
+    convention (:func:`writing_alpaca.score.common.prf`); recall and F0.5 are as scored."""
     f = number_field(path, obj, "f0.5", "score")
     p = number_field(path, obj, "precision", required=False)
     r = number_field(path, obj, "recall", required=False)
+    if proposed_edits(path, obj) == 0:
+        p = None
     return p, r, f
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from .inputs import (
     mixture_of_path,
     number_field,
     ordered_datasets,
+    proposed_edits,
     score_prf,
     spec_list,
     spec_str,
@@ -50,11 +51,15 @@ from .writers import (
     best_marks,
     fmt,
     fmt_count,
+    fmt_hours,
     fmt_int,
     write_table,
 )
 
 LOG = logging.getLogger(__name__)
+
+#: what the bold of a table means (:func:`writing_alpaca.report.writers.best_marks`)
+BOLD_NOTE = "Best per column in bold (none when tied)."
 
 
 # ======================================================================================
@@ -137,9 +142,7 @@ def score_table(
         f"{ctx.task_label(t)}: {', '.join(ctx.dataset_label(d) for d in datasets if ctx.dataset_task(d) == t)}"
         for t in dict.fromkeys(ctx.dataset_task(d) for d in datasets)
     )
-    best_text = (
-        f"Avg. = mean over the {n} datasets; best per column in bold." if average else "Best per column in bold."
-    )
+    best_text = f"Avg. = mean over the {n} datasets; {BOLD_NOTE.lower()}" if average else BOLD_NOTE
     table = Table(
         title=title,
         caption=f"{caption} Columns by task ({group_text}). {best_text}",
@@ -346,17 +349,102 @@ def render_table5(
 
 @dataclass
 class SystemCostRow:
+    """One system of Table 7 (and its vs-paper table and the cost-vs-quality figure).
+
+    ``prf``: P/R/F0.5 per dataset, P ``None`` where the system proposed no edit (undefined);
+    ``edits``: the edits it proposed there (``tp + fp``, ``None``: not in the score file).
+    Training cost: ``gpu_hours``, ``gpus`` and ``wall_seconds`` of its ``train_metrics.json``;
+    a run on CPU (:attr:`on_cpu`) has 0 GPU-hours and is measured in :attr:`cpu_hours`."""
+
     system: str
     label: str
     prf: dict[str, tuple[float | None, float | None, float | None]]
     gpu_hours: float | None
     speed: float | None
     train_examples: int | None = None  # Table 7's #Data
+    gpus: int | None = None
+    wall_seconds: float | None = None
+    edits: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def on_cpu(self) -> bool:
+        """Trained on CPU: ``gpus == 0`` (older metrics without ``gpus``: 0 GPU-hours in a
+        measured wall time)."""
+        if self.gpus is not None:
+            return self.gpus == 0
+        return self.gpu_hours == 0 and bool(self.wall_seconds)
+
+    @property
+    def cpu_hours(self) -> float | None:
+        """Wall-clock hours of a CPU run's training (``wall_seconds / 3600``); ``None`` for a GPU run."""
+        return self.wall_seconds / 3600 if self.on_cpu and self.wall_seconds is not None else None
+
+    @property
+    def train_hours(self) -> float | None:
+        """The training cost in its own unit: CPU hours of a CPU run, else GPU-hours."""
+        return self.cpu_hours if self.on_cpu else self.gpu_hours
 
     @property
     def f05_mean(self) -> float | None:
         fs = [v[2] for v in self.prf.values()]
         return mean([f for f in fs if f is not None]) if fs and all(f is not None for f in fs) else None
+
+
+CPU_MARK = " (CPU)"  # a CPU run's cost among GPU runs: its CPU hours
+NO_EDITS_NOTE = "P –: no edit proposed, so precision is undefined (the scorers' convention would print 100.00)."
+
+
+@dataclass(frozen=True)
+class TrainingCost:
+    """How a table or figure shows the systems' training cost.
+
+    A run trained on CPU has 0 GPU-hours, which says nothing: it is shown in CPU hours (its
+    training's wall-clock hours) instead.  ``unit`` is ``"gpu"`` (every trained system on GPUs:
+    GPU-hours), ``"cpu"`` (every one on CPU, the demo's: the column is "CPU hours") or
+    ``"mixed"`` (GPU-hours, each CPU run's CPU hours marked "(CPU)")."""
+
+    unit: str
+
+    @property
+    def header(self) -> str:
+        return "CPU hours" if self.unit == "cpu" else "GPU hours"
+
+    @property
+    def axis_label(self) -> str:
+        return {
+            "gpu": "Training GPU-hours",
+            "cpu": "Training CPU hours (wall clock, no GPU)",
+            "mixed": "Training GPU-hours (CPU runs: CPU hours)",
+        }[self.unit]
+
+    @property
+    def note(self) -> str:
+        if self.unit == "cpu":
+            return "CPU hours: training wall-clock hours on CPU (no system here trained on a GPU; – = not trained)."
+        if self.unit == "mixed":
+            return (
+                f"GPU hours: training (– = not trained);{CPU_MARK}: trained on CPU, its wall-clock CPU hours "
+                "(0 GPU-hours)."
+            )
+        return "GPU hours: training (– = not trained)."
+
+    def cell(self, row: SystemCostRow) -> str:
+        if row.on_cpu:
+            return fmt_hours(row.cpu_hours) + (CPU_MARK if self.unit == "mixed" and row.cpu_hours is not None else "")
+        return fmt_hours(row.gpu_hours)
+
+
+def training_cost(rows: Sequence[SystemCostRow]) -> TrainingCost:
+    trained = [r for r in rows if r.gpu_hours is not None or r.on_cpu]
+    on_cpu = [r for r in trained if r.on_cpu]
+    if trained and len(on_cpu) == len(trained):
+        return TrainingCost("cpu")
+    return TrainingCost("mixed" if on_cpu else "gpu")
+
+
+def undefined_precision(rows: Sequence[SystemCostRow]) -> bool:
+    """Whether any system proposed no edit on some set (its precision shown "–")."""
+    return any(r.edits.get(d) == 0 for r in rows for d in r.prf)
 
 
 def decoding_settings(
@@ -395,10 +483,12 @@ def system_cost_rows(
     rows = []
     for system in systems:
         per_dataset = {}
+        edits: dict[str, int | None] = {}
         speeds = []
         for d in datasets:
             hit = score_runs.get(RunKey(system, decoding, d))
             per_dataset[d] = score_prf(*hit) if hit else (None, None, None)
+            edits[d] = proposed_edits(*hit) if hit else None
             m = speed_runs.get(RunKey(system, decoding, d))
             if m:
                 used_metrics.append(m)
@@ -413,6 +503,8 @@ def system_cost_rows(
         gpu_hours = number_field(t[0], t[1], "gpu_hours") if t else None
         # the examples the trainer read (older metrics: the recipe's `examples`, the baselines' `pairs`)
         n_train = number_field(t[0], t[1], "train_examples", "examples", "pairs", required=False) if t else None
+        gpus = number_field(t[0], t[1], "gpus", required=False) if t else None
+        wall = number_field(t[0], t[1], "wall_seconds", required=False) if t else None
         speed = mean(speeds) if len(speeds) == len(datasets) else None
         rows.append(
             SystemCostRow(
@@ -422,6 +514,9 @@ def system_cost_rows(
                 gpu_hours,
                 speed,
                 None if n_train is None else int(n_train),
+                None if gpus is None else int(gpus),
+                wall,
+                edits,
             )
         )
     return rows, datasets, decoding, used_metrics
@@ -437,14 +532,17 @@ def render_table7(
     decodings: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Table 7 as the paper's: Model, #Data (training examples), P/R/F0.5 per GEC test set (the
-    paper's abbreviations), training GPU hours and inference instances/second."""
+    paper's abbreviations), training GPU hours (CPU hours for runs trained on CPU:
+    :class:`TrainingCost`) and inference instances/second.  A precision that is undefined (no
+    edit proposed) is "–" and never bold."""
     rows, datasets, decoding, used = system_cost_rows(spec, ctx, scores, decode_metrics, train_metrics, "table7")
     header = ["Model", "#Data"]
     groups: list[tuple[str, int]] = [("", 1), ("", 1)]
     for d in datasets:
         header += ["P", "R", "F0.5"]
         groups.append((ctx.dataset_field(d, "abbrev"), 3))
-    header += ["GPU hours", "Instances/second"]
+    cost = training_cost(rows)
+    header += [cost.header, "Instances/second"]
     groups += [("Training Speed", 1), ("Inference Speed", 1)]
     columns: list[list[float | None]] = []
     for d in datasets:
@@ -455,7 +553,7 @@ def render_table7(
     for i, row in enumerate(rows):
         cells = [Cell(row.label), Cell(fmt_count(row.train_examples))]
         cells += [Cell(fmt(col[i]), marks[j][i]) for j, col in enumerate(columns)]
-        cells += [Cell(fmt(row.gpu_hours)), Cell(fmt(row.speed))]
+        cells += [Cell(cost.cell(row)), Cell(fmt(row.speed))]
         body.append(cells)
     settings = decoding_settings(decoding, decodings or {}, used)
     names = " and ".join(ctx.dataset_label(d) for d in datasets)
@@ -463,25 +561,28 @@ def render_table7(
         title="Table 7",
         caption=(
             f"Performance and resource cost of the systems trained for the grammaticality task. #Data: training "
-            f"examples (– = not trained). P/R/F0.5 on {names} ({decoding} decoding: {settings}); best in bold. "
-            f"GPU hours: training (– = not trained). Instances/second: inference throughput in test instances "
-            f"per second, mean over {names}."
+            f"examples (– = not trained). P/R/F0.5 on {names} ({decoding} decoding: {settings}); "
+            f"{BOLD_NOTE.lower()} {cost.note} Instances/second: inference throughput in test "
+            f"instances per second, mean over {names}."
         ),
         label="tab:gec-cost",
         header=header,
         rows=body,
         align="l" + "r" * (len(header) - 1),
         groups=groups,
+        notes=[NO_EDITS_NOTE] if undefined_precision(rows) else [],
         wide=True,
     )
+    # CSV: an undefined precision is an empty cell, as a missing one; `{d}_edits` (0: none proposed)
+    # tells them apart; `gpus` and `cpu_hours` (CPU runs only) go with `gpu_hours`
     csv_header = ["model", "system", "train_examples"]
     for d in datasets:
-        csv_header += [f"{d}_precision", f"{d}_recall", f"{d}_f0.5"]
-    csv_header += ["gpu_hours", "instances_per_second"]
+        csv_header += [f"{d}_precision", f"{d}_recall", f"{d}_f0.5", f"{d}_edits"]
+    csv_header += ["gpu_hours", "gpus", "cpu_hours", "instances_per_second"]
     csv_rows = [
         [row.label, row.system, row.train_examples]
-        + [v for d in datasets for v in row.prf[d]]
-        + [row.gpu_hours, row.speed]
+        + [v for d in datasets for v in (*row.prf[d], row.edits.get(d))]
+        + [row.gpu_hours, row.gpus, row.cpu_hours, row.speed]
         for row in rows
     ]
     return write_table(prefix, table, csv_header, csv_rows)

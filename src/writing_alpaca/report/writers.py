@@ -5,12 +5,20 @@ optionally grouped; body rows of :class:`Cell`; notes) written as ``P.md`` (capt
 Markdown table), ``P.tex`` (booktabs) and ``P.csv`` (the raw numbers, four decimals) by
 :func:`write_table`, a matplotlib figure as ``P.png`` and ``P.pdf`` by :func:`save_figure`.
 Every file is written atomically.  Table numbers have two decimals, as in the paper.
+
+Bold marks a column's best value only where it is unique at the displayed precision
+(:func:`best_marks`): when two or more entries tie for best, none is bold.  A value that is
+undefined (the precision of a system that proposed no edit, see
+:func:`writing_alpaca.report.inputs.score_prf`) is ``None``: "–" in Markdown and LaTeX, never
+bold, and an empty cell in the CSV, like a missing value (Table 7's CSV adds the counts that tell
+the two apart).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +72,16 @@ class Table:
 def fmt(value: float | None, digits: int = 2) -> str:
     """Two decimals as in the paper; ``None`` -> "–"."""
     return DASH if value is None else f"{value:.{digits}f}"
+
+
+def fmt_hours(value: float | None) -> str:
+    """Hours with two decimals, except a positive amount under 0.005 (which would print as a
+    misleading "0.00": a short CPU run) with two significant digits, e.g. "0.0031"."""
+    if value is None:
+        return DASH
+    if 0 < value < 0.005:
+        return f"{value:.{1 - math.floor(math.log10(value))}f}"
+    return fmt(value)
 
 
 def fmt_int(value: int | None) -> str:
@@ -245,11 +263,17 @@ def save_figure(fig: Any, prefix: str | Path) -> list[Path]:
     return paths
 
 
-def best_marks(values: Sequence[float | None], eligible: Sequence[bool] | None = None) -> list[bool]:
-    """Which entries are the column's best (highest); ties at the displayed precision all count."""
-    shown = [round(v, 2) if v is not None and (eligible is None or eligible[i]) else None for i, v in enumerate(values)]
+def best_marks(values: Sequence[float | None], eligible: Sequence[bool] | None = None, digits: int = 2) -> list[bool]:
+    """Which entry is the column's best (highest): the one whose value, rounded to the displayed
+    ``digits``, is above every other's.  A tie for best (two or more entries equal at the displayed
+    precision) marks none; ``None`` (missing or undefined) and ineligible entries never count."""
+    shown = [
+        round(v, digits) if v is not None and (eligible is None or eligible[i]) else None for i, v in enumerate(values)
+    ]
     present = [v for v in shown if v is not None]
     if not present:
         return [False] * len(values)
     top = max(present)
+    if present.count(top) > 1:
+        return [False] * len(values)
     return [v is not None and v == top for v in shown]

@@ -29,6 +29,8 @@ Heavy libraries (spaCy, errant, sacrebleu) are imported only when a scorer runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -38,9 +40,9 @@ from collections.abc import Callable
 from .. import settings as S
 from ..data import gold_side
 from ..errors import WritingAlpacaError, located
-from ..io import read_jsonl, read_lines, write_json, write_lines
+from ..io import read_jsonl, write_json, write_lines
 from ..postprocess import TOKENIZERS, Postprocessor, dataset_postprocess, m2_postprocessor
-from .common import read_aligned, require_file
+from .common import read_aligned, read_lines_checked, require_file
 from .errant_scorer import DEFAULT_SPACY_MODEL, ErrantScorer, errant_score
 from .gleu import gleu_corpus, gleu_files
 from .m2 import M2Scorer, m2_score, read_m2
@@ -119,13 +121,16 @@ def score_dataset(
     if metric not in METRICS:
         raise WritingAlpacaError(f"unknown metric {metric!r} (choose from {', '.join(METRICS)})")
     records = read_jsonl(data)
-    answers = read_lines(hyp)
+    if not records:
+        raise WritingAlpacaError(f"{data}: no test records to score (empty corpus)")
+    answers = read_lines_checked(hyp)
     if len(answers) != len(records):
         raise WritingAlpacaError(f"{hyp}: has {len(answers)} lines but {data} has {len(records)} records")
     postprocessor = dataset_postprocessor(records, postprocess, data)
     hyp_lines = postprocessor(answers, str(hyp))
     if hyp_out is not None:
-        write_lines(hyp_out, hyp_lines)
+        with _writing(hyp_out, "the scored hypotheses"):
+            write_lines(hyp_out, hyp_lines)
     if metric in ("m2", "errant"):
         if m2 is None:
             raise WritingAlpacaError(f"metric {metric} needs --m2 GOLD.m2")
@@ -149,14 +154,26 @@ def score_dataset(
 # --------------------------------------------------------------------------- CLI
 
 
+@contextlib.contextmanager
+def _writing(path: str | os.PathLike, what: str):
+    """Turn an OSError while writing ``path`` (disk full, permissions, ...) into one clear error."""
+    try:
+        yield
+    except OSError as exc:
+        reason = "disk full (no space left on device)" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise WritingAlpacaError(f"{path}: cannot write {what}: {reason}") from None
+
+
 def _print(result: dict) -> int:
-    sys.stdout.write(json.dumps(result) + "\n")
+    with _writing("<stdout>", "the score"):
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
     return 0
 
 
 def _hyp_lines(args: argparse.Namespace, make: Callable[[str | None], Postprocessor]) -> list[str]:
     """``--hyp``'s lines; with ``--dataset``, a system's answers post-processed as that test set's."""
-    lines = read_lines(args.hyp)
+    lines = read_lines_checked(args.hyp)
     if args.dataset is None:
         return lines
     return make(dataset_postprocess(args.dataset, args.config))(lines, args.hyp)
@@ -170,7 +187,7 @@ def _cmd_m2(args: argparse.Namespace) -> int:
 
 def _cmd_errant(args: argparse.Namespace) -> int:
     require_file(args.m2)
-    sources = read_lines(args.src) if args.src else None
+    sources = read_lines_checked(args.src) if args.src else None
     scorer = ErrantScorer(
         args.m2, sources, spacy_model=args.spacy_model, cache_dir=args.cache, jobs=args.jobs, src_path=args.src
     )
@@ -202,7 +219,8 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     result = score_dataset(
         args.data, args.hyp, args.metric, args.m2, args.spacy_model, args.cache, args.postprocess, args.hyp_out
     )
-    write_json(args.out, result)
+    with _writing(args.out, "the score file"):
+        write_json(args.out, result)
     log.info("%s %s = %.4f -> %s", args.hyp, args.metric, result["score"], args.out)
     return 0
 

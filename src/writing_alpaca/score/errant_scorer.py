@@ -29,9 +29,9 @@ from pathlib import Path
 
 from ..errors import WritingAlpacaError, located
 from ..hashing import sha256_text
-from ..io import atomic_path, read_text
+from ..io import atomic_path
 from ..progress import Progress
-from .common import BETA, EditCounts
+from .common import BETA, BOM, EditCounts, check_m2_span, read_text_checked
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,12 @@ def parse_reference_m2(text: str, path: str | os.PathLike = "<m2>") -> tuple[lis
     Each edit is ``[start, end, category, correction, coder]`` as errant's
     ``simplify_edits`` makes it.
     """
+    if text.startswith(BOM):
+        text = text[1:]
     text = text.replace("\r\n", "\n")
     stripped = text.strip()
+    if not stripped:
+        raise WritingAlpacaError(f"{path}: the gold M2 file holds no sentences")
     lead = text[: len(text) - len(text.lstrip())].count("\n")
     sources: list[str] = []
     edits: list[list[SimpleEdit]] = []
@@ -89,14 +93,28 @@ def parse_reference_m2(text: str, path: str | os.PathLike = "<m2>") -> tuple[lis
         if not lines[0].startswith("S"):
             raise located(path, lineno, "malformed M2: a block must start with an 'S ' line")
         sources.append(lines[0][2:])
+        n_tokens = len(lines[0][2:].split())
         sent_edits = []
         for k, line in enumerate(lines[1:], start=1):
+            if line.startswith("S"):
+                raise located(
+                    path,
+                    lineno + k,
+                    "malformed M2: a second 'S ' line in one block (sentences must be separated by a blank line)",
+                )
+            if not line.startswith("A "):
+                raise located(path, lineno + k, f"malformed M2: expected an 'A ' edit line, got {line[:40]!r}")
             fields = line[2:].split("|||")
             try:
                 span = fields[0].split()
-                sent_edits.append([int(span[0]), int(span[1]), fields[1], fields[2], int(fields[-1])])
+                if len(span) != 2 or len(fields) < 3:
+                    raise ValueError
+                edit = [int(span[0]), int(span[1]), fields[1], fields[2], int(fields[-1])]
             except (ValueError, IndexError):
                 raise located(path, lineno + k, f"malformed M2 edit line {line[:60]!r}") from None
+            if not (edit[2] == "noop" and edit[0] == edit[1] == -1):
+                check_m2_span(path, lineno + k, edit[0], edit[1], n_tokens)
+            sent_edits.append(edit)
         edits.append(sent_edits)
         lineno += len(lines) + 1
     return sources, edits
@@ -221,7 +239,7 @@ class ErrantScorer:
         src_path: str | os.PathLike | None = None,
     ):
         self.gold_path = gold_m2
-        m2_sources, self.ref_edits = parse_reference_m2(read_text(gold_m2), gold_m2)
+        m2_sources, self.ref_edits = parse_reference_m2(read_text_checked(gold_m2), gold_m2)
         if sources is None:
             sources = m2_sources
         elif len(sources) != len(m2_sources):
@@ -264,6 +282,8 @@ class ErrantScorer:
 
         from errant.commands.compare_m2 import evaluate_edits, process_edits
 
+        if not hyp_lines:
+            raise WritingAlpacaError(f"{hyp_path}: the hypothesis file is empty (no sentences to score)")
         if len(hyp_lines) != len(self.ref_edits):
             raise WritingAlpacaError(
                 f"{hyp_path}: has {len(hyp_lines)} lines but {self.gold_path} has {len(self.ref_edits)} sentences"

@@ -117,6 +117,8 @@ def gleu_corpus(
     n = len(hypotheses)
     if len(sources) != n or any(len(r) != n for r in references):
         raise WritingAlpacaError("GLEU: sources, hypotheses and references must have the same number of lines")
+    if n == 0:
+        raise WritingAlpacaError("GLEU: no sentences to score (empty corpus)")
     stats = gleu_sentence_stats(sources, hypotheses, references)
     choice = reference_choices(n, len(references), iterations)
     iter_stats = stats[np.arange(n)[None, :], choice].sum(axis=1)  # (iterations, 10)

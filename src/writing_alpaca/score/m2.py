@@ -23,6 +23,29 @@ because a few of them change the counts on real data:
 Speed comes from adjacency lists instead of the O(V^3) triple loop, the early
 Bellman-Ford stop, and a cache of per-annotator counts keyed by sentence and
 hypothesis tokens (shared by all systems scored in one process).
+
+Bound.  M2Scorer's lattice has no limit: a hypothesis unrelated to its source
+makes the transitive closure add an arc between almost every pair of vertices
+(a 150-token line against a 17-token source took 112 s and 2 GB; 500 tokens
+ran out of memory).  Each sentence therefore gets a budget, checked up front
+and counted while building (``MAX_LATTICE_CELLS`` alignment cells,
+``MAX_LATTICE_STEPS`` lattice edges + closure steps + Bellman-Ford
+relaxations, ``MAX_LATTICE_EDGES`` merged arcs, ``MAX_LATTICE_CHARS``
+characters of merged edit text).  Each budget is about twice (cells: four
+times) what the costliest sentence of the 54 CoNLL-2014 system outputs in
+shared/data/sysout needs, so every real output scores exactly as with
+M2Scorer (tests/test_score_m2.py, tests/test_faults_scoring.py).  A sentence over budget is
+scored by the fallback: the hypothesis proposes **one edit covering the
+changed span** (the sentence minus the longest common token prefix and
+suffix of source and hypothesis), matched against each annotator's gold edits
+as usual.  This is what M2Scorer itself returns when the changed span holds
+no unchanged token (merged arcs then always beat chains of unit edits), e.g.
+for a hypothesis unrelated to its source; a warning names the hypothesis file
+and the 1-based sentence number, and the result lists such sentences under
+``bounded_sentences``.  Worst case per sentence (BENCHMARKS.md,
+``benchmarks/bench_m2_length.py``, 2-core VM): about 10 s and 500 MB (measured
+at most 7 s and 360 MB), freed after the sentence, so a 1,312-line file takes
+at most about 1,312 x 10 s whatever it holds (docs/PAPER.md, "M2 scorer bound").
 """
 
 from __future__ import annotations
@@ -33,9 +56,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import WritingAlpacaError, located
-from ..io import read_text
 from ..progress import Progress
-from .common import BETA, EditCounts
+from .common import BETA, BOM, EditCounts, check_m2_span, read_text_checked
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +70,44 @@ LatticeEdit = tuple[str, int, int, str, str, int]
 GoldEdit = tuple[int, int, str, list[str]]
 Vertex = tuple[int, int]
 Edge = tuple[Vertex, Vertex]
+
+#: per-sentence budget of the edit lattice (module docstring, "Bound").  The costliest
+#: sentence of the 54 CoNLL-2014 system outputs in shared/data/sysout (seeda_BART.txt
+#: sentence 333: 227 source tokens, 95 hypothesis tokens) needs 62,244 cells (of
+#: jd18's sentence 333), 4.35 M steps, 249 k arcs and 70 M characters: about half of each.
+MAX_LATTICE_CELLS = 250_000  # (len(source) + 1) * (len(hypothesis) + 1), checked up front
+MAX_LATTICE_STEPS = 9_000_000  # lattice edges + closure steps + Bellman-Ford relaxations
+MAX_LATTICE_EDGES = 500_000  # arcs of the alignment lattices and transitive arcs
+MAX_LATTICE_CHARS = 140_000_000  # characters of merged edit text
+
+
+class LatticeBudgetExceeded(Exception):
+    """The edit lattice of one sentence went over its budget (internal: triggers the fallback)."""
+
+
+class _Budget:
+    __slots__ = ("steps", "edges", "chars", "max_steps", "max_edges", "max_chars")
+
+    def __init__(self, max_steps: int, max_edges: int, max_chars: int):
+        self.steps = self.edges = self.chars = 0
+        self.max_steps, self.max_edges, self.max_chars = max_steps, max_edges, max_chars
+
+    def step(self, n: int) -> None:
+        self.steps += n
+        if self.steps > self.max_steps:
+            raise LatticeBudgetExceeded(f"more than {self.max_steps} lattice steps")
+
+    def edge(self, ed: LatticeEdit) -> None:
+        self.edges += 1
+        self.chars += len(ed[3]) + len(ed[4])
+        if self.edges > self.max_edges:
+            raise LatticeBudgetExceeded(f"more than {self.max_edges} lattice arcs")
+        if self.chars > self.max_chars:
+            raise LatticeBudgetExceeded(f"more than {self.max_chars} characters of merged edits")
+
+
+def _unbounded() -> _Budget:
+    return _Budget(INF, INF, INF)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -63,37 +123,51 @@ class M2Sentence:
 
 
 def parse_m2(text: str, path: str | os.PathLike = "<m2>") -> list[M2Sentence]:
-    """Parse gold M2 text the way M2Scorer's ``load_annotation`` does.
+    """Parse gold M2 text the way M2Scorer's ``load_annotation`` does, refusing malformed input.
 
-    Blocks are separated by blank lines; a block's ``S`` line(s) give the
-    source, ``A`` lines the edits (``noop`` edits and edits beyond the sentence
-    are dropped but still register their annotator); ``-NONE-`` corrections
-    mean deletion and ``||`` separates alternative corrections.  A sentence
-    without any ``A`` line gets one annotator (0) with no edits.  (The test records'
-    references are built by the strict reader :func:`writing_alpaca.data.read_annotated_m2`.)
+    Blocks are separated by blank lines; a block's ``S`` line gives the source,
+    ``A`` lines the edits (``noop`` edits register their annotator without an
+    edit); ``-NONE-`` corrections mean deletion and ``||`` separates alternative
+    corrections.  A sentence without any ``A`` line gets one annotator (0) with
+    no edits.  ``I`` lines are skipped, as by M2Scorer.  Refused, with the file
+    and line: a block not starting with ``S``, a second ``S`` line in a block,
+    any other line that is not an ``A`` line,
+    and edits with negative offsets (other than ``noop``'s ``-1 -1``), start >
+    end or offsets past the sentence's end.  A leading UTF-8 BOM is dropped
+    (:func:`read_m2` warns).  (The test records' references are built by the
+    strict reader :func:`writing_alpaca.data.read_annotated_m2`.)
     """
     sentences: list[M2Sentence] = []
     block: list[tuple[int, str]] = []
+    if text.startswith(BOM):
+        text = text[1:]
     lines = text.splitlines()
     for lineno, line in enumerate(lines + [""], start=1):
         if line.strip() == "":
             if block:
-                sentences.extend(_parse_block(block, path))
+                sentences.append(_parse_block(block, path))
                 block = []
             continue
         block.append((lineno, line))
     return sentences
 
 
-def _parse_block(block: list[tuple[int, str]], path) -> list[M2Sentence]:
+def _parse_block(block: list[tuple[int, str]], path) -> M2Sentence:
     first_lineno, first = block[0]
     if not first.startswith("S "):
-        raise located(path, first_lineno, "malformed M2: a block must start with an 'S ' line")
-    sources = [line[2:].strip() for _, line in block if line.startswith("S ")]
-    all_tokens = " ".join(sources).split()
+        raise located(path, first_lineno, f"malformed M2: a block must start with an 'S ' line, got {first[:40]!r}")
+    source = first[2:].strip()
+    tokens = source.split()
+    n_tokens = len(tokens)
     annotations: dict[int, list[GoldEdit]] = {}
     for lineno, line in block[1:]:
-        if line.startswith("S ") or line.startswith("I "):
+        if line.startswith("S "):
+            raise located(
+                path,
+                lineno,
+                "malformed M2: a second 'S ' line in one block (sentences must be separated by a blank line)",
+            )
+        if line.startswith("I "):  # skipped by M2Scorer's load_annotation too
             continue
         if not line.startswith("A "):
             raise located(path, lineno, f"malformed M2: expected an 'A ' edit line, got {line[:40]!r}")
@@ -102,39 +176,46 @@ def _parse_block(block: list[tuple[int, str]], path) -> list[M2Sentence]:
             raise located(path, lineno, "malformed M2 edit: expected 6 '|||'-separated fields")
         try:
             span = fields[0].split()
+            if len(span) != 2:
+                raise ValueError
             start, end = int(span[0]), int(span[1])
             annotator = int(fields[5])
         except (ValueError, IndexError):
             raise located(path, lineno, "malformed M2 edit: bad token offsets or annotator id") from None
-        if fields[1] == "noop":
-            start = end = -1
+        if fields[1] == "noop":  # registers its annotator, proposes nothing
+            annotations.setdefault(annotator, [])
+            continue
+        check_m2_span(path, lineno, start, end, n_tokens)
         corrections = [c.strip() if c != "-NONE-" else "" for c in fields[2].split("||")]
-        original = " ".join(all_tokens[start:end])
+        original = " ".join(tokens[start:end])
         annotations.setdefault(annotator, []).append((start, end, original, corrections))
-    out = []
-    offset = 0
-    for source in sources:
-        offset += len(source.split())
-        per_ann = {
-            ann: [e for e in edits if 0 <= e[0] <= offset and 0 <= e[1] <= offset]
-            for ann, edits in sorted(annotations.items())
-        }
-        if not per_ann:
-            per_ann = {0: []}
-        out.append(M2Sentence(source, per_ann, first_lineno))
-    return out
+    per_ann = {ann: edits for ann, edits in sorted(annotations.items())}
+    if not per_ann:
+        per_ann = {0: []}
+    return M2Sentence(source, per_ann, first_lineno)
 
 
 def read_m2(path: str | os.PathLike) -> list[M2Sentence]:
-    """Read and parse a gold M2 file (CRLF accepted)."""
-    return parse_m2(read_text(path), path)
+    """Read and parse a gold M2 file (CRLF accepted; a leading BOM is dropped with a warning).
+
+    A file without any sentence is refused.
+    """
+    sentences = parse_m2(read_text_checked(path), path)
+    if not sentences:
+        raise WritingAlpacaError(f"{path}: the gold M2 file holds no sentences")
+    return sentences
 
 
 # --------------------------------------------------------------------------- lattice
 
 
-def _lattice_edges(src: Sequence[str], hyp: Sequence[str], sub_cost: int) -> list[tuple[Edge, LatticeEdit]]:
-    """Edges of the optimal-alignment lattice (backpointers reachable from the end cell)."""
+def _lattice_edges(
+    src: Sequence[str], hyp: Sequence[str], sub_cost: int, limit: float = INF
+) -> list[tuple[Edge, LatticeEdit]]:
+    """Edges of the optimal-alignment lattice (backpointers reachable from the end cell).
+
+    More than ``limit`` edges raise :class:`LatticeBudgetExceeded`.
+    """
     n, m = len(src), len(hyp)
     # dist[i][j]; backpointer codes per cell: bit 1 = diagonal, 2 = deletion, 4 = insertion
     prev = list(range(m + 1))
@@ -159,6 +240,8 @@ def _lattice_edges(src: Sequence[str], hyp: Sequence[str], sub_cost: int) -> lis
     seen = {(n, m)}
     stack = [(n, m)]
     while stack:
+        if len(edges) > limit:
+            raise LatticeBudgetExceeded(f"more than {limit} alignment-lattice edges")
         i, j = v = stack.pop()
         code = codes[i][j]
         if code & 1:
@@ -213,10 +296,20 @@ class _Graph:
     edits: dict[Edge, LatticeEdit]
 
 
-def build_graph(src: Sequence[str], hyp: Sequence[str], max_unchanged_words: int = 2) -> _Graph:
-    """The merged lattice with transitive arcs, exactly as M2Scorer builds it."""
-    e1 = _lattice_edges(src, hyp, 1)
-    e2 = _lattice_edges(src, hyp, 2)
+def build_graph(
+    src: Sequence[str], hyp: Sequence[str], max_unchanged_words: int = 2, budget: _Budget | None = None
+) -> _Graph:
+    """The merged lattice with transitive arcs, exactly as M2Scorer builds it.
+
+    With a ``budget`` (see :func:`sentence_stats`), :class:`LatticeBudgetExceeded`
+    is raised as soon as the lattice goes over it.
+    """
+    if budget is None:
+        budget = _unbounded()
+    e1 = _lattice_edges(src, hyp, 1, budget.max_edges)
+    e2 = _lattice_edges(src, hyp, 2, budget.max_edges - len(e1))
+    budget.step(len(e1) + len(e2))
+    budget.edges += len(e1) + len(e2)
     edits: dict[Edge, LatticeEdit] = {}
     for edge, ed in e1:
         edits[edge] = ed
@@ -239,6 +332,7 @@ def build_graph(src: Sequence[str], hyp: Sequence[str], max_unchanged_words: int
         outs = sorted(out_nb[vk])
         if not ins or not outs:
             continue
+        budget.step(len(ins) * len(outs))
         for vi in ins:
             eik = edits[(vi, vk)]
             dik = dist[(vi, vk)]
@@ -248,6 +342,7 @@ def build_graph(src: Sequence[str], hyp: Sequence[str], max_unchanged_words: int
                 if d < dist.get((vi, vj), INF):
                     eij = _merge_edits(eik, ekj)
                     if eij[5] <= max_unchanged_words:
+                        budget.edge(eij)
                         edge = (vi, vj)
                         edges.append(edge)
                         dist[edge] = d
@@ -338,13 +433,18 @@ def _set_weights(g: _Graph, gold_edits: list[GoldEdit]) -> dict[Edge, float]:
     return weights
 
 
-def _best_edit_seq(g: _Graph, weights: dict[Edge, float]) -> list[tuple[int, int, str, str]]:
+def _best_edit_seq(
+    g: _Graph, weights: dict[Edge, float], budget: _Budget | None = None
+) -> list[tuple[int, int, str, str]]:
     """Bellman-Ford shortest path from (0, 0) to the last vertex; its non-noop edits (last first)."""
+    if budget is None:
+        budget = _unbounded()
     best = {v: INF for v in g.vertices}
     best[(0, 0)] = 0
     back: dict[Vertex, Vertex] = {}
     edge_w = [(a, b, weights[(a, b)]) for a, b in g.edges]
     for _ in range(len(g.vertices) - 1):
+        budget.step(len(edge_w))
         changed = False
         for a, b, w in edge_w:
             d = best[a] + w
@@ -379,23 +479,83 @@ def _count_correct(seq: list[tuple[int, int, str, str]], gold_edits: list[GoldEd
 
 
 def sentence_stats(
-    source: str, hypothesis: str, annotators: dict[int, list[GoldEdit]], max_unchanged_words: int = 2
+    source: str,
+    hypothesis: str,
+    annotators: dict[int, list[GoldEdit]],
+    max_unchanged_words: int = 2,
+    bounded: bool = True,
 ) -> dict[int, tuple[int, int, int]]:
-    """(correct, proposed, gold) of one hypothesis against each annotator."""
+    """(correct, proposed, gold) of one hypothesis against each annotator.
+
+    With ``bounded`` (the default) a sentence over the lattice budget is scored
+    by the fallback (:func:`fallback_stats`); :func:`bounded_sentence_stats`
+    also says whether that happened.
+    """
+    if not bounded:
+        return _lattice_stats(source.split(), hypothesis.split(), annotators, max_unchanged_words, None)
+    return bounded_sentence_stats(source, hypothesis, annotators, max_unchanged_words)[0]
+
+
+def bounded_sentence_stats(
+    source: str, hypothesis: str, annotators: dict[int, list[GoldEdit]], max_unchanged_words: int = 2
+) -> tuple[dict[int, tuple[int, int, int]], str | None]:
+    """Per-annotator counts within the lattice budget, and why the fallback was used (None if not)."""
     src = source.split()
     hyp = hypothesis.split()
+    cells = (len(src) + 1) * (len(hyp) + 1)
+    if cells > MAX_LATTICE_CELLS:
+        reason = f"{len(src)} x {len(hyp)} tokens is more than {MAX_LATTICE_CELLS} alignment cells"
+        return fallback_stats(src, hyp, annotators), reason
+    budget = _Budget(MAX_LATTICE_STEPS, MAX_LATTICE_EDGES, MAX_LATTICE_CHARS)
+    try:
+        return _lattice_stats(src, hyp, annotators, max_unchanged_words, budget), None
+    except LatticeBudgetExceeded as exc:
+        return fallback_stats(src, hyp, annotators), str(exc)
+
+
+def _lattice_stats(
+    src: list[str],
+    hyp: list[str],
+    annotators: dict[int, list[GoldEdit]],
+    max_unchanged_words: int,
+    budget: _Budget | None,
+) -> dict[int, tuple[int, int, int]]:
     if src == hyp:
         return {ann: (0, 0, len(gold)) for ann, gold in annotators.items()}
-    graph = build_graph(src, hyp, max_unchanged_words)
+    graph = build_graph(src, hyp, max_unchanged_words, budget)
     out: dict[int, tuple[int, int, int]] = {}
     done: dict[tuple, tuple[int, int, int]] = {}
     for ann, gold in annotators.items():
         key = tuple((g[0], g[1], g[2], tuple(g[3])) for g in gold)
         if key not in done:
-            seq = _best_edit_seq(graph, _set_weights(graph, gold))
+            seq = _best_edit_seq(graph, _set_weights(graph, gold), budget)
             done[key] = (_count_correct(seq, gold), len(seq), len(gold))
         out[ann] = done[key]
     return out
+
+
+def fallback_edit(src: Sequence[str], hyp: Sequence[str]) -> tuple[int, int, str, str] | None:
+    """The fallback's one proposed edit: the changed span, i.e. the sentence minus the common
+    token prefix and suffix of source and hypothesis (None when they are equal)."""
+    if list(src) == list(hyp):
+        return None
+    pre = 0
+    limit = min(len(src), len(hyp))
+    while pre < limit and src[pre] == hyp[pre]:
+        pre += 1
+    suf = 0
+    while suf < limit - pre and src[len(src) - 1 - suf] == hyp[len(hyp) - 1 - suf]:
+        suf += 1
+    return (pre, len(src) - suf, " ".join(src[pre : len(src) - suf]), " ".join(hyp[pre : len(hyp) - suf]))
+
+
+def fallback_stats(
+    src: Sequence[str], hyp: Sequence[str], annotators: dict[int, list[GoldEdit]]
+) -> dict[int, tuple[int, int, int]]:
+    """Counts of the bounded fallback: the hypothesis proposes :func:`fallback_edit` only."""
+    edit = fallback_edit(src, hyp)
+    seq = [] if edit is None else [edit]
+    return {ann: (_count_correct(seq, gold), len(seq), len(gold)) for ann, gold in annotators.items()}
 
 
 class M2Scorer:
@@ -405,9 +565,15 @@ class M2Scorer:
         self.gold = list(gold)
         self.max_unchanged_words = max_unchanged_words
         self.beta = beta
-        self._cache: dict[tuple[int, tuple[str, ...]], dict[int, tuple[int, int, int]]] = {}
+        self._cache: dict[tuple[int, tuple[str, ...]], tuple[dict[int, tuple[int, int, int]], str | None]] = {}
+        #: 1-based numbers of the sentences of the last scored file that used the fallback
+        self.bounded_sentences: list[int] = []
 
     def counts(self, hyp_lines: Sequence[str], hyp_path: str | os.PathLike = "<hypothesis>") -> EditCounts:
+        if not self.gold:
+            raise WritingAlpacaError("the gold M2 holds no sentences (empty corpus)")
+        if not hyp_lines:
+            raise WritingAlpacaError(f"{hyp_path}: the hypothesis file is empty (no sentences to score)")
         if len(hyp_lines) != len(self.gold):
             raise WritingAlpacaError(
                 f"{hyp_path}: has {len(hyp_lines)} lines but the gold M2 has {len(self.gold)} sentences"
@@ -416,13 +582,24 @@ class M2Scorer:
         tot_c = tot_p = tot_g = 0.0
         per_sentence: list[tuple[int, int, int]] = []
         progress = Progress(f"m2 {hyp_path}", len(self.gold), unit="sentences", log=log)
+        bounded: list[int] = []
         for idx, (sent, line) in enumerate(zip(self.gold, hyp_lines)):
             toks = tuple(line.split())
             key = (idx, toks)
-            stats = self._cache.get(key)
-            if stats is None:
-                stats = sentence_stats(sent.source, " ".join(toks), sent.annotators, self.max_unchanged_words)
-                self._cache[key] = stats
+            cached = self._cache.get(key)
+            if cached is None:
+                cached = bounded_sentence_stats(sent.source, " ".join(toks), sent.annotators, self.max_unchanged_words)
+                self._cache[key] = cached
+            stats, reason = cached
+            if reason is not None:
+                bounded.append(idx + 1)
+                log.warning(
+                    "%s: sentence %d: the M2 edit lattice is over its budget (%s); scored as one edit covering "
+                    "the changed span (writing_alpaca.score.m2, 'Bound')",
+                    hyp_path,
+                    idx + 1,
+                    reason,
+                )
             best_f, best_c, best_p, best_g = -1.0, -1.0, INF, INF
             chosen = (0, 0, 0)
             for ann in sorted(stats):
@@ -443,11 +620,16 @@ class M2Scorer:
             per_sentence.append((chosen[0], chosen[1] - chosen[0], chosen[2] - chosen[0]))
             progress.update()
         progress.close()
+        self.bounded_sentences = bounded
         tp, proposed, gold = int(tot_c), int(tot_p), int(tot_g)
         return EditCounts(tp, proposed - tp, gold - tp, per_sentence)
 
     def score(self, hyp_lines: Sequence[str], hyp_path: str | os.PathLike = "<hypothesis>") -> dict:
-        return self.counts(hyp_lines, hyp_path).result(self.beta)
+        """P/R/F and counts; ``bounded_sentences`` (1-based) is added when any sentence used the fallback."""
+        result = self.counts(hyp_lines, hyp_path).result(self.beta)
+        if self.bounded_sentences:
+            result["bounded_sentences"] = list(self.bounded_sentences)
+        return result
 
 
 def m2_score(
@@ -464,8 +646,11 @@ def m2_score(
     (tp, fp, fn) of the annotator chosen for each sentence.
     """
     sentences = read_m2(gold) if isinstance(gold, (str, os.PathLike)) else gold
-    counts = M2Scorer(sentences, max_unchanged_words, beta).counts(hyp_lines)
+    scorer = M2Scorer(sentences, max_unchanged_words, beta)
+    counts = scorer.counts(hyp_lines)
     result = counts.result(beta)
+    if scorer.bounded_sentences:
+        result["bounded_sentences"] = list(scorer.bounded_sentences)
     if per_sentence:
         result["per_sentence"] = [list(t) for t in counts.per_sentence]
     return result

@@ -138,6 +138,8 @@ def sari_corpus(
     """
     if not references:
         raise WritingAlpacaError("SARI needs at least one reference set")
+    if not hypotheses:
+        raise WritingAlpacaError("SARI: no sentences to score (empty corpus)")
     stats = sari_sentence_stats(sources, hypotheses, references, lowercase)
     return sari_from_stats(stats.sum(axis=0))
 

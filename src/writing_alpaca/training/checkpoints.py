@@ -9,12 +9,25 @@ output before re-running an incomplete job, the checkpoints must outlive that.  
     accounting.json         one record per attempt (wall time, GPUs, steps, tokens processed)
     checkpoint-N/           Hugging Face Trainer checkpoints (weights or adapter, optimizer,
                             scheduler, RNG states of every rank, trainer state)
-    checkpoint-N/COMPLETE   written once every rank has finished writing checkpoint-N
+    checkpoint-N/COMPLETE   written once every rank has finished writing checkpoint-N: the
+                            size of every file of the checkpoint when it was complete
 
-A run resumes from the newest checkpoint with a ``COMPLETE`` marker (a checkpoint cut short
-by SIGKILL has none and is deleted), after checking that the fingerprint is unchanged: a
-different configuration is refused with one message listing the differences.  The
+A run resumes from the newest *intact* checkpoint, after checking that the fingerprint is
+unchanged: a different configuration is refused with one message listing the differences.
+A checkpoint is intact when it has its ``COMPLETE`` marker, the files the trainer needs to
+resume (``required``: ``trainer_state.json`` for every trainer) and every file the marker lists
+at its recorded size, its ``.safetensors`` files whole (header and data) and its JSON files
+parseable.  Any other checkpoint (cut short by SIGKILL while being written, or its data
+not yet on disk when the node died) is discarded with a warning, and the run resumes from the
+previous intact one, or starts afresh (the accounting of earlier attempts kept).  The
 directory is removed once the trained system is written.
+
+**The final checkpoint.** The Trainer also saves a checkpoint at ``max_steps``; a run killed
+after it but before its system was written resumes from it *without training further*:
+:func:`train_or_restore` restores the checkpoint (weights, trainer state: the trajectory's
+loss history and tokens seen) and skips the training loop, which would otherwise run a step
+past ``max_steps`` when ``max_steps`` ends inside an epoch.  The same contract holds for
+every trainer (the LLM recipe, the T5 and GECToR baselines).
 
 **Signals.** SIGTERM (SLURM's warning before the time limit or a preemption; torchrun passes
 it to the workers) and SIGUSR1 (``sbatch --signal=USR1@120``) make every rank stop after
@@ -53,6 +66,8 @@ log = logging.getLogger(__name__)
 FINGERPRINT = "fingerprint.json"
 ACCOUNTING = "accounting.json"
 COMPLETE = "COMPLETE"
+#: The trainer state of a checkpoint (step, loss history, tokens seen): every trainer writes one.
+TRAINER_STATE = "trainer_state.json"
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 #: Seconds between accounting updates during training (plus one at every checkpoint).
 ACCOUNTING_INTERVAL = 5.0
@@ -110,12 +125,90 @@ def checkpoint_step(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-class CheckpointDir:
-    """The checkpoint directory of one system (see module docstring)."""
+def _safetensors_problem(path: Path) -> str | None:
+    """Why a ``.safetensors`` file is not whole (its header says how long its data is), or None."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                return f"{path.name}: truncated ({size} bytes)"
+            length = int.from_bytes(head, "little")
+            if 8 + length > size:
+                return f"{path.name}: truncated header ({size} bytes)"
+            header = json.loads(fh.read(length))
+    except (OSError, ValueError) as exc:
+        return f"{path.name}: unreadable ({exc})"
+    ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__" and isinstance(t, dict)]
+    expected = 8 + length + max(ends, default=0)
+    if size != expected:
+        return f"{path.name}: {size} bytes, its header says {expected}"
+    return None
 
-    def __init__(self, path: str | Path, is_main: bool = True):
+
+def _manifest(checkpoint: Path) -> dict[str, int]:
+    """``{relative path: size}`` of every file of a checkpoint (the marker itself excluded)."""
+    return {
+        str(p.relative_to(checkpoint)): p.stat().st_size
+        for p in sorted(checkpoint.rglob("*"))
+        if p.is_file() and p.name != COMPLETE and not p.name.startswith(f".{COMPLETE}")
+    }
+
+
+def checkpoint_problem(checkpoint: str | Path, required: Iterable[str] = ()) -> str | None:
+    """Why ``checkpoint`` cannot be resumed from (cut short while being written), or None if intact.
+
+    Intact: a ``COMPLETE`` marker, the ``required`` files, every file the marker lists at its
+    recorded size (a marker of an older version lists none), the ``.safetensors`` files whole
+    and the JSON files parseable.
+    """
+    checkpoint = Path(checkpoint)
+    marker = checkpoint / COMPLETE
+    try:
+        if not marker.is_file():
+            return f"no {COMPLETE} marker"
+        text = marker.read_text(encoding="utf-8")
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None  # an older marker: a timestamp
+        files = record.get("files") if isinstance(record, dict) else None
+        for name in required:
+            if not (checkpoint / name).is_file():
+                return f"{name} missing"
+        if isinstance(files, dict):
+            for name, size in files.items():
+                path = checkpoint / name
+                if not path.is_file():
+                    return f"{name} missing"
+                if path.stat().st_size != size:
+                    return f"{name}: {path.stat().st_size} bytes, {size} when the checkpoint was complete"
+        for path in sorted(checkpoint.rglob("*.safetensors")):
+            problem = _safetensors_problem(path)
+            if problem:
+                return problem
+        for path in sorted(checkpoint.glob("*.json")):
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                return f"{path.name}: not valid JSON (cut short)"
+    except OSError as exc:
+        return f"unreadable ({exc})"
+    return None
+
+
+class CheckpointDir:
+    """The checkpoint directory of one system (see module docstring).
+
+    ``required``: the files (relative to ``checkpoint-N/``) without which a checkpoint cannot
+    be resumed from, whatever its marker says (every trainer passes at least
+    :data:`TRAINER_STATE`).
+    """
+
+    def __init__(self, path: str | Path, is_main: bool = True, required: Iterable[str] = ()):
         self.path = Path(path)
         self.is_main = is_main
+        self.required = tuple(required)
 
     def checkpoints(self) -> list[Path]:
         """Every ``checkpoint-N`` directory, oldest step first."""
@@ -124,8 +217,13 @@ class CheckpointDir:
         found = [p for p in self.path.iterdir() if p.is_dir() and checkpoint_step(p) is not None]
         return sorted(found, key=lambda p: checkpoint_step(p) or 0)
 
+    def problem(self, checkpoint: str | Path) -> str | None:
+        """Why ``checkpoint`` cannot be resumed from, or None (:func:`checkpoint_problem`)."""
+        return checkpoint_problem(checkpoint, self.required)
+
     def complete(self) -> list[Path]:
-        return [p for p in self.checkpoints() if (p / COMPLETE).is_file()]
+        """The intact checkpoints, oldest step first."""
+        return [p for p in self.checkpoints() if self.problem(p) is None]
 
     def latest(self) -> Path | None:
         done = self.complete()
@@ -155,8 +253,16 @@ class CheckpointDir:
                 )
         if self.is_main:
             self.path.mkdir(parents=True, exist_ok=True)
-            for unfinished in set(self.checkpoints()) - set(self.complete()):
-                log.warning("%s: incomplete checkpoint (the run was killed while writing it): deleted", unfinished)
+            for unfinished in self.checkpoints():
+                problem = self.problem(unfinished)
+                if problem is None:
+                    continue
+                log.warning(
+                    "%s: incomplete checkpoint (cut short while being written: %s): discarded%s",
+                    unfinished,
+                    problem,
+                    f"; resuming from {latest.name}" if latest is not None else "",
+                )
                 shutil.rmtree(unfinished, ignore_errors=True)
             if differences is None or differences:  # no earlier attempt of these settings
                 (self.path / ACCOUNTING).unlink(missing_ok=True)
@@ -164,11 +270,15 @@ class CheckpointDir:
         return latest
 
     def mark_complete(self, checkpoint: str | Path) -> None:
-        marker = Path(checkpoint) / COMPLETE
-        with open(marker, "w", encoding="utf-8") as fh:
-            fh.write(_dt.datetime.now(_dt.timezone.utc).isoformat() + "\n")
+        """Write the ``COMPLETE`` marker: the time and the size of every file (all or nothing)."""
+        checkpoint = Path(checkpoint)
+        record = {"completed": _dt.datetime.now(_dt.timezone.utc).isoformat(), "files": _manifest(checkpoint)}
+        tmp = checkpoint / f".{COMPLETE}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, indent=1) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+        os.replace(tmp, checkpoint / COMPLETE)
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -311,6 +421,44 @@ class CheckpointCallback(_Callback):
         self.loop_started = None  # the loop is over: later updates only extend wall time
 
 
+class _AlreadyTrained(Exception):
+    """Raised by :class:`SkipWhenTrained` out of the Trainer: the restored state is final."""
+
+
+class SkipWhenTrained(_Callback):
+    """Ends ``Trainer.train`` before its first step when the restored checkpoint is at ``max_steps``.
+
+    Resumed from the final checkpoint (a run killed after it, before its system was written),
+    the Trainer would run one more step when ``max_steps`` ends inside an epoch (at lr 0 for a
+    linear schedule: the weights unchanged, but the step count, loss history and tokens seen
+    one step past the trajectory's).  ``on_train_begin`` comes once the weights, optimizer and
+    trainer state are restored and before any batch: this callback raises there, which
+    :func:`train_or_restore` catches.  It must be the last callback (every other one has begun).
+    """
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.max_steps and state.global_step >= state.max_steps:
+            raise _AlreadyTrained()
+
+
+def train_or_restore(trainer: Any, resume: str | Path | None) -> Any:
+    """``trainer.train(resume_from_checkpoint=resume)``, or, when ``resume`` is the final
+    checkpoint, only its restoring (:class:`SkipWhenTrained` among the trainer's callbacks):
+    the weights and ``trainer.state`` are the checkpoint's, no step is run, and the callbacks get
+    ``on_train_end`` as after a loop.  Returns the Trainer's result, or None for a restore."""
+    try:
+        return trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    except _AlreadyTrained:
+        log.info(
+            "%s is the final checkpoint (step %d of %d): restored, nothing left to train",
+            resume,
+            trainer.state.global_step,
+            trainer.state.max_steps,
+        )
+        trainer.control = trainer.callback_handler.on_train_end(trainer.args, trainer.state, trainer.control)
+        return None
+
+
 class StopOnSignal(_Callback):
     """SIGTERM / SIGUSR1 -> checkpoint after the current optimiser step, then stop.
 
@@ -370,8 +518,11 @@ __all__ = [
     "Attempt",
     "CheckpointCallback",
     "CheckpointDir",
+    "SkipWhenTrained",
     "StopOnSignal",
     "TrainingInterrupted",
+    "checkpoint_problem",
     "fingerprint_differences",
     "model_identity",
+    "train_or_restore",
 ]

@@ -46,7 +46,7 @@ from typing import Any
 
 from ..errors import WritingAlpacaError
 from ..hashing import sha256_file
-from ..io import write_json
+from ..io import share_like_umask, write_json
 from ..systems import (
     ADAPTER_DIR,
     MODEL_DIR,
@@ -61,14 +61,17 @@ from . import cache as tokenised_cache
 from . import tracking
 from .checkpoints import (
     ACCOUNTING,
+    TRAINER_STATE,
     Accounting,
     Attempt,
     CheckpointCallback,
     CheckpointDir,
+    SkipWhenTrained,
     StopOnSignal,
     TrainingInterrupted,
     checkpoint_step,
     model_identity,
+    train_or_restore,
 )
 from .config import TrainConfig
 from .examples import padding_collator
@@ -263,7 +266,9 @@ def train(
     grad_accum = config.gradient_accumulation(world)
     gpus = world if cuda else 0
 
-    checkpoints = CheckpointDir(checkpoint_dir or default_checkpoint_dir(out), is_main=is_main)
+    checkpoints = CheckpointDir(
+        checkpoint_dir or default_checkpoint_dir(out), is_main=is_main, required=(TRAINER_STATE,)
+    )
     data_sha256 = sha256_file(data)
     # tokenised once (rank 0), memory-mapped by every rank, kept for a retry (and other systems when shared)
     cache_root = Path(cache_dir) if cache_dir is not None else checkpoints.path
@@ -328,12 +333,13 @@ def train(
         train_dataset=examples,
         data_collator=padding_collator(tokenizer),
         processing_class=tokenizer,
-        callbacks=[bookkeeper, stopper, *trackers],
+        callbacks=[bookkeeper, stopper, *trackers, SkipWhenTrained()],  # SkipWhenTrained last
     )
 
     stopper.install()
     try:
-        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        # resumed from the final checkpoint (killed before the system was written): restored, not trained further
+        result = train_or_restore(trainer, resume)
     finally:
         stopper.restore()
     state = trainer.state
@@ -351,6 +357,7 @@ def train(
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(staging))
         (staging / "training_args.bin").unlink(missing_ok=True)
+        share_like_umask(staging)  # save_pretrained writes through tempfile: 0600 weights otherwise
         _replace_dir(staging, out / weights)
     bookkeeper.update(state, outcome="finished")
 
@@ -364,7 +371,7 @@ def train(
         "tokens_seen": tokens_seen,
         "tokens_per_second": totals["tokens_per_second"],
         "steps": int(state.global_step),
-        "final_loss": losses[-1] if losses else float(result.training_loss),
+        "final_loss": losses[-1] if losses else (float(result.training_loss) if result is not None else None),
         "loss_history": losses,
         "hardware": hardware_description(),
         "world_size": world,
