@@ -363,6 +363,16 @@ GATED = {
 }
 
 
+def test_gated_without_a_file_list_says_nothing_is_placed_yet(tmp_path, no_network):
+    spec = {k: v for k, v in GATED.items() if k != "files"}
+    manual = tmp_path / "resources" / "manual" / "clang8"
+    with pytest.raises(WritingAlpacaError) as err:
+        download_source("clang8", spec, tmp_path / "downloads" / "clang8", manual_dir=manual)
+    msg = str(err.value)
+    assert f"Put it in {manual.resolve()}/ (nothing is there yet) and run again" in msg, msg
+    assert "(any file)" not in msg
+
+
 def test_gated_missing_gives_instructions(tmp_path, no_network):
     manual = tmp_path / "resources" / "manual" / "clang8"
     out = tmp_path / "downloads" / "clang8"
@@ -370,6 +380,7 @@ def test_gated_missing_gives_instructions(tmp_path, no_network):
         download_source("clang8", GATED, out, manual_dir=manual)
     msg = str(err.value)
     assert "licence-gated" in msg and "https://forms.example/lang8" in msg and GATED["gated"]["place"] in msg
+    assert "How to get it: " in msg and "request it at" not in msg and "(any file)" not in msg
     assert str(manual.resolve()) in msg and "clang8.tsv" in msg and "extra/readme.txt" in msg
     assert "\n" not in msg
     assert_absent(out)
@@ -535,6 +546,28 @@ def test_hf_hub_id_offline_from_cache(tmp_path):
 # --------------------------------------------------------------------------- spec validation and CLI
 
 
+def test_relative_file_urls_resolve_as_the_workflow_means_them(tmp_path, monkeypatch):
+    """The rules pass the config's relative `file:` URLs (a moved checkout reruns no download):
+    `resources/...` against the working directory, the rest against the workflow's root."""
+    from writing_alpaca.download import WORKFLOW_ROOT_ENV, resolve_source_urls
+
+    root, work = tmp_path / "checkout", tmp_path / "work"
+    for path, text in ((root / "demo" / "a.txt", b"demo\n"), (work / "resources" / "r" / "b.txt", b"standin\n")):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(text)
+    monkeypatch.chdir(work)
+    monkeypatch.setenv(WORKFLOW_ROOT_ENV, str(root))
+    spec = {"files": [{"url": "file:demo/a.txt", "sha256": sha256(b"demo\n")}, {"url": "file:resources/r/b.txt"}]}
+    resolved = resolve_source_urls(spec)
+    assert [f["url"] for f in resolved["files"]] == [
+        (root / "demo" / "a.txt").as_uri(),
+        (work / "resources" / "r" / "b.txt").as_uri(),
+    ]
+    assert spec["files"][0]["url"] == "file:demo/a.txt"  # not changed in place
+    download_source("s", spec, work / "out")
+    assert (work / "out" / "a.txt").read_bytes() == b"demo\n" and (work / "out" / "b.txt").read_bytes() == b"standin\n"
+
+
 @pytest.mark.parametrize(
     "spec,needle",
     [
@@ -544,7 +577,6 @@ def test_hf_hub_id_offline_from_cache(tmp_path):
         ({"files": [{"url": "https://h/a", "sha265": None}]}, "unknown key(s) sha265"),
         ({"files": [{"url": "https://h/a", "sha256": "abc"}]}, "sources.s.files[0].sha256: expected 64 hex digits"),
         ({"files": [{"url": "ftp://h/a"}]}, "unsupported URL"),
-        ({"files": [{"url": "file:rel/a.txt"}]}, "not an absolute file URL"),
         ({"files": [{"url": "https://h/a", "name": "../a"}]}, "relative path without '..'"),
         ({"files": [{"url": "https://h/a", "name": "/etc/a"}]}, "relative path without '..'"),
         ({"files": [{"url": "https://h/a", "name": "MANIFEST.json"}]}, "reserved"),

@@ -169,6 +169,19 @@ def test_snakemake_dry_run_refuses_every_invalid_config(tmp_path):
         assert "Traceback" not in proc.stdout
 
 
+def test_a_typo_names_its_overlay_file_and_the_key_it_meant(tmp_path):
+    """A misspelt key: the line suggests the known key and names the --configfile that set it;
+    a mistake in the workflow's own config.yaml would name that file instead."""
+    overlay = tmp_path / "typo.yaml"
+    overlay.write_text("decodings:\n  beam16: {num_beam: 4}\n")
+    proc = snakemake("-n", f"--configfile={overlay}", "all", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout
+    assert (
+        "  decodings.beam16: unknown key 'num_beam' (allowed: num_beams, batch_size, max_new_tokens, backend, "
+        f"precision, max_input_tokens, gector); did you mean 'num_beams'? (in {overlay})"
+    ) in proc.stdout, proc.stdout[-2000:]
+
+
 # Valid edge cases: the dry run accepts them, and so does the job's own parser.
 def _decode_fragment(cfg, name="beam16"):
     return DecodingSpec.from_dict(cfg["decodings"][name])

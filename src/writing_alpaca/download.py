@@ -395,6 +395,29 @@ def resolve_url(url: str, base_dir: str | os.PathLike[str]) -> str:
     return Path(os.path.abspath(path)).as_uri()
 
 
+#: where the workflow's checkout is (set by workflow/rules/common.smk for every job)
+WORKFLOW_ROOT_ENV = "WRITING_ALPACA_WORKFLOW_ROOT"
+
+
+def resolve_source_urls(spec: dict[str, Any], workflow_root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """``spec`` with its relative ``file:`` URLs made absolute as the workflow means them: those into
+    ``resources/`` (generated stand-ins) against the working directory, the others (``demo/data``,
+    ``../shared`` beside the checkout) against ``workflow_root`` (default: the
+    ``WRITING_ALPACA_WORKFLOW_ROOT`` the Snakefile sets, else the working directory).  The rules
+    pass the config's relative URLs, so that a checkout moved elsewhere reruns no download."""
+    if not isinstance(spec.get("files"), list):
+        return spec  # nothing to resolve (parse_source_spec says what is wrong with it)
+    root = Path(workflow_root or os.environ.get(WORKFLOW_ROOT_ENV) or os.getcwd())
+    files = []
+    for entry in spec["files"]:
+        url = entry.get("url") if isinstance(entry, dict) else None
+        if url and url.lower().startswith("file:") and not url[5:].startswith("/"):
+            base = os.getcwd() if url[5:].startswith("resources/") else root
+            entry = {**entry, "url": resolve_url(url, base)}
+        files.append(entry)
+    return {**spec, "files": files}
+
+
 # ---------------------------------------------------------------------------
 # Progress (files are hashed by :mod:`writing_alpaca.hashing`; a download or a copy
 # hashes its bytes as they are written, in the same pass)
@@ -981,6 +1004,10 @@ def _copy_hashing(src: Path, dest: Path) -> Fetched:
     return Fetched(size, digest.hexdigest())
 
 
+#: a gated source without a file list: whatever the user places there (``_placed_specs``)
+ANY_FILE = "(any file)"
+
+
 def _placed_specs(source: SourceSpec, manual: Path) -> tuple[list[FileSpec], list[str]]:
     """The files expected in the manual directory, and those missing."""
     if source.files:
@@ -990,7 +1017,7 @@ def _placed_specs(source: SourceSpec, manual: Path) -> tuple[list[FileSpec], lis
         sorted(p.relative_to(manual).as_posix() for p in manual.rglob("*") if p.is_file()) if manual.is_dir() else []
     )
     specs = [FileSpec(None, name, None, False) for name in found if name != MANIFEST_NAME]
-    return specs, ([] if specs else ["(any file)"])
+    return specs, ([] if specs else [ANY_FILE])
 
 
 def _collect_placed(source: SourceSpec, root: Path, manual: Path, keep_archives: bool) -> list[FileRecord]:
@@ -1004,10 +1031,11 @@ def _collect_placed(source: SourceSpec, root: Path, manual: Path, keep_archives:
             else []
         )
         holds = f"; it holds only: {', '.join(present)}" if present else ""
+        wanted = "nothing is there yet" if missing == [ANY_FILE] else f"missing: {', '.join(missing)}"
         raise WritingAlpacaError(
-            f"source '{source.name}' is licence-gated and is never downloaded automatically: "
-            f"request it at {source.gated.request.rstrip('.')}; what to place: {source.gated.place.rstrip('.')}; "
-            f"put the files in {manual.resolve()}/ (missing: {', '.join(missing)}{holds}) and run again"
+            f"source '{source.name}' is licence-gated and is never downloaded automatically. "
+            f"How to get it: {source.gated.request.rstrip('.')}. What to place: {source.gated.place.rstrip('.')}. "
+            f"Put it in {manual.resolve()}/ ({wanted}{holds}) and run again"
         )
     records: list[FileRecord] = []
     taken = {f.name for f in specs}
@@ -1130,7 +1158,9 @@ def download_source(
     removed the output) still has the last verified download, and a pinned file whose
     sha256 it matches is taken from there instead of being fetched again.
     """
-    source = parse_source_spec(name, dict(spec) if isinstance(spec, Mapping) else spec)
+    # relative file: URLs as the workflow means them (the rules pass the config's own)
+    spec = resolve_source_urls(dict(spec)) if isinstance(spec, Mapping) else spec
+    source = parse_source_spec(name, spec)
     options = options or FetchOptions()
     out = Path(out_dir)
     if source.licence:

@@ -10,9 +10,22 @@ each line is edited (and printed) as soon as it is typed.  A blank input (``--te
 blank line) gives a blank output without asking the model.  Input must be UTF-8: anything else
 is one error naming the line.  Libraries' progress bars and deprecation chatter are silenced, so
 a successful run writes nothing to standard error.
-A trained system is prompted exactly as it was trained: the task's prompt and the template
-recorded in its ``system.json`` (:mod:`writing_alpaca.systems`).  A bare base model (no
-``system.json``) gets ``writing_alpaca.format.PROMPTS`` and ``writing_alpaca.format.TEMPLATE``.
+
+``--model`` is any trained system (its ``system.json`` says which kind, :mod:`writing_alpaca.systems`)
+or a bare causal-LM base model:
+
+* a causal LM (``causal_lm``) is prompted exactly as it was trained: the task's prompt and the
+  template recorded in its ``system.json``.  A bare base model (no ``system.json``) gets
+  ``writing_alpaca.format.PROMPTS`` and ``writing_alpaca.format.TEMPLATE``.
+* a Table-7 baseline (``seq2seq``: T5, ``gector``: GECToR) is loaded once and corrects each batch
+  through the code path of ``baselines decode`` (``Corrector.correct_texts`` of
+  :mod:`writing_alpaca.baselines.seq2seq` / :mod:`writing_alpaca.baselines.gector`), so a line
+  gets exactly the output a test record with that source and task ``grammar`` gets there.  The
+  baselines are grammatical error correctors trained on cLang-8 grammar pairs only
+  (``mixture: clang8``; GECToR has no task input at all, T5's ``source_prefix`` is empty in the
+  paper's configuration): ``--task`` must be ``grammar`` (anything else is one error, before the
+  model is loaded).  ``--num-beams`` and ``--max-new-tokens`` apply to T5; GECToR tags tokens and
+  ignores them (its iterations and thresholds are those recorded at training time).
 """
 
 from __future__ import annotations
@@ -54,8 +67,31 @@ def prompting(model_dir: str | Path, task: str) -> tuple[str, Mapping[str, str]]
     return task_prompt(task), default_template()
 
 
+#: the only task of the Table-7 baselines (grammatical error correctors trained on cLang-8)
+BASELINE_TASK = "grammar"
+
+
+def system_kind(model_dir: str | Path) -> str | None:
+    """The kind of a trained system (``causal_lm``, ``seq2seq``, ``gector``; its ``system.json``
+    checked), ``None`` for a bare base model."""
+    from .systems import is_system_dir, read_system
+
+    return read_system(model_dir).kind if is_system_dir(model_dir) else None
+
+
+def check_baseline_task(kind: str, task: str) -> str:
+    """``task`` if a ``kind`` baseline can do it (only :data:`BASELINE_TASK`), else one error."""
+    if task != BASELINE_TASK:
+        raise WritingAlpacaError(
+            f"--task {task}: a {kind} system is a Table-7 grammatical error correction baseline, trained on "
+            f"cLang-8 grammar pairs only: use --task {BASELINE_TASK} (or a Writing-Alpaca system for {task})"
+        )
+    return task
+
+
 class Editor:
-    """A loaded model plus its prompt: ``editor.edit(["text", ...])`` -> edited texts."""
+    """A loaded causal LM plus its prompt: ``editor.edit(["text", ...])`` -> edited texts
+    (:func:`open_editor` picks this or :class:`BaselineEditor` by the system's kind)."""
 
     def __init__(
         self,
@@ -77,18 +113,24 @@ class Editor:
         self.instruction = instruction
         self.template = template
         self.spec = DecodingSpec(num_beams=num_beams, batch_size=batch_size, max_new_tokens=max_new_tokens)
+        self.batch_size = batch_size
+
+    def _generate(self, texts: list[str]) -> list[str]:
+        """The model's edits of (non-blank) ``texts``, in order."""
+        from .decode import build_prompts, generate_hf
+
+        prompts = build_prompts(self.template, self.instruction, texts)
+        outputs, _ = generate_hf(self.lm, prompts, texts, self.spec, progress=False)
+        return outputs
 
     def edit(self, texts: Iterable[str]) -> list[str]:
         """The edited texts, in order; a blank text gives ``""`` (the model is not asked)."""
-        from .decode import build_prompts, generate_hf
-
         texts = list(texts)
         edited = [""] * len(texts)
         asked = [i for i, text in enumerate(texts) if text.strip()]
         if not asked:
             return edited
-        prompts = build_prompts(self.template, self.instruction, [texts[i] for i in asked])
-        outputs, _ = generate_hf(self.lm, prompts, [texts[i] for i in asked], self.spec, progress=False)
+        outputs = self._generate([texts[i] for i in asked])
         for i, output in zip(asked, outputs, strict=True):
             edited[i] = output
         return edited
@@ -97,7 +139,7 @@ class Editor:
         """The edited lines, one list per batch of ``batch_size`` input lines (default: the
         decoding batch size); each line's end (LF or CRLF) is dropped.  An error while reading
         (a line that is not text) comes after the edits of the lines read before it."""
-        size = max(1, batch_size or self.spec.batch_size)
+        size = max(1, batch_size or self.batch_size)
         batch: list[str] = []
         try:
             for line in lines:
@@ -116,6 +158,59 @@ class Editor:
         """One edited line per input line (blank lines stay blank), in order."""
         for edited in self.edit_batches(lines, batch_size):
             yield from edited
+
+
+class BaselineEditor(Editor):
+    """A trained Table-7 baseline (T5 seq2seq or GECToR), loaded once; :meth:`edit` corrects
+    through its ``Corrector.correct_texts``, the code path of ``baselines decode``
+    (``num_beams``/``max_new_tokens``: T5 only; GECToR ignores them)."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        task: str = BASELINE_TASK,
+        num_beams: int = 1,
+        max_new_tokens: int = 256,
+        batch_size: int = 8,
+    ):
+        from .systems import BASELINE_KINDS, read_system
+
+        self.kind = read_system(model_dir, kinds=BASELINE_KINDS).kind
+        self.task = check_baseline_task(self.kind, task)
+        self.batch_size = batch_size
+        if self.kind == "seq2seq":
+            from .baselines.seq2seq import Corrector
+
+            self.corrector = Corrector(
+                model_dir, num_beams=num_beams, batch_size=batch_size, max_new_tokens=max_new_tokens
+            )
+        else:
+            from .baselines.gector import Corrector as GectorCorrector
+
+            self.corrector = GectorCorrector(model_dir, batch_size=batch_size)
+
+    def _generate(self, texts: list[str]) -> list[str]:
+        return self.corrector.correct_texts(texts, self.task, progress=False)
+
+
+def open_editor(
+    model_dir: str | Path, task: str, num_beams: int = 1, max_new_tokens: int = 256, batch_size: int = 8
+) -> Editor:
+    """The editor of ``model_dir`` for ``task``, by the kind its ``system.json`` records: a
+    :class:`BaselineEditor` for ``seq2seq``/``gector``, else an :class:`Editor` prompted as
+    :func:`prompting` says (a bare base model included).  Task errors come before any loading."""
+    from .systems import BASELINE_KINDS
+
+    kind = system_kind(model_dir)
+    if kind in BASELINE_KINDS:
+        check_baseline_task(kind, task)
+        return BaselineEditor(
+            model_dir, task, num_beams=num_beams, max_new_tokens=max_new_tokens, batch_size=batch_size
+        )
+    instruction, template = prompting(model_dir, task)
+    return Editor(
+        model_dir, instruction, template, num_beams=num_beams, max_new_tokens=max_new_tokens, batch_size=batch_size
+    )
 
 
 #: where the input lines come from, in error messages
@@ -193,15 +288,9 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | 
     batch_size = getattr(args, "batch_size", 8)
     if batch_size < 1:
         raise WritingAlpacaError(f"--batch-size: must be at least 1, got {batch_size}")
-    instruction, template = prompting(args.model, args.task)
     with quiet_libraries():
-        editor = Editor(
-            args.model,
-            instruction,
-            template,
-            num_beams=args.num_beams,
-            max_new_tokens=args.max_new_tokens,
-            batch_size=batch_size,
+        editor = open_editor(
+            args.model, args.task, num_beams=args.num_beams, max_new_tokens=args.max_new_tokens, batch_size=batch_size
         )
         if args.text is not None:
             print(editor.edit([args.text])[0], file=stdout)
@@ -216,11 +305,25 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("edit", help="edit text with a trained model (one line in, one line out)")
-    parser.add_argument("--task", default="grammar", help="writing task (grammar, fluency, clarity, ...)")
-    parser.add_argument("--model", required=True, help="trained system dir (results/models/<system>) or base model dir")
+    parser.add_argument(
+        "--task",
+        default="grammar",
+        help="writing task (grammar, fluency, clarity, ...); the T5 and GECToR baselines: grammar only",
+    )
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="trained system dir of any kind (results/models/<system>: causal_lm, seq2seq, gector) "
+        "or causal-LM base model dir",
+    )
     parser.add_argument("--text", help="text to edit (default: read standard input line by line)")
-    parser.add_argument("--num-beams", type=int, default=1)
-    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--num-beams", type=int, default=1, help="beam size (causal LMs and T5; GECToR ignores it)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=256,
+        help="generated tokens per line at most (causal LMs and T5; GECToR ignores it)",
+    )
     parser.add_argument(
         "--batch-size",
         type=int,

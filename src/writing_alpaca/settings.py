@@ -23,6 +23,7 @@ Only the standard library and pydantic are imported here: the Snakefile imports 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import re
@@ -719,6 +720,18 @@ class Decoding(Settings):
         return self
 
 
+#: what a kind of system reads of its decoding (None: all of it). GECToR tags tokens: no beams, no
+#: generation length, no backend; its job gets only these, so that e.g. a beam-size change does not
+#: re-decode it (workflow/rules/common.smk's decoding_for_system).
+DECODING_KEYS_READ: dict[str, tuple[str, ...] | None] = {"gector": ("batch_size", "gector")}
+
+
+def decoding_read_by(kind: str, decoding: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a ``decodings.<name>`` entry that a system of ``kind`` reads."""
+    keys = DECODING_KEYS_READ.get(kind)
+    return dict(decoding) if keys is None else {k: v for k, v in decoding.items() if k in keys}
+
+
 # --------------------------------------------------------------------------------------
 # Systems and resources
 # --------------------------------------------------------------------------------------
@@ -921,7 +934,9 @@ def problems_of(error: ValidationError, model: type[BaseModel], prefix: str = ""
             allowed = _fields_at(model, loc[:-1])
             where = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc[:-1]) or "<top level>"
             known = f" (allowed: {', '.join(allowed)})" if allowed else ""
-            lines.append(f"{where}: unknown key '{loc[-1]}'{known}")
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            lines.append(f"{where}: unknown key '{loc[-1]}'{known}{hint}")
             continue
         if kind == "missing":
             lines.append(f"{key}: missing (required)")

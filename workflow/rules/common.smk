@@ -23,13 +23,47 @@ sys.path.insert(0, str(WORKFLOW_ROOT / "src"))
 from writing_alpaca import settings as S
 
 
+def config_file_of(problem, files):
+    """The config file (of `files`, the last one wins) that sets the key a problem line names
+    (`decodings.beam4: unknown key 'num_beam'` -> the overlay holding decodings.beam4.num_beam),
+    or None (a default, a cross-check, `--config`)."""
+    import yaml
+
+    key, _, message = problem.partition(": ")
+    path = key.split(".")
+    unknown = re.match(r"unknown key '([^']+)'", message)
+    if unknown:
+        path.append(unknown.group(1))
+    for file in reversed(files):
+        try:
+            node = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return file
+    return None
+
+
 def validate_config(cfg):
     """The configuration as `settings.Config` (types, bounds, defaults and every cross-field rule),
-    or a WorkflowError listing every problem, one line each."""
+    or a WorkflowError listing every problem, one line each, with the config file that sets it."""
     try:
         return S.validate_config(cfg)
     except S.SettingsError as exc:
-        lines = [f"  {p}" for p in exc.problems[:20]]
+        # the workflow's own config.yaml is read first, the --configfile overlays on top of it
+        files = [str(f) for f in getattr(workflow, "configfiles", [])]
+        default = [f for f in files if Path(f).resolve() == (WORKFLOW_ROOT / "config.yaml").resolve()]
+        ordered = default + [f for f in files if f not in default]
+
+        def located(problem):
+            where = config_file_of(problem, ordered)
+            return f"{problem} (in {where})" if where else problem
+
+        lines = [f"  {located(p)}" for p in exc.problems[:20]]
         more = f"\n  ... and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else ""
         raise WorkflowError("invalid configuration:\n" + "\n".join(lines) + more) from None
 
@@ -141,15 +175,13 @@ def alternatives(names):
     return "|".join(re.escape(n) for n in names)
 
 
-def resolve_url(url):
-    """`file:relative/path` URLs in the config are relative to the workflow's root (demo/data,
-    ../shared beside the checkout), those into `resources/` (the rehearsal's stand-ins, which
-    rehearsal_standin in workflow/rules/rehearsal.smk writes first) to the working directory."""
-    if url.startswith("file:") and not url.startswith("file:/"):
-        relative = url[len("file:") :]
-        base = Path.cwd() if relative.startswith("resources/") else WORKFLOW_ROOT
-        return (base / relative).resolve().as_uri()
-    return url
+# `file:relative/path` URLs stay relative in the download jobs' params (so a checkout moved or
+# cloned elsewhere reruns nothing: the files are pinned by sha256), and `writing-alpaca download`
+# resolves them (writing_alpaca.download.resolve_source_urls): those into `resources/` (the
+# rehearsal's stand-ins) against the working directory, the others (demo/data, ../shared beside
+# the checkout) against the workflow's root, which every job finds in this variable.
+# (set here, not required from the user: so not an `envvars:` entry; writing_alpaca.download.WORKFLOW_ROOT_ENV)
+os.environ.update({"WRITING_ALPACA_WORKFLOW_ROOT": str(WORKFLOW_ROOT)})
 
 
 def workflow_file(path):
@@ -160,9 +192,6 @@ def workflow_file(path):
 def source_spec(name):
     # keys set to null (e.g. by the demo overlay, which cannot delete keys) are dropped
     spec = {k: v for k, v in config["sources"][name].items() if v is not None}
-    if spec.get("files"):
-        # a licence-gated source lists the files to place by name only (no url)
-        spec["files"] = [dict(f, url=resolve_url(f["url"])) if f.get("url") else f for f in spec["files"]]
     return spec
 
 

@@ -60,7 +60,10 @@ use rule decode as decode_baseline with:
         model_state=lambda wildcards: dir_state(system_dir(wildcards.system)),
         command="baselines decode",
         model_flag="--system-dir",
-        decoding=lambda wildcards: as_json(decoding_for(wildcards.decoding)),
+        # only what the baseline reads (GECToR: no beams), so a beam-size change re-decodes T5 only
+        decoding=lambda wildcards: as_json(
+            S.decoding_read_by(system(wildcards.system)["kind"], decoding_for(wildcards.decoding))
+        ),
         extra="",
 
 

@@ -712,8 +712,10 @@ def correct(
     batch_size: int,
     device,
     dtype,
+    progress: bool = True,
 ) -> tuple[list[str], int]:
-    """Iteratively correct whitespace-tokenised sentences; returns outputs and sub-words processed."""
+    """Iteratively correct whitespace-tokenised sentences; returns outputs and sub-words processed
+    (``progress``: report each round on the log)."""
     from ..progress import Progress
 
     current = [s.split() for s in sentences]
@@ -724,7 +726,9 @@ def correct(
     for k in range(rounds):
         if not active:
             break
-        progress = Progress(f"decode round {k + 1}/{rounds}", len(active), unit="sentences", log=log, announce=False)
+        bar = Progress(
+            f"decode round {k + 1}/{rounds}", len(active), unit="sentences", log=log, announce=False, enabled=progress
+        )
         predictions, used = predict_tags(
             model,
             tokenizer,
@@ -736,9 +740,9 @@ def correct(
             batch_size=batch_size,
             device=device,
             dtype=dtype,
-            progress=progress,
+            progress=bar,
         )
-        progress.close()
+        bar.close()
         tokens += used
         still = []
         for i, tags in zip(active, predictions):
@@ -753,6 +757,54 @@ def correct(
     return [" ".join(words) for words in current], tokens
 
 
+class Corrector:
+    """A trained GECToR system loaded once: :meth:`correct_texts` gives one correction per text.
+
+    The one code path of ``baselines decode`` (:func:`decode`) and ``writing-alpaca edit``: the
+    inference settings recorded at training time (``gector.json``; ``overrides`` replace some of
+    them), then :func:`correct`, ``batch_size`` sentences at a time."""
+
+    def __init__(self, system_dir: str | Path, *, batch_size: int = 16, overrides: Mapping[str, Any] | None = None):
+        import torch
+
+        from ..training.modelling import choose_precision
+
+        model, self.tokenizer, settings, self.verbs = load_system_model(
+            read_system(system_dir, kinds=BASELINE_KINDS).model_dir
+        )
+        self.settings = {**settings, **(overrides or {})}
+        self.batch_size = batch_size
+        self.device, self.dtype = common.device_and_dtype(choose_precision("auto", what="decoding"))
+        self.model = model.to(device=self.device, dtype=self.dtype or torch.float32).eval()
+        #: sub-words processed by the encoder so far, over all calls and correction rounds
+        self.tokens = 0
+
+    @classmethod
+    def from_decoding(cls, system_dir: str | Path, decoding: Mapping[str, Any]) -> Corrector:
+        """The corrector of a ``decodings.<name>`` entry: its ``batch_size`` and ``gector``
+        overrides (beams and generation lengths do not apply to a tagger)."""
+        spec = S.Decoding.from_dict(S.decoding_read_by("gector", decoding))
+        overrides = spec.gector.model_dump(exclude_none=True) if spec.gector is not None else {}
+        return cls(system_dir, batch_size=spec.batch_size, overrides=overrides)
+
+    def correct_texts(self, texts: Sequence[str], task: str | Sequence[str] | None = None, progress: bool = True):
+        """The corrections of ``texts``, in order.  ``task`` is not used: the tagger has no task
+        input (it is a grammatical error corrector)."""
+        outputs, tokens = correct(
+            self.model,
+            self.tokenizer,
+            list(texts),
+            self.settings,
+            self.verbs,
+            batch_size=self.batch_size,
+            device=self.device,
+            dtype=self.dtype,
+            progress=progress,
+        )
+        self.tokens += tokens
+        return outputs
+
+
 def decode(
     *,
     system_dir: str | Path,
@@ -761,47 +813,30 @@ def decode(
     out: str | Path,
     metrics_out: str | Path,
 ) -> dict[str, Any]:
-    """Correct every test record; ``decoding.gector`` may override the inference settings."""
-    import torch
-
-    model, tokenizer, settings, verbs = load_system_model(read_system(system_dir, kinds=BASELINE_KINDS).model_dir)
-    spec = S.Decoding.from_dict(decoding)
-    overrides = spec.gector.model_dump(exclude_none=True) if spec.gector is not None else {}
-    settings = {**settings, **overrides}
-    batch_size = spec.batch_size
-    from ..training.modelling import choose_precision
-
-    device, dtype = common.device_and_dtype(choose_precision("auto", what="decoding"))
-    model = model.to(device=device, dtype=dtype or torch.float32).eval()
+    """Correct every test record (:class:`Corrector`); ``decoding.gector`` may override the
+    inference settings."""
+    corrector = Corrector.from_decoding(system_dir, decoding)
+    settings = corrector.settings
     records = common.load_sources(data)
     log.info(
         "decode: %d records of %s, batch_size %d, up to %s rounds on %s",
         len(records),
         data,
-        batch_size,
+        corrector.batch_size,
         settings["iterations"],
-        device,
+        corrector.device,
     )
     started = time.perf_counter()
-    outputs, tokens = correct(
-        model,
-        tokenizer,
-        [source for _, source in records],
-        settings,
-        verbs,
-        batch_size=batch_size,
-        device=device,
-        dtype=dtype,
-    )
+    outputs = corrector.correct_texts([source for _, source in records], [task for task, _ in records])
     seconds = time.perf_counter() - started
     write_lines(out, outputs)
     metrics = common.decode_metrics(
         instances=len(outputs),
         seconds=seconds,
-        tokens=tokens,
-        batch_size=batch_size,
+        tokens=corrector.tokens,
+        batch_size=corrector.batch_size,
         num_beams=None,
-        device=str(device),
+        device=str(corrector.device),
         num_beams_note="not applicable: GECToR tags tokens, it has no beam search",
         tokens_counted="sub-words processed by the encoder over all correction rounds",
         **{k: settings[k] for k in INFERENCE_KEYS},

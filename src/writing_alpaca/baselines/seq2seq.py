@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import settings as S
+from ..errors import WritingAlpacaError
 from ..io import atomic_dir, read_json, write_json, write_lines
 from ..systems import BASELINE_KINDS, SystemInfo, read_system, write_system
 from ..training import tracking
@@ -321,6 +322,97 @@ def train(
     return metrics
 
 
+class Corrector:
+    """A trained T5 system loaded once: :meth:`correct_texts` gives one correction per text.
+
+    The one code path of ``baselines decode`` (:func:`decode`) and ``writing-alpaca edit``: each
+    source is put after the ``source_prefix`` recorded at training time (its ``{task}`` filled in
+    with the text's task), cut at ``max_input_tokens`` sub-words (default
+    :data:`DECODE_MAX_INPUT_TOKENS`), sorted longest first and generated ``batch_size`` at a time
+    with beam search."""
+
+    def __init__(
+        self,
+        system_dir: str | Path,
+        *,
+        num_beams: int = 1,
+        batch_size: int = 16,
+        max_new_tokens: int = 256,
+        max_input_tokens: int | None = None,
+    ):
+        import torch
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        from ..training.modelling import choose_precision
+
+        model_dir = read_system(system_dir, kinds=BASELINE_KINDS).model_dir
+        self.settings = read_json(model_dir / SETTINGS_FILE)
+        self.num_beams, self.batch_size, self.max_new_tokens = num_beams, batch_size, max_new_tokens
+        self.max_input_tokens = max_input_tokens or DECODE_MAX_INPUT_TOKENS
+        self.device, dtype = common.device_and_dtype(choose_precision("auto", fp16=False, what="decoding"))
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        self.model = (
+            AutoModelForSeq2SeqLM.from_pretrained(str(model_dir), dtype=dtype or torch.float32).to(self.device).eval()
+        )
+        #: target sub-words generated so far (padding left out), over all calls
+        self.generated_tokens = 0
+
+    @classmethod
+    def from_decoding(cls, system_dir: str | Path, decoding: Mapping[str, Any]) -> Corrector:
+        """The corrector of a ``decodings.<name>`` entry (:class:`writing_alpaca.settings.Decoding`)."""
+        read_system(system_dir, kinds=BASELINE_KINDS)  # a missing or foreign system first, as before
+        spec = S.Decoding.from_dict(decoding)
+        return cls(
+            system_dir,
+            num_beams=spec.num_beams,
+            batch_size=spec.batch_size,
+            max_new_tokens=spec.max_new_tokens,
+            max_input_tokens=spec.max_input_tokens,
+        )
+
+    def correct_texts(self, texts: Sequence[str], task: str | Sequence[str], progress: bool = True) -> list[str]:
+        """The corrections of ``texts``, in order; ``task``: the task of every text, or one per text
+        (it only fills the ``{task}`` of the source prefix).  ``progress``: report on the log."""
+        import torch
+
+        from ..progress import Progress
+
+        tasks = [task] * len(texts) if isinstance(task, str) else list(task)
+        if len(tasks) != len(texts):
+            raise WritingAlpacaError(f"seq2seq: {len(texts)} texts but {len(tasks)} tasks")
+        prefix = self.settings.get("source_prefix", "")
+        inputs = [common.format_prefix(prefix, t) + source for t, source in zip(tasks, texts)]
+        # Training truncates sources at max_source_length; decoding keeps (almost) the whole input.
+        ids = _tokenize(self.tokenizer, inputs, self.max_input_tokens)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: fail early on memory
+        outputs = [""] * len(ids)
+        pad = self.tokenizer.pad_token_id
+        bar = Progress("decode", len(order), unit="instances", log=log, announce=False, enabled=progress)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                width = max(len(ids[i]) for i in batch)
+                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+                attention = torch.zeros_like(input_ids)
+                for row, i in enumerate(batch):
+                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                    attention[row, : len(ids[i])] = 1
+                seqs = self.model.generate(
+                    input_ids=input_ids.to(self.device),
+                    attention_mask=attention.to(self.device),
+                    num_beams=self.num_beams,
+                    max_new_tokens=self.max_new_tokens,
+                    do_sample=False,
+                )
+                body = seqs[:, 1:]  # drop the decoder start token
+                self.generated_tokens += int((body != pad).sum())
+                for row, i in enumerate(batch):
+                    outputs[i] = self.tokenizer.decode(body[row], skip_special_tokens=True).strip()
+                bar.update(len(batch))
+        bar.close()
+        return outputs
+
+
 def decode(
     *,
     system_dir: str | Path,
@@ -329,66 +421,30 @@ def decode(
     out: str | Path,
     metrics_out: str | Path,
 ) -> dict[str, Any]:
-    """Generate one correction per test record with beam search; write outputs and throughput."""
-    import torch
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-    from ..progress import Progress
-    from ..training.modelling import choose_precision
-
-    model_dir = read_system(system_dir, kinds=BASELINE_KINDS).model_dir
-    settings = read_json(model_dir / SETTINGS_FILE)
-    spec = S.Decoding.from_dict(decoding)
-    num_beams, batch_size, max_new_tokens = spec.num_beams, spec.batch_size, spec.max_new_tokens
-
-    device, dtype = common.device_and_dtype(choose_precision("auto", fp16=False, what="decoding"))
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir), dtype=dtype or torch.float32).to(device).eval()
+    """Generate one correction per test record with beam search (:class:`Corrector`); write
+    outputs and throughput."""
+    corrector = Corrector.from_decoding(system_dir, decoding)
     records = common.load_sources(data)
-    inputs = [common.format_prefix(settings.get("source_prefix", ""), task) + source for task, source in records]
-    # Training truncates sources at max_source_length; decoding keeps (almost) the whole input.
-    ids = _tokenize(tokenizer, inputs, spec.max_input_tokens or DECODE_MAX_INPUT_TOKENS)
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: fail early on memory
-    outputs = [""] * len(ids)
-    generated = 0
-    pad = tokenizer.pad_token_id
     log.info(
-        "decode: %d records of %s, batch_size %d, num_beams %d on %s", len(ids), data, batch_size, num_beams, device
+        "decode: %d records of %s, batch_size %d, num_beams %d on %s",
+        len(records),
+        data,
+        corrector.batch_size,
+        corrector.num_beams,
+        corrector.device,
     )
     started = time.perf_counter()
-    progress = Progress("decode", len(order), unit="instances", log=log, announce=False)
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            width = max(len(ids[i]) for i in batch)
-            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            attention = torch.zeros_like(input_ids)
-            for row, i in enumerate(batch):
-                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                attention[row, : len(ids[i])] = 1
-            seqs = model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention.to(device),
-                num_beams=num_beams,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-            )
-            body = seqs[:, 1:]  # drop the decoder start token
-            generated += int((body != pad).sum())
-            for row, i in enumerate(batch):
-                outputs[i] = tokenizer.decode(body[row], skip_special_tokens=True).strip()
-            progress.update(len(batch))
-    progress.close()
+    outputs = corrector.correct_texts([source for _, source in records], [task for task, _ in records])
     seconds = time.perf_counter() - started
     write_lines(out, outputs)
     metrics = common.decode_metrics(
         instances=len(outputs),
         seconds=seconds,
-        tokens=generated,
-        batch_size=batch_size,
-        num_beams=num_beams,
-        device=str(device),
-        max_new_tokens=max_new_tokens,
+        tokens=corrector.generated_tokens,
+        batch_size=corrector.batch_size,
+        num_beams=corrector.num_beams,
+        device=str(corrector.device),
+        max_new_tokens=corrector.max_new_tokens,
     )
     write_json(metrics_out, metrics)
     return metrics
