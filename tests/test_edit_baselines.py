@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from _baselines_fixtures import agreement_records, baseline_training, tiny_baseline_base, write_jsonl
+from _baselines_fixtures import agreement_records, baseline_command, baseline_training, tiny_baseline_base, write_jsonl
 from conftest import tool_env
 from writing_alpaca import cli
 from writing_alpaca import edit as edit_module
@@ -49,23 +49,10 @@ def trained(request, tmp_path_factory) -> dict:
     mixture = write_jsonl(tmp / "mixture.jsonl", agreement_records(40))
     base = tiny_baseline_base(kind, tmp_path_factory.mktemp("bases"), mixture)
     overrides = {"source_prefix": "{task}: "} if kind == "seq2seq" else {}
-    spec = {"kind": kind, "method": "full", "base": "tiny", "mixture": "toy"}
     system = tmp / "system"
-    _baselines(
-        "train",
-        "--system",
-        f"toy-{kind}",
-        "--spec",
-        json.dumps(spec),
-        "--training",
-        json.dumps(baseline_training(kind, save_steps=0, **overrides)),
-        "--base",
-        str(base),
-        "--data",
-        str(mixture),
-        "--out",
-        str(system),
-    )
+    training = baseline_training(kind, save_steps=0, **overrides)
+    command = baseline_command((), kind, base, mixture, system, tmp / "checkpoints", training)
+    _baselines(*command[1:])  # without the leading "baselines"
     records = [
         {"id": f"t{i}", "dataset": "toy", "task": "grammar", "source": text, "references": [text]}
         for i, text in enumerate(TEXTS)
