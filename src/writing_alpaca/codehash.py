@@ -23,6 +23,7 @@ numbers, comments or docstrings), so it is the same in every checkout of the sam
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import os
@@ -279,11 +280,14 @@ class VersionCache:
         return self.versions[entry]
 
     def _save(self) -> None:
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump({"package": self.key, "versions": self.versions}, fh, indent=1, sort_keys=True)
             os.replace(tmp, self.path)
-        except OSError:
-            pass  # a read-only checkout: versions are recomputed next time
+        except OSError:  # a read-only checkout or a full disk: versions are recomputed next time
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
